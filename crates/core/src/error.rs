@@ -1,0 +1,52 @@
+//! Validation errors that name the offending setting and the allowed range.
+
+/// An invalid setting: which field, what was found, what is allowed.
+///
+/// Displayed as ``invalid `sigma`: must be > 0 (got -0.1)`` so that a user knows what to change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid `{field}`: {requirement} (got {found})")]
+pub struct ConfigError {
+    /// Name of the setting as the user wrote it (config key or command-line flag).
+    pub field: String,
+    /// What the setting must satisfy, e.g. "must be > 0".
+    pub requirement: String,
+    /// The offending value, rendered for the user.
+    pub found: String,
+}
+
+impl ConfigError {
+    /// Build an error for `field` that must satisfy `requirement` but was `found`.
+    pub fn new(field: impl Into<String>, requirement: impl Into<String>, found: impl std::fmt::Display) -> Self {
+        Self { field: field.into(), requirement: requirement.into(), found: found.to_string() }
+    }
+}
+
+/// Require `value > 0` and finite.
+pub fn positive(field: &str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(field, "must be a finite number > 0", value))
+    }
+}
+
+/// Require every value finite and > 0.
+pub fn all_positive(field: &str, values: &[f64]) -> Result<(), ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::new(field, "must list at least one value", "an empty list"));
+    }
+    for (i, &v) in values.iter().enumerate() {
+        positive(&format!("{field}[{i}]"), v)?;
+    }
+    Ok(())
+}
+
+/// Require every value finite.
+pub fn all_finite(field: &str, values: &[f64]) -> Result<(), ConfigError> {
+    for (i, &v) in values.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(ConfigError::new(format!("{field}[{i}]"), "must be a finite number", v));
+        }
+    }
+    Ok(())
+}

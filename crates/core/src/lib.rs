@@ -1,0 +1,21 @@
+//! Shared vocabulary of the workspace: *a prior, a forward operator and a sampler give a
+//! posterior; analysis measures it.*
+//!
+//! A forward operator is a map F: R^d → R^m (complex data count as two real numbers each).
+//! Solvers ask only for the capabilities they need, as trait bounds:
+//!
+//! - [`ForwardOperator`]: y = F(x);
+//! - [`JacobianAction`]: δy = J(x) δx and δx = J(x)ᵀ δy (the linearisation of [eq:linearized-posterior]);
+//! - [`LogDensity`] and [`Score`]: log p(x) and ∇ log p(x) of a prior.
+//!
+//! Numerics shared by every crate (log-sum-exp, softmax of log-weights, entropy) live in
+//! [`numerics`]; invalid settings are reported through [`ConfigError`].
+
+pub mod error;
+pub mod numerics;
+pub mod operator;
+pub mod prior;
+
+pub use error::ConfigError;
+pub use operator::{ForwardOperator, JacobianAction, dense_jacobian};
+pub use prior::{LogDensity, Score};

@@ -1,0 +1,19 @@
+//! Priors on R^d built from a finite training set {x_n}, n = 1..N.
+//!
+//! - [`EmpiricalMeasure`]: p̂_N = (1/N) Σ δ(x − x_n), what maximum likelihood on N examples
+//!   converges to ([eq:empirical-prior]);
+//! - [`MemorizedPrior`]: p̂_N smoothed by N(0, σ² I), the Gaussian mixture a memorized diffusion
+//!   model has learned at noise level σ ([eq:gmm-prior], score [eq:gmm-score]);
+//! - [`EmpiricalDenoiser`]: the same statement in DDPM coordinates, the minimiser of the
+//!   denoising loss over the training set ([eq:empirical-denoiser]);
+//! - [`GaussianKde`] and [`GaussianMixture1d`]: the kernel-density illustration.
+
+mod empirical;
+mod kde;
+mod mixture;
+mod training;
+
+pub use empirical::{EmpiricalDenoiser, EmpiricalMeasure};
+pub use kde::{GaussianKde, GaussianMixture1d};
+pub use mixture::MemorizedPrior;
+pub use training::TrainingSet;

@@ -1,1 +1,9 @@
+//! The paper's experiments as typed configurations, deterministic runs and figure data.
+//!
+//! Each experiment has a TOML configuration that validates itself (naming the setting and the
+//! allowed range when invalid), named presets, a `run` that returns plain data, table rows that
+//! form the data contract of the command line, and plotly figures built from the same data for
+//! the report and the notebooks.
 
+pub mod html;
+pub mod stylized;

@@ -1,1 +1,336 @@
-fn main(){}
+//! `cargo xtask`: the project's own commands, runnable on a machine that has only the Rust
+//! toolchain, Python 3 with pip, and apt.
+//!
+//! ```text
+//! cargo xtask setup [--browser]   install what is missing (venv, evcxr kernel, Chromium), idempotently
+//! cargo xtask notebooks           execute every notebook headless, fail on any error or panic, export HTML
+//! cargo xtask report              setup + build + notebooks + experiments → reports/index.html
+//! cargo xtask test                setup + cargo test + notebooks + report + headless-browser check
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+type Result<T> = std::result::Result<T, String>;
+
+const EVCXR_VERSION: &str = "0.22.0";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
+        .join("bin")
+}
+
+fn venv() -> PathBuf {
+    root().join(".venv")
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    venv().join("bin").join(name)
+}
+
+/// PATH with the venv and cargo's bin first, so that `jupyter` finds the evcxr kernel binary.
+fn path_env() -> String {
+    let old = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{}:{old}", venv().join("bin").display(), cargo_bin_dir().display())
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    cmd.env("PATH", path_env());
+    eprintln!("xtask: {what}");
+    let status = cmd.status().map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() { Ok(()) } else { Err(format!("{what}: failed ({status})")) }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    path_env().split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+fn setup_venv() -> Result<()> {
+    let req_path = root().join("tools/requirements.txt");
+    let req = std::fs::read_to_string(&req_path).map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
+    if !venv_bin("python").is_file() {
+        let python = which("python3").ok_or("python3 not found: install Python 3 (apt-get install python3 python3-venv)")?;
+        run(Command::new(python).args(["-m", "venv"]).arg(venv()), "create the project venv .venv").map_err(|e| {
+            format!("{e}\n  fix: apt-get install python3-venv (Debian's python3 needs it for `python3 -m venv`)")
+        })?;
+    }
+    let stamp = venv().join("requirements.installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(req.as_str()) {
+        return Ok(());
+    }
+    run(
+        Command::new(venv_bin("python")).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&req_path),
+        "install notebook and browser-test tools into .venv (tools/requirements.txt)",
+    )?;
+    std::fs::write(&stamp, req).map_err(|e| e.to_string())
+}
+
+fn setup_evcxr() -> Result<()> {
+    if which("evcxr_jupyter").is_none() {
+        run(
+            Command::new("cargo").args(["install", "evcxr_jupyter", "--locked", "--version", EVCXR_VERSION]),
+            "install the evcxr Jupyter kernel (first time only, ~12 min)",
+        )?;
+    }
+    let specs = Command::new(venv_bin("jupyter"))
+        .args(["kernelspec", "list", "--json"])
+        .env("PATH", path_env())
+        .output()
+        .map_err(|e| format!("cannot run jupyter kernelspec: {e}"))?;
+    let listed = String::from_utf8_lossy(&specs.stdout).contains("\"rust\"");
+    if !listed {
+        run(Command::new("evcxr_jupyter").arg("--install"), "register the evcxr kernel (kernel name `rust`)")?;
+    }
+    Ok(())
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"].iter().find_map(|n| which(n)).or_else(|| {
+        let p = PathBuf::from("/usr/bin/chromium");
+        p.is_file().then_some(p)
+    })
+}
+
+fn setup_browser() -> Result<()> {
+    if chromium().is_some() {
+        return Ok(());
+    }
+    let fix = "install Debian's Chromium: apt-get update && apt-get install -y chromium";
+    let prefix: Vec<&str> = if is_root() {
+        vec![]
+    } else if which("sudo").is_some() {
+        vec!["sudo", "-n"]
+    } else {
+        return Err(format!("Chromium is missing and this user cannot install packages\n  fix: {fix} (as root)"));
+    };
+    let apt = |args: &[&str]| {
+        let mut full: Vec<&str> = prefix.clone();
+        full.push("apt-get");
+        full.extend_from_slice(args);
+        let mut c = Command::new(full[0]);
+        c.args(&full[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-q"]), "apt-get update").map_err(|e| format!("{e}\n  fix: {fix}"))?;
+    run(&mut apt(&["install", "-y", "-q", "chromium"]), "install Chromium for the browser check").map_err(|e| format!("{e}\n  fix: {fix}"))
+}
+
+fn setup(browser: bool) -> Result<()> {
+    let t = Instant::now();
+    setup_venv()?;
+    setup_evcxr()?;
+    if browser {
+        setup_browser()?;
+    }
+    eprintln!("xtask: setup complete in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// notebooks
+
+fn notebook_paths() -> Result<Vec<PathBuf>> {
+    let dir = root().join("notebooks");
+    let mut nbs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ipynb"))
+        .collect();
+    nbs.sort();
+    Ok(nbs)
+}
+
+/// Problems in an executed notebook: error outputs, and panics that evcxr reports on stderr only.
+fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(executed).map_err(|e| format!("cannot read {}: {e}", executed.display()))?;
+    let nb: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", executed.display()))?;
+    let mut problems = Vec::new();
+    let cells = nb["cells"].as_array().cloned().unwrap_or_default();
+    for (i, cell) in cells.iter().enumerate() {
+        if cell["cell_type"] != "code" {
+            continue;
+        }
+        if cell["execution_count"].is_null() {
+            problems.push(format!("cell {i} was not executed"));
+        }
+        let mut stderr = String::new();
+        for out in cell["outputs"].as_array().cloned().unwrap_or_default() {
+            match out["output_type"].as_str() {
+                Some("error") => problems.push(format!(
+                    "cell {i}: {} {}",
+                    out["ename"].as_str().unwrap_or(""),
+                    out["evalue"].as_str().unwrap_or("")
+                )),
+                Some("stream") if out["name"] == "stderr" => {
+                    let t = &out["text"];
+                    match t {
+                        serde_json::Value::Array(parts) => parts.iter().for_each(|p| stderr.push_str(p.as_str().unwrap_or(""))),
+                        other => stderr.push_str(other.as_str().unwrap_or("")),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if stderr.contains("panicked at") || stderr.contains("Child process terminated") {
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(8).collect();
+            problems.push(format!("cell {i} panicked:\n      {}", lines.join("\n      ")));
+        }
+    }
+    Ok(problems)
+}
+
+/// Execute every notebook; returns stage timings. HTML goes to `target/notebooks/html`.
+fn notebooks() -> Result<BTreeMap<String, f64>> {
+    let out = target_dir().join("notebooks");
+    let (executed_dir, html_dir) = (out.join("executed"), out.join("html"));
+    std::fs::create_dir_all(&executed_dir).map_err(|e| e.to_string())?;
+    if html_dir.exists() {
+        std::fs::remove_dir_all(&html_dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::create_dir_all(&html_dir).map_err(|e| e.to_string())?;
+    let mut timings = BTreeMap::new();
+    let mut failures = Vec::new();
+    for nb in notebook_paths()? {
+        let stem = nb.file_stem().expect("notebook file").to_string_lossy().to_string();
+        let t = Instant::now();
+        let tmp = target_dir().join("evcxr").join(&stem);
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        let exec = run(
+            Command::new(venv_bin("jupyter"))
+                .args(["nbconvert", "--to", "notebook", "--execute", "--log-level=WARN"])
+                .args(["--ExecutePreprocessor.kernel_name=rust", "--ExecutePreprocessor.timeout=3600"])
+                .arg("--output-dir")
+                .arg(&executed_dir)
+                .arg(&nb)
+                .env("EVCXR_TMPDIR", &tmp)
+                .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr")),
+            &format!("execute notebook {stem}"),
+        );
+        let executed = executed_dir.join(format!("{stem}.ipynb"));
+        let problems = match exec {
+            Ok(()) => notebook_problems(&executed)?,
+            Err(e) => vec![e],
+        };
+        if problems.is_empty() {
+            run(
+                Command::new(venv_bin("jupyter"))
+                    .args(["nbconvert", "--to", "html", "--log-level=WARN", "--template", "memprior"])
+                    .arg(format!("--TemplateExporter.extra_template_basedirs={}", root().join("notebooks/template").display()))
+                    .arg("--output-dir")
+                    .arg(&html_dir)
+                    .arg(&executed),
+                &format!("export notebook {stem} to HTML"),
+            )?;
+            let secs = t.elapsed().as_secs_f64();
+            eprintln!("xtask: notebook {stem}: ok in {secs:.1} s");
+            timings.insert(format!("notebook {stem}"), secs);
+        } else {
+            eprintln!("xtask: notebook {stem}: FAILED\n    {}", problems.join("\n    "));
+            failures.push(stem);
+        }
+    }
+    let json = serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("timings.json"), json).map_err(|e| e.to_string())?;
+    if failures.is_empty() { Ok(timings) } else { Err(format!("notebooks failed: {}", failures.join(", "))) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// report and test
+
+fn memprior_binary() -> PathBuf {
+    target_dir().join("debug").join("memprior")
+}
+
+fn report(preset: &str) -> Result<()> {
+    let t0 = Instant::now();
+    setup(false)?;
+    let t = Instant::now();
+    run(Command::new("cargo").args(["build", "--package", "memprior"]).current_dir(root()), "build the memprior command")?;
+    let build_secs = t.elapsed().as_secs_f64();
+    let mut timings = notebooks()?;
+    timings.insert("build memprior".into(), build_secs);
+    let timings_path = target_dir().join("notebooks/report-timings.json");
+    std::fs::write(&timings_path, serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    run(
+        Command::new(memprior_binary())
+            .args(["report", "--out"])
+            .arg(root().join("reports"))
+            .args(["--preset", preset, "--notebooks"])
+            .arg(target_dir().join("notebooks/html"))
+            .arg("--timings")
+            .arg(&timings_path)
+            .current_dir(root()),
+        "run the experiments and assemble the report",
+    )?;
+    eprintln!("xtask: report ready at {} ({:.1} s)", root().join("reports/index.html").display(), t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn browser_check() -> Result<()> {
+    let chrome = chromium().ok_or("Chromium not found: run `cargo xtask setup --browser`")?;
+    run(
+        Command::new(venv_bin("python"))
+            .arg(root().join("tools/check_report.py"))
+            .arg(root().join("reports"))
+            .arg("--chromium")
+            .arg(chrome),
+        "open every report page in headless Chromium",
+    )
+}
+
+fn test() -> Result<()> {
+    let t0 = Instant::now();
+    let mut stages: Vec<(&str, Result<()>)> = Vec::new();
+    setup(true)?;
+    stages.push(("cargo test", run(Command::new("cargo").args(["test", "--workspace"]).current_dir(root()), "cargo test --workspace")));
+    stages.push(("notebooks and report", report("default")));
+    if stages.last().is_some_and(|s| s.1.is_ok()) {
+        stages.push(("browser check", browser_check()));
+    }
+    let failed: Vec<String> = stages.iter().filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n}: {e}"))).collect();
+    eprintln!("xtask: test stages finished in {:.1} s", t0.elapsed().as_secs_f64());
+    println!("xtask stages: {} passed, {} failed", stages.len() - failed.len(), failed.len());
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("\n")) }
+}
+
+fn usage() -> String {
+    "usage: cargo xtask <setup [--browser] | notebooks | report [--preset default|quick] | test>".into()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(args.iter().any(|a| a == "--browser")),
+        Some("notebooks") => setup(false).and_then(|_| notebooks()).map(|_| ()),
+        Some("report") => {
+            let preset = args.iter().position(|a| a == "--preset").and_then(|i| args.get(i + 1)).map(String::as_str).unwrap_or("default");
+            report(preset)
+        }
+        Some("test") => test(),
+        _ => Err(usage()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -5,5 +5,9 @@
 //! form the data contract of the command line, and plotly figures built from the same data for
 //! the report and the notebooks.
 
+pub mod checks;
 pub mod html;
 pub mod stylized;
+
+// Re-exported so that notebooks `:dep` one workspace crate and get matching versions of all.
+pub use {analysis, faer, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr, samplers};

@@ -121,3 +121,9 @@ fn invalid_configs_name_the_setting() {
     }
     assert!("medium".parse::<Preset>().unwrap_err().to_string().contains("default, quick"));
 }
+
+#[test]
+fn shipped_default_config_is_the_default_preset() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/stylized/default.toml")).unwrap();
+    assert_eq!(StylizedConfig::from_toml(&text).unwrap(), StylizedConfig::preset(Preset::Default));
+}

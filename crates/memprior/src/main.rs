@@ -1,1 +1,80 @@
-fn main(){}
+//! `memprior`: run the paper's experiments, write their tables, and build the report.
+//!
+//! ```text
+//! memprior stylized --out DIR [--preset default|quick | --config FILE]
+//! memprior report   --out reports [--preset default|quick | --config FILE] [--notebooks DIR] [--timings FILE]
+//! ```
+
+mod atomic;
+mod provenance;
+mod report;
+mod stylized;
+mod tables;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "memprior", version, about = "Memorization in learned priors: experiments, tables and report")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the stylized experiments (Figure 1 and companions) and write their tables.
+    Stylized {
+        /// Output directory (created; existing files of the same names are replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// Named preset: default (the paper's settings) or quick.
+        #[arg(long)]
+        preset: Option<String>,
+        /// TOML configuration file (see data/stylized/default.toml); excludes --preset.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run every experiment and build the HTML report.
+    Report {
+        /// Report directory.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Named preset of the stylized experiments.
+        #[arg(long)]
+        preset: Option<String>,
+        /// TOML configuration of the stylized experiments; excludes --preset.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Directory of executed notebooks as HTML, copied into the report.
+        #[arg(long)]
+        notebooks: Option<PathBuf>,
+        /// JSON file of extra stage timings (name → seconds) to list in the provenance.
+        #[arg(long)]
+        timings: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
+    match Cli::parse().command {
+        Command::Stylized { out, preset, config } => {
+            let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
+            let t = std::time::Instant::now();
+            stylized::command(&cfg, &out)?;
+            eprintln!("stylized: wrote {} in {:.2} s", out.display(), t.elapsed().as_secs_f64());
+        }
+        Command::Report { out, preset, config, notebooks, timings } => {
+            let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
+            report::build(&report::ReportInputs { out, cfg, notebooks, timings })?;
+        }
+    }
+    Ok(())
+}

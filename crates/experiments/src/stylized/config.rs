@@ -2,6 +2,7 @@
 
 use memprior_core::ConfigError;
 use memprior_core::error::{all_finite, all_positive, positive};
+
 use serde::{Deserialize, Serialize};
 
 /// Named presets. `default` is the paper's settings (cheap: seconds on one core); `quick` shrinks
@@ -230,7 +231,11 @@ impl Default for SliderConfig {
 }
 
 fn grid(field: &str, lo: f64, hi: f64, n: usize, min_n: usize) -> Result<(), ConfigError> {
-    all_finite(&format!("{field}_lo/{field}_hi"), &[lo, hi])?;
+    for (name, v) in [("lo", lo), ("hi", hi)] {
+        if !v.is_finite() {
+            return Err(ConfigError::new(format!("{field}_{name}"), "must be a finite number", v));
+        }
+    }
     if lo >= hi {
         return Err(ConfigError::new(format!("{field}_lo"), format!("must be < {field}_hi = {hi}"), lo));
     }

@@ -1,0 +1,25 @@
+# Recipes mirroring `cargo xtask`; `just` is installed into .venv/bin by `cargo xtask setup`.
+
+# Regenerate the whole report (reports/index.html).
+report:
+    cargo xtask report
+
+# Every test: cargo tests and snapshots, notebooks, report, headless-browser check.
+test:
+    cargo xtask test
+
+# Execute every notebook headless (fails on any failed check).
+notebooks:
+    cargo xtask notebooks
+
+# Install what the commands need (venv, evcxr kernel, Chromium).
+setup:
+    cargo xtask setup --browser
+
+# The stylized experiments' tables only.
+stylized out="reports/data/stylized":
+    cargo run --package memprior -- stylized --out {{out}}
+
+# Cargo tests only (unit, integration, snapshots).
+cargo-test:
+    cargo test --workspace

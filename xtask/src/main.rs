@@ -33,6 +33,17 @@ fn cargo_bin_dir() -> PathBuf {
         .join("bin")
 }
 
+/// Per-notebook evcxr build directories. They must lie outside this workspace's directory tree
+/// (cargo refuses a package nested in a workspace that does not list it), and they persist so
+/// that a rerun's first cell takes seconds instead of minutes.
+fn evcxr_tmp_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| std::env::temp_dir())
+        .join("memprior/evcxr")
+}
+
 fn venv() -> PathBuf {
     root().join(".venv")
 }
@@ -213,7 +224,7 @@ fn notebooks() -> Result<BTreeMap<String, f64>> {
     for nb in notebook_paths()? {
         let stem = nb.file_stem().expect("notebook file").to_string_lossy().to_string();
         let t = Instant::now();
-        let tmp = target_dir().join("evcxr").join(&stem);
+        let tmp = evcxr_tmp_root().join(&stem);
         std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
         let exec = run(
             Command::new(venv_bin("jupyter"))

@@ -1,7 +1,8 @@
 //! Emitting plotly figures as HTML, for the report and for evcxr notebooks.
 //!
 //! nbconvert drops evcxr's `application/vnd.plotly` output when exporting to HTML, so notebooks
-//! print plotly.js once and each figure as inline `text/html` instead.
+//! print plotly.js once and each figure as inline `text/html` instead. evcxr keeps only the last
+//! `text/html` output of a cell, so a notebook displays at most one figure or table per cell.
 
 use plotly::Plot;
 

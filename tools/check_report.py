@@ -56,7 +56,11 @@ def check_page(browser, path: pathlib.Path) -> list[str]:
             problems.append("a cell panicked")
         if page.locator(".jp-Cell").count() == 0:
             problems.append("no cells rendered")
-    # Math must have been typeset where the page carries any.
+        if n == 0:
+            problems.append("no figure: every notebook ends with the figure its equations draw")
+    # Math must have been typeset where the page carries any: MathJax replaces $…$ by SVG.
+    if "$" in page.inner_text("body")[:200000] and page.locator("mjx-container").count() == 0:
+        problems.append("math left untypeset (MathJax did not run)")
     page.close()
     return problems, n
 

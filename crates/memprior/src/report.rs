@@ -253,7 +253,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         let _ = write!(
             body,
             "<figure id=\"{id}\"><h3>{title}</h3>{plot}<figcaption>{caption}</figcaption>\
-             <p class=\"meta\">Command: <code>memprior stylized --out DIR --config data/stylized/config.toml</code> \
+             <p class=\"meta\">Command: <code>memprior stylized --config reports/data/stylized/config.toml --out DIR</code> \
              (config hash <code>{hash}</code>) · Derived in: {nb} · Pinned by: <code>{snap}</code>{tables}</p></figure>",
             id = f.id,
             title = html_escape(f.title),

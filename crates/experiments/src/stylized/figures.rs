@@ -7,7 +7,7 @@
 
 use super::run::{Field2d, StylizedResults};
 use super::summary::round_sig;
-use plotly::common::{ColorScale, ColorScalePalette, DashType, Fill, Line, Marker, MarkerSymbol, Mode, Title, Visible};
+use plotly::common::{ColorScale, ColorScaleElement, DashType, Fill, Line, Marker, MarkerSymbol, Mode, Title, Visible};
 use plotly::contour::{Coloring, Contours};
 use plotly::layout::{Annotation, Axis, AxisType, Layout, Margin, Slider, SliderCurrentValue, SliderMethod, SliderStep};
 use plotly::{Contour, Plot, Scatter};
@@ -153,12 +153,15 @@ fn thin(f: &Field2d, max: usize) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
     (x1, x2, z)
 }
 
-fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Contour<f64, f64, f64>> {
+fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Contour<Vec<f64>, f64, f64>> {
     let (x1, x2, z) = thin(f, 100);
-    Contour::new(x1, x2, z.into_iter().flatten().collect())
+    Contour::new(x1, x2, z)
         .name(name)
-        .color_scale(ColorScale::Palette(ColorScalePalette::Reds))
-        .reverse_scale(true)
+        .color_scale(ColorScale::Vector(vec![
+            ColorScaleElement(0.0, "rgb(255,255,255)".into()),
+            ColorScaleElement(0.3, "rgb(252,174,145)".into()),
+            ColorScaleElement(1.0, "rgb(165,15,21)".into()),
+        ]))
         .contours(Contours::new().coloring(Coloring::HeatMap).show_lines(false))
         .n_contours(20)
         .show_scale(false)
@@ -167,9 +170,9 @@ fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Cont
         .y_axis(ya)
 }
 
-fn lines(f: &Field2d, name: &str, color: &'static str, dash: DashType, n: usize, xa: &str, ya: &str, legend: bool) -> Box<Contour<f64, f64, f64>> {
+fn lines(f: &Field2d, name: &str, color: &'static str, dash: DashType, n: usize, xa: &str, ya: &str, legend: bool) -> Box<Contour<Vec<f64>, f64, f64>> {
     let (x1, x2, z) = thin(f, 100);
-    Contour::new(x1, x2, z.into_iter().flatten().collect())
+    Contour::new(x1, x2, z)
         .name(name)
         .contours(Contours::new().coloring(Coloring::None))
         .line(Line::new().color(color).dash(dash).width(1.0))
@@ -183,15 +186,15 @@ fn lines(f: &Field2d, name: &str, color: &'static str, dash: DashType, n: usize,
 /// Figure 1, bottom row: exact posterior (filled), linearised mixture (black contours), prior and
 /// likelihood contours on the pentagon, one panel per σ, and a zoom around x_0 at the smallest σ.
 pub fn figure1_bottom(res: &StylizedResults) -> Plot {
-    two_d_figure(&res.two_d, "pentagon")
+    two_d_figure(&res.two_d)
 }
 
 /// The same figure on the random 2-D training set.
 pub fn figure1_bottom_random(res: &StylizedResults) -> Plot {
-    two_d_figure(&res.two_d_random, "random set")
+    two_d_figure(&res.two_d_random)
 }
 
-fn two_d_figure(panels: &[super::run::TwoDPanel], label: &str) -> Plot {
+fn two_d_figure(panels: &[super::run::TwoDPanel]) -> Plot {
     let mut plot = Plot::new();
     let has_zoom = panels.iter().any(|p| p.zoom.is_some());
     let doms = domains(panels.len() + usize::from(has_zoom), 0.04);
@@ -229,7 +232,7 @@ fn two_d_figure(panels: &[super::run::TwoDPanel], label: &str) -> Plot {
             Axis::new().domain(&doms[k]).anchor(&ya).title(Title::with_text("x₁")),
             Axis::new().anchor(&xa).title(Title::with_text(if first { "x₂" } else { "" })),
         );
-        notes.push(panel_title(&format!("{label}, σ = {} (exp H(π) = {:.2})", p.sigma, p.effective_components), doms[k]));
+        notes.push(panel_title(&format!("σ = {}, exp H(π) = {:.2}", p.sigma, p.effective_components), doms[k]));
     }
     if let Some(p) = panels.iter().find(|p| p.zoom.is_some()) {
         let k = panels.len();
@@ -433,10 +436,14 @@ pub fn sigma_slider(res: &StylizedResults) -> Plot {
     let slider = Slider::new()
         .active(start as i32)
         .steps(steps)
-        .current_value(SliderCurrentValue::new().prefix("σ = "));
+        .current_value(SliderCurrentValue::new().prefix("σ = "))
+        // Below the x-axis title, not on top of it.
+        .y(-0.22)
+        .y_anchor(plotly::common::Anchor::Top);
     plot.set_layout(
         Layout::new()
-            .height(450)
+            .height(520)
+            .margin(Margin::new().bottom(150))
             .x_axis(Axis::new().title(Title::with_text("x")))
             .y_axis(Axis::new().title(Title::with_text("posterior density")))
             .sliders(vec![slider]),

@@ -73,6 +73,7 @@ fn every_indexed_item_notebook_and_test_exists() {
             let all = read_tree(&src);
             let last = names.last().copied().unwrap_or(krate);
             let defined = ["struct", "enum", "fn", "trait", "mod", "type"].iter().any(|kw| all.contains(&format!("pub {kw} {last}")))
+                || all.contains(&format!("fn {last}("))
                 || all.contains(&format!("pub use {last}"))
                 || all.contains(&format!("{last},"))
                 || all.contains(&format!("{last}}}"));

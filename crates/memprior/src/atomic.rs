@@ -38,10 +38,18 @@ impl Staging {
         let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
+        // A run killed before it committed leaves its staging directory behind: remove those whose
+        // process is gone, so that a rerun restarts cleanly.
+        let prefix = format!(".{name}.staging-");
+        for e in fs::read_dir(parent)?.flatten() {
+            let fname = e.file_name().to_string_lossy().to_string();
+            if let Some(pid) = fname.strip_prefix(&prefix) {
+                if !Path::new("/proc").join(pid).exists() || pid == std::process::id().to_string() {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
         }
+        let dir = parent.join(format!("{prefix}{}", std::process::id()));
         fs::create_dir_all(&dir)?;
         Ok(Self { dir, dest: dest.to_path_buf(), committed: false })
     }

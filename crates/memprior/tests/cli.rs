@@ -83,3 +83,16 @@ fn bad_input_names_the_setting_and_leaves_outputs_untouched() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
     assert!(std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().contains("staging")));
 }
+
+#[test]
+fn a_killed_runs_staging_directory_is_cleaned_up_by_the_next_run() {
+    let dir = scratch("stale");
+    // PID 0 is never a user process: this stands for a run that was killed before committing.
+    let stale = dir.join(".out.staging-0");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("linearized_1d.csv"), "partial").unwrap();
+    let st = memprior().args(["stylized", "--preset", "quick", "--out"]).arg(dir.join("out")).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(!stale.exists(), "stale staging directory must be removed");
+    assert!(dir.join("out/linearized_1d.csv").is_file());
+}

@@ -56,6 +56,19 @@ fn set_axes(mut layout: Layout, k: usize, x: Axis, y: Axis) -> Layout {
     layout
 }
 
+/// A marker-only trace (training points, the truth) on axes `xa`/`ya`.
+#[allow(clippy::too_many_arguments)]
+fn markers(x: Vec<f64>, y: Vec<f64>, name: &str, symbol: MarkerSymbol, size: usize, color: &'static str, legend: bool, xa: &str, ya: &str) -> Box<Scatter<f64, f64>> {
+    Scatter::new(x, y)
+        .name(name)
+        .mode(Mode::Markers)
+        .marker(Marker::new().symbol(symbol).size(size).color(color))
+        .legend_group(name)
+        .show_legend(legend)
+        .x_axis(xa)
+        .y_axis(ya)
+}
+
 /// Figure 1, top row: prior, likelihood, exact posterior (filled), linearised mixture (dashed,
 /// both weightings) and training points, one panel per σ.
 pub fn figure1_top(res: &StylizedResults) -> Plot {
@@ -121,16 +134,7 @@ pub fn figure1_top(res: &StylizedResults) -> Plot {
                 .y_axis(&ya),
         );
         let xs: Vec<f64> = p.components.iter().map(|c| c.x_n).collect();
-        plot.add_trace(
-            Scatter::new(xs.clone(), vec![0.0; xs.len()])
-                .name("training points")
-                .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::X).size(9).color("black"))
-                .legend_group("train")
-                .show_legend(first)
-                .x_axis(&xa)
-                .y_axis(&ya),
-        );
+        plot.add_trace(markers(xs.clone(), vec![0.0; xs.len()], "training points", MarkerSymbol::X, 9, "black", first, &xa, &ya));
         layout = set_axes(
             layout,
             k,
@@ -208,24 +212,8 @@ fn two_d_figure(panels: &[super::run::TwoDPanel]) -> Plot {
         plot.add_trace(lines(&p.likelihood, "likelihood", LIKELIHOOD, DashType::Dot, 5, &xa, &ya, first));
         plot.add_trace(lines(&p.linearized, "linearized (evidence)", "black", DashType::Solid, 8, &xa, &ya, first));
         let (px, py): (Vec<f64>, Vec<f64>) = p.components.iter().map(|c| (c.x_n[0], c.x_n[1])).unzip();
-        plot.add_trace(
-            Scatter::new(px, py)
-                .name("training points")
-                .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::X).size(9).color("black"))
-                .show_legend(first)
-                .x_axis(&xa)
-                .y_axis(&ya),
-        );
-        plot.add_trace(
-            Scatter::new(vec![p.x_true[0]], vec![p.x_true[1]])
-                .name("x_true")
-                .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::Star).size(12).color("gold"))
-                .show_legend(first)
-                .x_axis(&xa)
-                .y_axis(&ya),
-        );
+        plot.add_trace(markers(px, py, "training points", MarkerSymbol::X, 9, "black", first, &xa, &ya));
+        plot.add_trace(markers(vec![p.x_true[0]], vec![p.x_true[1]], "x_true", MarkerSymbol::Star, 12, "gold", first, &xa, &ya));
         layout = set_axes(
             layout,
             k,
@@ -241,15 +229,7 @@ fn two_d_figure(panels: &[super::run::TwoDPanel]) -> Plot {
         plot.add_trace(filled(exact, "exact posterior (zoom)", &xa, &ya, false));
         plot.add_trace(lines(lin, "linearized (zoom)", "black", DashType::Solid, 8, &xa, &ya, false));
         let x0 = p.components[0].x_n;
-        plot.add_trace(
-            Scatter::new(vec![x0[0]], vec![x0[1]])
-                .name("x_0")
-                .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::X).size(12).color("black"))
-                .show_legend(false)
-                .x_axis(&xa)
-                .y_axis(&ya),
-        );
+        plot.add_trace(markers(vec![x0[0]], vec![x0[1]], "x_0", MarkerSymbol::X, 12, "black", false, &xa, &ya));
         layout = set_axes(layout, k, Axis::new().domain(&doms[k]).anchor(&ya).title(Title::with_text("x₁")), Axis::new().anchor(&xa));
         notes.push(panel_title(&format!("zoom at x_0, σ = {}", p.sigma), doms[k]));
     }
@@ -414,12 +394,7 @@ pub fn sigma_slider(res: &StylizedResults) -> Plot {
         );
     }
     let xs: Vec<f64> = res.slider[0].components.iter().map(|c| c.x_n).collect();
-    plot.add_trace(
-        Scatter::new(xs.clone(), vec![0.0; xs.len()])
-            .name("training points")
-            .mode(Mode::Markers)
-            .marker(Marker::new().symbol(MarkerSymbol::X).size(9).color("black")),
-    );
+    plot.add_trace(markers(xs.clone(), vec![0.0; xs.len()], "training points", MarkerSymbol::X, 9, "black", true, "x", "y"));
     let steps: Vec<SliderStep> = res
         .slider
         .iter()

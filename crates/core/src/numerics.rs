@@ -14,7 +14,7 @@ pub fn logsumexp(v: &[f64]) -> f64 {
     if v.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    if max == f64::NEG_INFINITY || max == f64::INFINITY {
+    if max.is_infinite() {
         return max;
     }
     let sum: f64 = v.iter().map(|&x| (x - max).exp()).sum();

@@ -43,10 +43,10 @@ impl Staging {
         let prefix = format!(".{name}.staging-");
         for e in fs::read_dir(parent)?.flatten() {
             let fname = e.file_name().to_string_lossy().to_string();
-            if let Some(pid) = fname.strip_prefix(&prefix) {
-                if !Path::new("/proc").join(pid).exists() || pid == std::process::id().to_string() {
-                    let _ = fs::remove_dir_all(e.path());
-                }
+            if let Some(pid) = fname.strip_prefix(&prefix)
+                && (!Path::new("/proc").join(pid).exists() || pid == std::process::id().to_string())
+            {
+                let _ = fs::remove_dir_all(e.path());
             }
         }
         let dir = parent.join(format!("{prefix}{}", std::process::id()));

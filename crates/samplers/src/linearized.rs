@@ -62,10 +62,7 @@ impl LinearizedComponent {
         // Forward substitution L z = x − μ.
         let mut z = vec![0.0; d];
         for i in 0..d {
-            let mut s = x[i] - self.mean[i];
-            for k in 0..i {
-                s -= self.chol[(i, k)] * z[k];
-            }
+            let s = x[i] - self.mean[i] - (0..i).map(|k| self.chol[(i, k)] * z[k]).sum::<f64>();
             z[i] = s / self.chol[(i, i)];
         }
         let q: f64 = z.iter().map(|v| v * v).sum();

@@ -174,6 +174,7 @@ fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Cont
         .y_axis(ya)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lines(f: &Field2d, name: &str, color: &'static str, dash: DashType, n: usize, xa: &str, ya: &str, legend: bool) -> Box<Contour<Vec<f64>, f64, f64>> {
     let (x1, x2, z) = thin(f, 100);
     Contour::new(x1, x2, z)

@@ -302,7 +302,8 @@ fn report(preset: &str, build: bool) -> Result<()> {
     Ok(())
 }
 
-fn browser_check() -> Result<()> {
+/// Open every report page in headless Chromium; returns the number of pages checked.
+fn browser_check() -> Result<usize> {
     let chrome = chromium().ok_or("Chromium not found: run `cargo xtask setup --browser`")?;
     run(
         Command::new(venv_bin("python"))
@@ -311,22 +312,67 @@ fn browser_check() -> Result<()> {
             .arg("--chromium")
             .arg(chrome),
         "open every report page in headless Chromium",
-    )
+    )?;
+    let notebook_pages = std::fs::read_dir(root().join("reports/notebooks")).map(|d| d.count()).unwrap_or(0);
+    Ok(1 + notebook_pages)
+}
+
+/// Run `cargo test --workspace`, echoing its output, and add up its "test result" lines.
+fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: cargo test --workspace");
+    let mut child = Command::new("cargo")
+        .args(["test", "--workspace"])
+        .current_dir(root())
+        .env("PATH", path_env())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let num = |key: &str| {
+                rest.split(';').find_map(|part| part.trim().strip_suffix(key).and_then(|n| n.trim().rsplit(' ').next()?.parse::<usize>().ok()))
+            };
+            counts.0 += num("passed").unwrap_or(0);
+            counts.1 += num("failed").unwrap_or(0);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("cargo test failed ({status})")) }
 }
 
 fn test() -> Result<()> {
     let t0 = Instant::now();
-    let mut stages: Vec<(&str, Result<()>)> = Vec::new();
     setup(true)?;
-    stages.push(("cargo test", run(Command::new("cargo").args(["test", "--workspace"]).current_dir(root()), "cargo test --workspace")));
-    stages.push(("notebooks and report", report("default", false)));
-    if stages.last().is_some_and(|s| s.1.is_ok()) {
-        stages.push(("browser check", browser_check()));
+    // (passed, failed) over cargo tests, notebooks and report pages.
+    let mut counts = (0, 0);
+    let mut failures = Vec::new();
+    if let Err(e) = cargo_test(&mut counts) {
+        failures.push(e);
     }
-    let failed: Vec<String> = stages.iter().filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n}: {e}"))).collect();
-    eprintln!("xtask: test stages finished in {:.1} s", t0.elapsed().as_secs_f64());
-    println!("xtask stages: {} passed, {} failed", stages.len() - failed.len(), failed.len());
-    if failed.is_empty() { Ok(()) } else { Err(failed.join("\n")) }
+    let notebooks_total = notebook_paths()?.len();
+    match report("default", false) {
+        Ok(()) => {
+            counts.0 += notebooks_total;
+            match browser_check() {
+                Ok(pages) => counts.0 += pages,
+                Err(e) => {
+                    counts.1 += 1;
+                    failures.push(e)
+                }
+            }
+        }
+        Err(e) => {
+            counts.1 += 1;
+            failures.push(e)
+        }
+    }
+    eprintln!("xtask: tests, notebooks and browser check finished in {:.1} s", t0.elapsed().as_secs_f64());
+    println!("xtask: {} passed, {} failed", counts.0, counts.1);
+    if failures.is_empty() && counts.1 == 0 { Ok(()) } else { Err(failures.join("\n")) }
 }
 
 fn usage() -> String {

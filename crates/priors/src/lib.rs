@@ -6,14 +6,17 @@
 //!   model has learned at noise level σ ([eq:gmm-prior], score [eq:gmm-score]);
 //! - [`EmpiricalDenoiser`]: the same statement in DDPM coordinates, the minimiser of the
 //!   denoising loss over the training set ([eq:empirical-denoiser]);
-//! - [`GaussianKde`] and [`GaussianMixture1d`]: the kernel-density illustration.
+//! - [`GaussianKde`] and [`GaussianMixture1d`]: the kernel-density illustration;
+//! - [`KlBasis`]: the truncated Karhunen–Loève parameterisation of velocity models (FWI.md §1).
 
 mod empirical;
 mod kde;
+pub mod kl;
 mod mixture;
 mod training;
 
 pub use empirical::{EmpiricalDenoiser, EmpiricalMeasure};
 pub use kde::{GaussianKde, GaussianMixture1d};
+pub use kl::KlBasis;
 pub use mixture::MemorizedPrior;
 pub use training::TrainingSet;

@@ -117,18 +117,17 @@ impl KlBasis {
         }
         let (cx, cz, lam) = (self.cosines(nx), self.cosines(nz), self.eigenvalues());
         let mut out = vec![0.0; self.dim()];
-        for i1 in 0..self.k {
+        for (i1, cos_x) in cx.iter().enumerate() {
             // Contract over x first: row[iz] = Σ_ix cos_x(i₁, ix) g[ix, iz].
             let mut row = vec![0.0; nz];
-            for ix in 0..nx {
-                let c = cx[i1][ix];
-                for iz in 0..nz {
-                    row[iz] += c * g[ix * nz + iz];
+            for (c, g_row) in cos_x.iter().zip(g.chunks_exact(nz)) {
+                for (r, v) in row.iter_mut().zip(g_row) {
+                    *r += c * v;
                 }
             }
-            for i2 in 0..self.k {
+            for (i2, cos_z) in cz.iter().enumerate() {
                 let k = i1 * self.k + i2;
-                out[k] = 2.0 * self.sigma_m * lam[k] * row.iter().zip(&cz[i2]).map(|(a, b)| a * b).sum::<f64>();
+                out[k] = 2.0 * self.sigma_m * lam[k] * row.iter().zip(cos_z).map(|(a, b)| a * b).sum::<f64>();
             }
         }
         Ok(out)

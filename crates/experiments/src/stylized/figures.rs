@@ -56,6 +56,16 @@ fn set_axes(mut layout: Layout, k: usize, x: Axis, y: Axis) -> Layout {
     layout
 }
 
+/// A filled density (the exact posterior, a KDE): red area under a thin red line.
+fn filled_density(x: Vec<f64>, y: Vec<f64>, name: &str) -> Box<Scatter<f64, f64>> {
+    Scatter::new(x, y)
+        .name(name)
+        .mode(Mode::Lines)
+        .fill(Fill::ToZeroY)
+        .fill_color(POSTERIOR)
+        .line(Line::new().color(POSTERIOR_LINE).width(1.0))
+}
+
 /// A marker-only trace (training points, the truth) on axes `xa`/`ya`.
 #[allow(clippy::too_many_arguments)]
 fn markers(x: Vec<f64>, y: Vec<f64>, name: &str, symbol: MarkerSymbol, size: usize, color: &'static str, legend: bool, xa: &str, ya: &str) -> Box<Scatter<f64, f64>> {
@@ -81,12 +91,7 @@ pub fn figure1_top(res: &StylizedResults) -> Plot {
         let first = k == 0;
         let x = round4(&p.grid);
         plot.add_trace(
-            Scatter::new(x.clone(), round4(&p.exact))
-                .name("exact posterior")
-                .mode(Mode::Lines)
-                .fill(Fill::ToZeroY)
-                .fill_color(POSTERIOR)
-                .line(Line::new().color(POSTERIOR_LINE).width(1.0))
+            filled_density(x.clone(), round4(&p.exact), "exact posterior")
                 .legend_group("exact")
                 .show_legend(first)
                 .x_axis(&xa)
@@ -323,12 +328,7 @@ pub fn kde(res: &StylizedResults) -> Plot {
                 .y_axis(&ya),
         );
         plot.add_trace(
-            Scatter::new(grid.clone(), round4(&p.density))
-                .name("kernel density estimate")
-                .mode(Mode::Lines)
-                .fill(Fill::ToZeroY)
-                .fill_color(POSTERIOR)
-                .line(Line::new().color(POSTERIOR_LINE))
+            filled_density(grid.clone(), round4(&p.density), "kernel density estimate")
                 .show_legend(i == 0)
                 .legend_group("kde")
                 .x_axis(&xa)
@@ -377,15 +377,7 @@ pub fn sigma_slider(res: &StylizedResults) -> Plot {
     for (k, p) in res.slider.iter().enumerate() {
         let vis = if k == start { Visible::True } else { Visible::False };
         let x = round4(&p.grid);
-        plot.add_trace(
-            Scatter::new(x.clone(), round4(&p.exact))
-                .name("exact posterior")
-                .mode(Mode::Lines)
-                .fill(Fill::ToZeroY)
-                .fill_color(POSTERIOR)
-                .line(Line::new().color(POSTERIOR_LINE).width(1.0))
-                .visible(vis.clone()),
-        );
+        plot.add_trace(filled_density(x.clone(), round4(&p.exact), "exact posterior").visible(vis.clone()));
         plot.add_trace(
             Scatter::new(x, round4(&p.linearized_evidence))
                 .name("linearized (evidence)")

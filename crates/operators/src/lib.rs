@@ -9,8 +9,13 @@
 //! - [`LinearOperator`]: F(x) = A x with a dense matrix, the case where the linearised posterior
 //!   is exact (used to test posteriors and samplers against closed forms).
 //!
-//! All implement [`ForwardOperator`] and [`JacobianAction`], the traits the 2-D Helmholtz
-//! operator implements too, so every posterior in `samplers` works on either.
+//! - [`helmholtz::Helmholtz`]: the frequency-domain 2-D Helmholtz operator with PML of the FWI
+//!   experiment (`FWI.md` §3), with adjoint-state Jacobian actions and misfit gradient.
+//!
+//! All implement [`ForwardOperator`] and [`JacobianAction`], so every posterior in `samplers`
+//! works on either.
+
+pub mod helmholtz;
 
 use faer::Mat;
 use memprior_core::{ForwardOperator, JacobianAction};
@@ -78,7 +83,10 @@ impl Default for Quadratic2d {
 
 impl Quadratic2d {
     fn jac(&self, x: &[f64]) -> [[f64; 2]; 2] {
-        [[1.0 + self.b * x[1], self.b * x[0]], [2.0 * self.c * x[0], 1.0]]
+        [
+            [1.0 + self.b * x[1], self.b * x[0]],
+            [2.0 * self.c * x[0], 1.0],
+        ]
     }
 }
 
@@ -97,11 +105,17 @@ impl ForwardOperator for Quadratic2d {
 impl JacobianAction for Quadratic2d {
     fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
         let j = self.jac(x);
-        vec![j[0][0] * dx[0] + j[0][1] * dx[1], j[1][0] * dx[0] + j[1][1] * dx[1]]
+        vec![
+            j[0][0] * dx[0] + j[0][1] * dx[1],
+            j[1][0] * dx[0] + j[1][1] * dx[1],
+        ]
     }
     fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
         let j = self.jac(x);
-        vec![j[0][0] * dy[0] + j[1][0] * dy[1], j[0][1] * dy[0] + j[1][1] * dy[1]]
+        vec![
+            j[0][0] * dy[0] + j[1][0] * dy[1],
+            j[0][1] * dy[0] + j[1][1] * dy[1],
+        ]
     }
     fn jacobian(&self, x: &[f64]) -> Mat<f64> {
         let j = self.jac(x);
@@ -135,7 +149,9 @@ impl ForwardOperator for LinearOperator {
         self.matrix.nrows()
     }
     fn apply(&self, x: &[f64]) -> Vec<f64> {
-        (0..self.matrix.nrows()).map(|i| (0..x.len()).map(|k| self.matrix[(i, k)] * x[k]).sum()).collect()
+        (0..self.matrix.nrows())
+            .map(|i| (0..x.len()).map(|k| self.matrix[(i, k)] * x[k]).sum())
+            .collect()
     }
 }
 
@@ -144,7 +160,9 @@ impl JacobianAction for LinearOperator {
         self.apply(dx)
     }
     fn jacobian_adjoint_apply(&self, _x: &[f64], dy: &[f64]) -> Vec<f64> {
-        (0..self.matrix.ncols()).map(|k| (0..dy.len()).map(|i| self.matrix[(i, k)] * dy[i]).sum()).collect()
+        (0..self.matrix.ncols())
+            .map(|k| (0..dy.len()).map(|i| self.matrix[(i, k)] * dy[i]).sum())
+            .collect()
     }
     fn jacobian(&self, _x: &[f64]) -> Mat<f64> {
         self.matrix.clone()

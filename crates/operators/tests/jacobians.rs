@@ -14,13 +14,23 @@ fn taylor_slope<F: JacobianAction>(op: &F, x: &[f64], v: &[f64]) -> f64 {
         .map(|&h| {
             let xh: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + h * b).collect();
             let fh = op.apply(&xh);
-            let r: f64 = fh.iter().zip(&f0).zip(&jv).map(|((a, b), c)| (a - b - h * c).powi(2)).sum::<f64>().sqrt();
+            let r: f64 = fh
+                .iter()
+                .zip(&f0)
+                .zip(&jv)
+                .map(|((a, b), c)| (a - b - h * c).powi(2))
+                .sum::<f64>()
+                .sqrt();
             (h.ln(), r.ln())
         })
         .collect();
     let n = pts.len() as f64;
-    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
-    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
 }
 
 #[test]
@@ -42,11 +52,24 @@ fn adjoint_passes_the_dot_product_test() {
     let quad = Quadratic2d::default();
     let x = [0.7, -1.3];
     let (dx, dy) = ([0.3, -0.9], [1.1, 0.25]);
-    let lhs: f64 = quad.jacobian_apply(&x, &dx).iter().zip(&dy).map(|(a, b)| a * b).sum();
-    let rhs: f64 = quad.jacobian_adjoint_apply(&x, &dy).iter().zip(&dx).map(|(a, b)| a * b).sum();
+    let lhs: f64 = quad
+        .jacobian_apply(&x, &dx)
+        .iter()
+        .zip(&dy)
+        .map(|(a, b)| a * b)
+        .sum();
+    let rhs: f64 = quad
+        .jacobian_adjoint_apply(&x, &dy)
+        .iter()
+        .zip(&dx)
+        .map(|(a, b)| a * b)
+        .sum();
     assert!((lhs - rhs).abs() <= 1e-14 * lhs.abs().max(1.0));
     let cubic = Cubic1d::default();
-    assert_eq!(cubic.jacobian_apply(&[0.5], &[2.0]), cubic.jacobian_adjoint_apply(&[0.5], &[2.0]));
+    assert_eq!(
+        cubic.jacobian_apply(&[0.5], &[2.0]),
+        cubic.jacobian_adjoint_apply(&[0.5], &[2.0])
+    );
 }
 
 #[test]
@@ -69,6 +92,9 @@ fn quadratic_map_has_the_three_stated_preimages() {
     for p in [[1.4, 0.0], [3.4421, -1.9776], [-4.8421, -4.2971]] {
         let y = quad.apply(&p);
         // The stated preimages carry 4 decimals: |∂F| ≲ 3 so the image is good to ~3e-4.
-        assert!((y[0] - 1.4).abs() < 5e-4 && (y[1] - 0.392).abs() < 5e-4, "{p:?} -> {y:?}");
+        assert!(
+            (y[0] - 1.4).abs() < 5e-4 && (y[1] - 0.392).abs() < 5e-4,
+            "{p:?} -> {y:?}"
+        );
     }
 }

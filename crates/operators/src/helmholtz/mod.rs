@@ -1,0 +1,512 @@
+//! Frequency-domain 2-D Helmholtz operator with a PML and adjoint-state derivatives (`FWI.md` §3).
+//!
+//! A(m) u_s = b_s with A(m) = ω² diag(m_pad) + L_PML on the interior n_x × n_z grid padded by p
+//! PML cells per side; data d_{s,r} = u_s at receiver r. One sparse LU of A per model serves
+//! every source (one block right-hand side) and every adjoint solve (Aᴴ from the same factors);
+//! the symbolic factorisation depends only on the grid and is computed once in
+//! [`Helmholtz::new`].
+//!
+//! Derivatives with respect to the interior squared slowness m (s²/km²), with
+//! pad: interior → padded grid (edge copy) and padᵀ its adjoint (sum PML cells into edge pixels):
+//!
+//! - J δm = −P A⁻¹ (ω² pad(δm) ⊙ u_s), per source;
+//! - Jᴴ δd = padᵀ(−ω² Σ_s Re(conj(λ_s) ⊙ u_s)) with Aᴴ λ_s = Pᵀ δd_s;
+//! - ∇Φ = Jᴴ r / σ_d² for Φ = ½ Σ_s ‖P u_s − d_s‖² / σ_d², r = P u − d.
+//!
+//! Complex data enter the real-vector traits as [Re d; Im d] (row-major sources × receivers), so
+//! the real adjoint of J is exactly the Jᴴ above.
+
+mod geometry;
+
+pub use geometry::{Geometry, GeometryPreset};
+
+use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
+use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
+use faer::{Mat, c64, linalg::solvers::Solve};
+use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
+
+/// Error from building or factorising the operator.
+#[derive(Debug)]
+pub enum HelmholtzError {
+    /// A setting or an input value is out of range.
+    Config(ConfigError),
+    /// The sparse LU failed (a zero pivot: the model makes A singular at this frequency).
+    Factorization(String),
+}
+
+impl std::fmt::Display for HelmholtzError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(e) => e.fmt(f),
+            Self::Factorization(msg) => {
+                write!(f, "sparse LU of the Helmholtz matrix failed: {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HelmholtzError {}
+
+impl From<ConfigError> for HelmholtzError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+
+/// Complex stretch factors s_i = 1 + iσ_i/ω along one padded axis of `len` points, and the
+/// neighbour coefficients a⁺_i = 1/(s_i s_{i+½}), a⁻_i = 1/(s_i s_{i−½}) (zero where the
+/// neighbour lies outside the padded grid: Neumann behind the PML).
+#[derive(Debug, Clone)]
+pub struct PmlAxis {
+    /// s_i for i = 0..len.
+    pub stretch: Vec<c64>,
+    /// a⁺_i (zero at i = len − 1).
+    pub plus: Vec<c64>,
+    /// a⁻_i (zero at i = 0).
+    pub minus: Vec<c64>,
+}
+
+impl PmlAxis {
+    /// σ_i = σ_max ((p − i)/p)² for i < p, mirrored at the far end, zero inside.
+    pub fn damping(len: usize, npml: usize, pml_max: f64) -> Vec<f64> {
+        let mut sigma = vec![0.0; len];
+        for i in 0..npml.min(len) {
+            let x = (npml - i) as f64 / npml as f64;
+            sigma[i] = pml_max * x * x;
+            sigma[len - 1 - i] = sigma[i];
+        }
+        sigma
+    }
+
+    /// Stretch and neighbour coefficients for an axis of `len` padded points.
+    pub fn new(len: usize, npml: usize, pml_max: f64, omega: f64) -> Self {
+        let stretch: Vec<c64> = Self::damping(len, npml, pml_max)
+            .into_iter()
+            .map(|s| c64::new(1.0, s / omega))
+            .collect();
+        let half = |i: usize| (stretch[i] + stretch[i + 1]) * 0.5; // s_{i+½}
+        let one = c64::new(1.0, 0.0);
+        let plus = (0..len)
+            .map(|i| {
+                if i + 1 < len {
+                    one / (stretch[i] * half(i))
+                } else {
+                    c64::new(0.0, 0.0)
+                }
+            })
+            .collect();
+        let minus = (0..len)
+            .map(|i| {
+                if i > 0 {
+                    one / (stretch[i] * half(i - 1))
+                } else {
+                    c64::new(0.0, 0.0)
+                }
+            })
+            .collect();
+        Self {
+            stretch,
+            plus,
+            minus,
+        }
+    }
+}
+
+/// The Helmholtz forward operator for one geometry: sparsity pattern, m-independent stencil
+/// values, and the symbolic LU, all computed once.
+pub struct Helmholtz {
+    geometry: Geometry,
+    omega: f64,
+    shape: (usize, usize),
+    pattern: SymbolicSparseColMat<usize>,
+    /// Values of L_PML in pattern order (the diagonal without ω² m).
+    laplacian: Vec<c64>,
+    /// Position of each unknown's diagonal entry in the value array.
+    diag_pos: Vec<usize>,
+    symbolic: SymbolicLu<usize>,
+    sources: Vec<usize>,
+    receivers: Vec<usize>,
+}
+
+impl std::fmt::Debug for Helmholtz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helmholtz")
+            .field("geometry", &self.geometry)
+            .field("padded", &self.shape)
+            .finish()
+    }
+}
+
+impl Helmholtz {
+    /// Validate the geometry, assemble the stencil and compute the symbolic LU.
+    pub fn new(geometry: Geometry) -> Result<Self, HelmholtzError> {
+        geometry.validate()?;
+        let omega = geometry.omega();
+        let (nxp, nzp) = geometry.padded_shape();
+        let p = geometry.npml;
+        let ax = PmlAxis::new(nxp, p, geometry.pml_max, omega);
+        let az = PmlAxis::new(nzp, p, geometry.pml_max, omega);
+        let inv_h2 = 1.0 / (geometry.h * geometry.h);
+        let n = nxp * nzp;
+        let zero = c64::new(0.0, 0.0);
+
+        // Column q = (i, j) holds the coefficient of u_q in each equation that touches it, rows in
+        // increasing order: (i−1, j), (i, j−1), (i, j), (i, j+1), (i+1, j).
+        let mut col_ptr = Vec::with_capacity(n + 1);
+        let mut row_idx = Vec::with_capacity(5 * n);
+        let mut laplacian = Vec::with_capacity(5 * n);
+        let mut diag_pos = vec![0; n];
+        col_ptr.push(0);
+        for i in 0..nxp {
+            for j in 0..nzp {
+                let q = i * nzp + j;
+                if i > 0 {
+                    row_idx.push(q - nzp);
+                    laplacian.push(ax.plus[i - 1] * inv_h2);
+                }
+                if j > 0 {
+                    row_idx.push(q - 1);
+                    laplacian.push(az.plus[j - 1] * inv_h2);
+                }
+                diag_pos[q] = row_idx.len();
+                row_idx.push(q);
+                let sum = ax.plus[i] + ax.minus[i] + az.plus[j] + az.minus[j];
+                laplacian.push(zero - sum * inv_h2);
+                if j + 1 < nzp {
+                    row_idx.push(q + 1);
+                    laplacian.push(az.minus[j + 1] * inv_h2);
+                }
+                if i + 1 < nxp {
+                    row_idx.push(q + nzp);
+                    laplacian.push(ax.minus[i + 1] * inv_h2);
+                }
+                col_ptr.push(row_idx.len());
+            }
+        }
+        let pattern = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, row_idx);
+        let symbolic = SymbolicLu::try_new(pattern.as_ref())
+            .map_err(|e| HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}")))?;
+        let node = |[ix, iz]: [usize; 2]| (ix + p) * nzp + iz + p;
+        let sources = geometry.sources.iter().copied().map(node).collect();
+        let receivers = geometry.receivers.iter().copied().map(node).collect();
+        Ok(Self {
+            geometry,
+            omega,
+            shape: (nxp, nzp),
+            pattern,
+            laplacian,
+            diag_pos,
+            symbolic,
+            sources,
+            receivers,
+        })
+    }
+
+    /// The geometry this operator was built for.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// ω = 2πf.
+    pub fn omega(&self) -> f64 {
+        self.omega
+    }
+
+    /// Padded grid shape (N_x, N_z).
+    pub fn padded_shape(&self) -> (usize, usize) {
+        self.shape
+    }
+
+    /// Number of unknowns N_x N_z.
+    pub fn n_unknowns(&self) -> usize {
+        self.shape.0 * self.shape.1
+    }
+
+    /// Number of structural nonzeros of A.
+    pub fn nnz(&self) -> usize {
+        self.laplacian.len()
+    }
+
+    /// Padded-grid indices of the sources.
+    pub fn source_nodes(&self) -> &[usize] {
+        &self.sources
+    }
+
+    /// Padded-grid indices of the receivers.
+    pub fn receiver_nodes(&self) -> &[usize] {
+        &self.receivers
+    }
+
+    /// Check that `m` is a finite, positive squared-slowness model of the interior grid.
+    pub fn check_model(&self, m: &[f64]) -> Result<(), ConfigError> {
+        let g = &self.geometry;
+        if m.len() != g.n_pixels() {
+            return Err(ConfigError::new(
+                "model",
+                format!(
+                    "must have nx · nz = {} · {} = {} values",
+                    g.nx,
+                    g.nz,
+                    g.n_pixels()
+                ),
+                m.len(),
+            ));
+        }
+        if let Some(k) = m.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(ConfigError::new(
+                format!("model[{}, {}]", k / g.nz, k % g.nz),
+                "squared slowness must be finite and > 0",
+                m[k],
+            ));
+        }
+        Ok(())
+    }
+
+    /// Extend an interior field to the padded grid by copying edge values into the PML.
+    pub fn pad(&self, m: &[f64]) -> Vec<f64> {
+        let (nxp, nzp) = self.shape;
+        let (nx, nz, p) = (self.geometry.nx, self.geometry.nz, self.geometry.npml);
+        let mut out = Vec::with_capacity(nxp * nzp);
+        for i in 0..nxp {
+            let ii = i.saturating_sub(p).min(nx - 1);
+            for j in 0..nzp {
+                let jj = j.saturating_sub(p).min(nz - 1);
+                out.push(m[ii * nz + jj]);
+            }
+        }
+        out
+    }
+
+    /// The adjoint of [`Helmholtz::pad`]: each interior pixel collects the padded values copied
+    /// from it (edge pixels gather their PML strip, corners their PML corner block).
+    pub fn pad_adjoint(&self, g_pad: &[f64]) -> Vec<f64> {
+        let (nxp, nzp) = self.shape;
+        let (nx, nz, p) = (self.geometry.nx, self.geometry.nz, self.geometry.npml);
+        let mut out = vec![0.0; nx * nz];
+        for i in 0..nxp {
+            let ii = i.saturating_sub(p).min(nx - 1);
+            for j in 0..nzp {
+                let jj = j.saturating_sub(p).min(nz - 1);
+                out[ii * nz + jj] += g_pad[i * nzp + j];
+            }
+        }
+        out
+    }
+
+    /// Values of A(m) in pattern order for a padded squared-slowness field.
+    fn matrix_values(&self, m_pad: &[f64]) -> Vec<c64> {
+        let w2 = self.omega * self.omega;
+        let mut values = self.laplacian.clone();
+        for (q, &pos) in self.diag_pos.iter().enumerate() {
+            values[pos].re += w2 * m_pad[q];
+        }
+        values
+    }
+
+    /// A(m) as a sparse matrix (pattern, values), for inspection and tests.
+    pub fn matrix(&self, m: &[f64]) -> (SymbolicSparseColMat<usize>, Vec<c64>) {
+        (self.pattern.clone(), self.matrix_values(&self.pad(m)))
+    }
+
+    /// Numeric LU of A(m) only (reusing the symbolic factorisation).
+    pub fn factorize(&self, m: &[f64]) -> Result<Lu<usize, c64>, HelmholtzError> {
+        self.check_model(m)?;
+        self.factorize_padded(&self.pad(m))
+    }
+
+    fn factorize_padded(&self, m_pad: &[f64]) -> Result<Lu<usize, c64>, HelmholtzError> {
+        let values = self.matrix_values(m_pad);
+        Lu::try_new_with_symbolic(
+            self.symbolic.clone(),
+            SparseColMatRef::new(self.pattern.as_ref(), &values),
+        )
+        .map_err(|e| HelmholtzError::Factorization(format!("{e:?}")))
+    }
+
+    /// Factorise A(m) and solve for every source wavefield: the state all derivatives start from.
+    pub fn solve(&self, m: &[f64]) -> Result<State<'_>, HelmholtzError> {
+        self.check_model(m)?;
+        let m_pad = self.pad(m);
+        let lu = self.factorize_padded(&m_pad)?;
+        let inv_h2 = 1.0 / (self.geometry.h * self.geometry.h);
+        let mut fields = Mat::<c64>::zeros(self.n_unknowns(), self.sources.len());
+        for (s, &q) in self.sources.iter().enumerate() {
+            fields[(q, s)] = c64::new(inv_h2, 0.0);
+        }
+        lu.solve_in_place(&mut fields);
+        Ok(State {
+            op: self,
+            lu,
+            fields,
+        })
+    }
+
+    /// Data d = P A(m)⁻¹ b for every source, as an (n_sources × n_receivers) matrix.
+    pub fn forward(&self, m: &[f64]) -> Result<Mat<c64>, HelmholtzError> {
+        Ok(self.solve(m)?.data())
+    }
+
+    /// Misfit Φ and its gradient with respect to m for observed data `d_obs` (n_s × n_r).
+    pub fn misfit_gradient(
+        &self,
+        m: &[f64],
+        d_obs: &Mat<c64>,
+        sigma_d: f64,
+    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        self.solve(m)?.misfit_gradient(d_obs, sigma_d)
+    }
+
+    /// Stack complex data row-major into [Re d; Im d].
+    pub fn data_to_real(d: &Mat<c64>) -> Vec<f64> {
+        let mut out = Vec::with_capacity(2 * d.nrows() * d.ncols());
+        for part in [0, 1] {
+            for s in 0..d.nrows() {
+                for r in 0..d.ncols() {
+                    out.push(if part == 0 {
+                        d[(s, r)].re
+                    } else {
+                        d[(s, r)].im
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`Helmholtz::data_to_real`] for this geometry's n_s × n_r data.
+    pub fn data_from_real(&self, y: &[f64]) -> Mat<c64> {
+        let (ns, nr) = (self.sources.len(), self.receivers.len());
+        assert_eq!(
+            y.len(),
+            2 * ns * nr,
+            "real data vector must have 2 · n_sources · n_receivers entries"
+        );
+        Mat::from_fn(ns, nr, |s, r| {
+            c64::new(y[s * nr + r], y[ns * nr + s * nr + r])
+        })
+    }
+}
+
+/// A factorised model with its source wavefields: forward data, J, Jᴴ and the misfit gradient
+/// all reuse the one LU.
+pub struct State<'a> {
+    op: &'a Helmholtz,
+    lu: Lu<usize, c64>,
+    fields: Mat<c64>,
+}
+
+impl State<'_> {
+    /// Source wavefields on the padded grid, one column per source (index q = i N_z + j).
+    pub fn fields(&self) -> &Mat<c64> {
+        &self.fields
+    }
+
+    /// Data at the receivers (n_sources × n_receivers).
+    pub fn data(&self) -> Mat<c64> {
+        let rec = &self.op.receivers;
+        Mat::from_fn(self.fields.ncols(), rec.len(), |s, r| {
+            self.fields[(rec[r], s)]
+        })
+    }
+
+    /// Solve Aᴴ λ_s = Pᵀ w_s for receiver-side weights `w` (n_s × n_r); returns λ (N × n_s).
+    fn adjoint_fields(&self, w: &Mat<c64>) -> Mat<c64> {
+        let mut rhs = Mat::<c64>::zeros(self.op.n_unknowns(), w.nrows());
+        for s in 0..w.nrows() {
+            for (r, &q) in self.op.receivers.iter().enumerate() {
+                rhs[(q, s)] += w[(s, r)];
+            }
+        }
+        self.lu.solve_adjoint_in_place(&mut rhs);
+        rhs
+    }
+
+    /// padᵀ(−ω² Σ_s Re(conj(λ_s) ⊙ u_s)).
+    fn correlate(&self, lambda: &Mat<c64>) -> Vec<f64> {
+        let w2 = self.op.omega * self.op.omega;
+        let mut g_pad = vec![0.0; self.op.n_unknowns()];
+        for s in 0..self.fields.ncols() {
+            let (u, l) = (self.fields.col(s), lambda.col(s));
+            for (q, g) in g_pad.iter_mut().enumerate() {
+                let (a, b) = (l[q], u[q]);
+                *g -= w2 * (a.re * b.re + a.im * b.im);
+            }
+        }
+        self.op.pad_adjoint(&g_pad)
+    }
+
+    /// J δm = −P A⁻¹ (ω² pad(δm) ⊙ u_s) for every source (n_s × n_r).
+    pub fn jacobian_apply(&self, dm: &[f64]) -> Mat<c64> {
+        let w2 = self.op.omega * self.op.omega;
+        let dm_pad = self.op.pad(dm);
+        let mut rhs = Mat::from_fn(self.fields.nrows(), self.fields.ncols(), |q, s| {
+            self.fields[(q, s)] * (-w2 * dm_pad[q])
+        });
+        self.lu.solve_in_place(&mut rhs);
+        let rec = &self.op.receivers;
+        Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
+    }
+
+    /// Jᴴ δd (real, length n_x n_z): the adjoint of [`State::jacobian_apply`] in the real inner
+    /// product Re⟨·,·⟩.
+    pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Vec<f64> {
+        self.correlate(&self.adjoint_fields(dd))
+    }
+
+    /// Φ = ½ Σ‖P u_s − d_s‖²/σ_d² and ∇_m Φ = Jᴴ (P u − d)/σ_d².
+    pub fn misfit_gradient(
+        &self,
+        d_obs: &Mat<c64>,
+        sigma_d: f64,
+    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        memprior_core::error::positive("sigma_d", sigma_d)?;
+        let data = self.data();
+        if (d_obs.nrows(), d_obs.ncols()) != (data.nrows(), data.ncols()) {
+            return Err(ConfigError::new(
+                "data",
+                format!(
+                    "must have shape (n_sources, n_receivers) = ({}, {})",
+                    data.nrows(),
+                    data.ncols()
+                ),
+                format!("({}, {})", d_obs.nrows(), d_obs.ncols()),
+            )
+            .into());
+        }
+        let inv_s2 = 1.0 / (sigma_d * sigma_d);
+        let resid = Mat::from_fn(data.nrows(), data.ncols(), |s, r| {
+            (data[(s, r)] - d_obs[(s, r)]) * inv_s2
+        });
+        let mut phi = 0.0;
+        for s in 0..data.nrows() {
+            for r in 0..data.ncols() {
+                phi += 0.5 * (data[(s, r)] - d_obs[(s, r)]).norm_sqr() * inv_s2;
+            }
+        }
+        Ok((phi, self.jacobian_adjoint_apply(&resid)))
+    }
+}
+
+impl ForwardOperator for Helmholtz {
+    fn input_dim(&self) -> usize {
+        self.geometry.n_pixels()
+    }
+    fn output_dim(&self) -> usize {
+        2 * self.sources.len() * self.receivers.len()
+    }
+    /// [Re d; Im d]; panics on an invalid model (use [`Helmholtz::forward`] to get the error).
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        Self::data_to_real(&self.forward(x).unwrap_or_else(|e| panic!("{e}")))
+    }
+}
+
+impl JacobianAction for Helmholtz {
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
+        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
+        Self::data_to_real(&state.jacobian_apply(dx))
+    }
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
+        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
+        state.jacobian_adjoint_apply(&self.data_from_real(dy))
+    }
+}

@@ -1,0 +1,444 @@
+//! Correctness of the Helmholtz operator: stencil, adjoint identities, Taylor tests at every kind
+//! of pixel, the analytic Green's function under refinement, and PML absorption.
+
+use faer::{Mat, c64};
+use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, PmlAxis};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// A small non-square geometry with sources and receivers on edges and corners.
+fn tiny() -> Geometry {
+    Geometry {
+        nx: 23,
+        nz: 17,
+        h: 0.05,
+        npml: 6,
+        pml_max: 80.0,
+        freq: 3.0,
+        sources: vec![[0, 0], [11, 1], [22, 16]],
+        receivers: (0..23)
+            .map(|ix| [ix, 16])
+            .chain([[0, 8], [22, 0]])
+            .collect(),
+    }
+}
+
+/// A smooth heterogeneous squared-slowness model with velocities in [1.5, 3] km/s.
+fn smooth_model(nx: usize, nz: usize) -> Vec<f64> {
+    let mut m = Vec::with_capacity(nx * nz);
+    for i in 0..nx {
+        for j in 0..nz {
+            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
+            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
+            m.push(1.0 / (v * v));
+        }
+    }
+    m
+}
+
+fn gaussian_vec(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| rng.sample::<f64, _>(StandardNormal))
+        .collect()
+}
+
+fn gaussian_data(rng: &mut ChaCha8Rng, ns: usize, nr: usize) -> Mat<c64> {
+    Mat::from_fn(ns, nr, |_, _| {
+        c64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
+    })
+}
+
+/// Re⟨a, b⟩ = Σ Re(conj(a) b).
+fn re_inner(a: &Mat<c64>, b: &Mat<c64>) -> f64 {
+    let mut acc = 0.0;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            acc += (a[(i, j)].conj() * b[(i, j)]).re;
+        }
+    }
+    acc
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn interior_rows_are_the_five_point_laplacian_and_stretched_rows_are_symmetrisable() {
+    let g = tiny();
+    let op = Helmholtz::new(g.clone()).unwrap();
+    let m = smooth_model(g.nx, g.nz);
+    let (pattern, values) = op.matrix(&m);
+    let (nxp, nzp) = op.padded_shape();
+    let n = nxp * nzp;
+    let mut dense = vec![c64::new(0.0, 0.0); n * n];
+    for c in 0..n {
+        let range = pattern.col_range(c);
+        for (k, &r) in pattern.row_idx()[range.clone()].iter().enumerate() {
+            dense[r * n + c] = values[range.start + k];
+        }
+    }
+    let inv_h2 = 1.0 / (g.h * g.h);
+    let w2 = op.omega().powi(2);
+    let m_pad = op.pad(&m);
+    // An interior node: ω² m − 4/h² on the diagonal, 1/h² to the four neighbours.
+    let q = (g.npml + 5) * nzp + g.npml + 7;
+    assert!((dense[q * n + q] - c64::new(w2 * m_pad[q] - 4.0 * inv_h2, 0.0)).norm() < 1e-9);
+    for nb in [q - 1, q + 1, q - nzp, q + nzp] {
+        assert!((dense[q * n + nb] - c64::new(inv_h2, 0.0)).norm() < 1e-9);
+    }
+    // diag(s_x,i s_z,j) A is complex symmetric: the stencil's half-point stretches are consistent.
+    let sx = PmlAxis::new(nxp, g.npml, g.pml_max, op.omega()).stretch;
+    let sz = PmlAxis::new(nzp, g.npml, g.pml_max, op.omega()).stretch;
+    let scale = |q: usize| sx[q / nzp] * sz[q % nzp];
+    let mut worst: f64 = 0.0;
+    for r in 0..n {
+        for c in 0..n {
+            let (a, b) = (scale(r) * dense[r * n + c], scale(c) * dense[c * n + r]);
+            worst = worst.max((a - b).norm() / inv_h2);
+        }
+    }
+    assert!(worst < 1e-12, "S·A is not symmetric: {worst:e}");
+}
+
+#[test]
+fn pad_adjoint_passes_the_dot_product_test_and_feeds_edges_and_corners() {
+    let op = Helmholtz::new(tiny()).unwrap();
+    let g = op.geometry().clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x = gaussian_vec(&mut rng, g.n_pixels());
+    let y = gaussian_vec(&mut rng, op.n_unknowns());
+    let lhs = dot(&op.pad(&x), &y);
+    let rhs = dot(&x, &op.pad_adjoint(&y));
+    assert!((lhs - rhs).abs() <= 1e-13 * lhs.abs().max(1.0));
+    // A corner pixel gathers its (p+1)² block, an edge pixel its p+1 strip, an interior pixel 1.
+    let ones = op.pad_adjoint(&vec![1.0; op.n_unknowns()]);
+    let p1 = (g.npml + 1) as f64;
+    assert_eq!(ones[0], p1 * p1);
+    assert_eq!(ones[g.n_pixels() - 1], p1 * p1);
+    assert_eq!(ones[5 * g.nz], p1);
+    assert_eq!(ones[5 * g.nz + 5], 1.0);
+    assert_eq!(ones.iter().sum::<f64>(), op.n_unknowns() as f64);
+}
+
+#[test]
+fn jacobian_is_linear() {
+    let op = Helmholtz::new(tiny()).unwrap();
+    let g = op.geometry().clone();
+    let state = op.solve(&smooth_model(g.nx, g.nz)).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (x, y) = (
+        gaussian_vec(&mut rng, g.n_pixels()),
+        gaussian_vec(&mut rng, g.n_pixels()),
+    );
+    let (a, b) = (0.7, -1.9);
+    let combo: Vec<f64> = x.iter().zip(&y).map(|(u, v)| a * u + b * v).collect();
+    let (jx, jy, jc) = (
+        state.jacobian_apply(&x),
+        state.jacobian_apply(&y),
+        state.jacobian_apply(&combo),
+    );
+    let mut err: f64 = 0.0;
+    let mut scale: f64 = 0.0;
+    for s in 0..jc.nrows() {
+        for r in 0..jc.ncols() {
+            err = err.max((jc[(s, r)] - (jx[(s, r)] * a + jy[(s, r)] * b)).norm());
+            scale = scale.max(jc[(s, r)].norm());
+        }
+    }
+    assert!(
+        err <= 1e-12 * scale,
+        "linearity error {err:e} (scale {scale:e})"
+    );
+}
+
+#[test]
+fn dot_product_test_relative_1e_12_on_tiny_and_small_grids() {
+    for (name, geometry) in [
+        ("tiny", tiny()),
+        ("small", Geometry::preset(GeometryPreset::Small)),
+    ] {
+        let op = Helmholtz::new(geometry.clone()).unwrap();
+        let state = op.solve(&smooth_model(geometry.nx, geometry.nz)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for trial in 0..3 {
+            // δm everywhere, edges and corners included.
+            let dm = gaussian_vec(&mut rng, geometry.n_pixels());
+            let dd = gaussian_data(&mut rng, geometry.sources.len(), geometry.receivers.len());
+            let lhs = re_inner(&dd, &state.jacobian_apply(&dm));
+            let rhs = dot(&dm, &state.jacobian_adjoint_apply(&dd));
+            let rel = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
+            assert!(
+                rel <= 1e-12,
+                "{name} trial {trial}: ⟨Jδm, δd⟩ = {lhs:e}, ⟨δm, Jᴴδd⟩ = {rhs:e}, rel {rel:e}"
+            );
+        }
+    }
+}
+
+/// Observed data from a perturbed model, so the misfit and its gradient are non-trivial.
+fn observed(op: &Helmholtz, m: &[f64]) -> Mat<c64> {
+    let m_true: Vec<f64> = m
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v * (1.0 + 0.05 * ((k as f64) * 0.37).sin()))
+        .collect();
+    op.forward(&m_true).unwrap()
+}
+
+/// Fit the slope of log remainder against log step.
+fn slope(eps: &[f64], rem: &[f64]) -> f64 {
+    let xs: Vec<f64> = eps.iter().map(|e| e.ln()).collect();
+    let ys: Vec<f64> = rem.iter().map(|r| r.ln()).collect();
+    let (mx, my) = (
+        xs.iter().sum::<f64>() / xs.len() as f64,
+        ys.iter().sum::<f64>() / ys.len() as f64,
+    );
+    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    num / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn taylor_test_of_the_misfit_has_slope_two() {
+    let g = tiny();
+    let op = Helmholtz::new(g.clone()).unwrap();
+    let m = smooth_model(g.nx, g.nz);
+    let d_obs = observed(&op, &m);
+    let sigma = 0.01;
+    let (phi0, grad) = op.misfit_gradient(&m, &d_obs, sigma).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let dm: Vec<f64> = gaussian_vec(&mut rng, g.n_pixels())
+        .iter()
+        .map(|v| v * 2e-4)
+        .collect();
+    let slope_dir = dot(&grad, &dm);
+    let eps = [1.0, 0.5, 0.25, 0.125, 0.0625];
+    let mut rem0 = Vec::new();
+    let mut rem1 = Vec::new();
+    for &e in &eps {
+        let mp: Vec<f64> = m.iter().zip(&dm).map(|(a, b)| a + e * b).collect();
+        let phi = op.misfit_gradient(&mp, &d_obs, sigma).unwrap().0;
+        rem0.push((phi - phi0).abs());
+        rem1.push((phi - phi0 - e * slope_dir).abs());
+    }
+    let (s0, s1) = (slope(&eps, &rem0), slope(&eps, &rem1));
+    assert!(
+        (s0 - 1.0).abs() < 0.1,
+        "zeroth-order remainder slope {s0}: {rem0:?}"
+    );
+    assert!(
+        (s1 - 2.0).abs() < 0.1,
+        "first-order remainder slope {s1}: {rem1:?}"
+    );
+}
+
+#[test]
+fn gradient_matches_central_differences_at_corners_edges_and_interior() {
+    let g = tiny();
+    let op = Helmholtz::new(g.clone()).unwrap();
+    let m = smooth_model(g.nx, g.nz);
+    let d_obs = observed(&op, &m);
+    let sigma = 0.01;
+    let grad = op.misfit_gradient(&m, &d_obs, sigma).unwrap().1;
+    let (nx, nz) = (g.nx, g.nz);
+    let pixels = [
+        (0, 0),
+        (0, nz - 1),
+        (nx - 1, 0),
+        (nx - 1, nz - 1),
+        (0, nz / 2),
+        (nx - 1, nz / 3),
+        (nx / 2, 0),
+        (nx / 3, nz - 1),
+        (nx / 2, nz / 2),
+    ];
+    for (ix, iz) in pixels {
+        let k = ix * nz + iz;
+        let h = 1e-4 * m[k];
+        let mut mp = m.clone();
+        mp[k] += h;
+        let fp = op.misfit_gradient(&mp, &d_obs, sigma).unwrap().0;
+        mp[k] -= 2.0 * h;
+        let fm = op.misfit_gradient(&mp, &d_obs, sigma).unwrap().0;
+        let fd = (fp - fm) / (2.0 * h);
+        let rel = (fd - grad[k]).abs() / grad[k].abs();
+        assert!(
+            rel < 1e-6,
+            "pixel ({ix}, {iz}): adjoint {:e} vs central difference {fd:e} (rel {rel:e})",
+            grad[k]
+        );
+    }
+}
+
+#[test]
+fn invalid_models_and_data_are_rejected_with_the_offending_entry() {
+    let g = tiny();
+    let op = Helmholtz::new(g.clone()).unwrap();
+    let mut m = smooth_model(g.nx, g.nz);
+    assert!(op.forward(&m[1..]).unwrap_err().to_string().contains("391"));
+    m[3 * g.nz + 4] = -1.0;
+    let e = op.forward(&m).unwrap_err().to_string();
+    assert!(e.contains("model[3, 4]"), "{e}");
+    m[3 * g.nz + 4] = f64::NAN;
+    assert!(op.forward(&m).is_err());
+    let m = smooth_model(g.nx, g.nz);
+    let wrong = Mat::<c64>::zeros(2, 2);
+    assert!(
+        op.misfit_gradient(&m, &wrong, 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("(3, 25)")
+    );
+    let d = op.forward(&m).unwrap();
+    assert!(
+        op.misfit_gradient(&m, &d, 0.0)
+            .unwrap_err()
+            .to_string()
+            .contains("sigma_d")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analytic Green's function: (Δ + k²) u = δ(x − x_s) in 2-D has the outgoing solution
+// u = −(i/4) H₀⁽¹⁾(k r) (the PML's stretch s = 1 + iσ/ω absorbs e^{ikr} waves). Our point
+// source e_q / h² is the discrete delta, so the discrete solution must converge to it.
+
+/// J₀ and Y₀ by their power series (accurate to ~1e-9 for x ≤ 25, enough for these tests).
+fn bessel_j0_y0(x: f64) -> (f64, f64) {
+    let q = x * x / 4.0;
+    let (mut term, mut j0, mut y_sum, mut harmonic) = (1.0, 1.0, 0.0, 0.0);
+    for k in 1..200 {
+        term *= -q / (k as f64 * k as f64);
+        harmonic += 1.0 / k as f64;
+        j0 += term;
+        y_sum -= harmonic * term; // (−1)^{k+1} H_k q^k/(k!)² = −H_k · term
+        if term.abs() < 1e-18 * j0.abs().max(1e-3) && k > 10 {
+            break;
+        }
+    }
+    let euler_gamma = 0.577_215_664_901_532_9;
+    let y0 = 2.0 / std::f64::consts::PI * (((x / 2.0).ln() + euler_gamma) * j0 + y_sum);
+    (j0, y0)
+}
+
+#[test]
+fn bessel_series_matches_tabulated_values() {
+    // Abramowitz & Stegun, Table 9.1.
+    let (j, y) = bessel_j0_y0(1.0);
+    assert!((j - 0.765_197_686_6).abs() < 1e-9 && (y - 0.088_256_964_2).abs() < 1e-9);
+    let (j, y) = bessel_j0_y0(10.0);
+    assert!((j + 0.245_935_764_5).abs() < 1e-9 && (y - 0.055_671_167_3).abs() < 1e-9);
+}
+
+/// Relative L² error of the discrete field against −(i/4)H₀⁽¹⁾(kr) on the annulus
+/// 0.25 ≤ r ≤ 0.75 km around a centred source, for grid spacing h (2 km square, 0.5 km PML).
+fn greens_error(h: f64) -> f64 {
+    let (v, freq, side, pml) = (2.0, 4.0, 2.0, 0.5);
+    let n = (side / h).round() as usize + 1;
+    let c = n / 2;
+    let geometry = Geometry {
+        nx: n,
+        nz: n,
+        h,
+        npml: (pml / h).round() as usize,
+        pml_max: 120.0,
+        freq,
+        sources: vec![[c, c]],
+        receivers: vec![[c, c]],
+    };
+    let op = Helmholtz::new(geometry.clone()).unwrap();
+    let state = op.solve(&vec![1.0 / (v * v); n * n]).unwrap();
+    let k = op.omega() / v;
+    let (_, nzp) = op.padded_shape();
+    let p = geometry.npml;
+    let (mut err, mut norm) = (0.0, 0.0);
+    for i in 0..n {
+        for j in 0..n {
+            let r = h * (((i as f64 - c as f64).powi(2) + (j as f64 - c as f64).powi(2)).sqrt());
+            if !(0.25..=0.75).contains(&r) {
+                continue;
+            }
+            let (j0, y0) = bessel_j0_y0(k * r);
+            let exact = c64::new(y0 / 4.0, -j0 / 4.0); // −(i/4)(J₀ + iY₀)
+            let u = state.fields()[((i + p) * nzp + j + p, 0)];
+            err += (u - exact).norm_sqr();
+            norm += exact.norm_sqr();
+        }
+    }
+    (err / norm).sqrt()
+}
+
+#[test]
+fn greens_function_converges_at_second_order() {
+    let hs = [1.0 / 40.0, 1.0 / 80.0, 1.0 / 160.0];
+    let errors: Vec<f64> = hs.iter().map(|&h| greens_error(h)).collect();
+    let orders: Vec<f64> = errors.windows(2).map(|w| (w[0] / w[1]).log2()).collect();
+    eprintln!("Green's function errors {errors:?}, observed orders {orders:?}");
+    assert!(errors[0] < 0.1, "coarsest error too large: {errors:?}");
+    for o in &orders {
+        assert!(
+            (o - 2.0).abs() < 0.2,
+            "observed order {o} (errors {errors:?})"
+        );
+    }
+}
+
+/// Reflected energy of a PML of `npml` cells: the field inside a 2 km square against the same
+/// region embedded in a 4× larger domain with a thick PML (the reflection-free reference).
+fn reflected_energy(npml: usize) -> f64 {
+    let h = 1.0 / 40.0;
+    let n = 81;
+    let c = n / 2;
+    let make = |n_in: usize, npml: usize| Geometry {
+        nx: n_in,
+        nz: n_in,
+        h,
+        npml,
+        pml_max: 120.0,
+        freq: 4.0,
+        sources: vec![[n_in / 2, n_in / 2]],
+        receivers: vec![[n_in / 2, n_in / 2]],
+    };
+    let small = Helmholtz::new(make(n, npml)).unwrap();
+    let big_n = 4 * (n - 1) + 1;
+    let big = Helmholtz::new(make(big_n, 40)).unwrap();
+    let m = 1.0 / 4.0;
+    let us = small.solve(&vec![m; n * n]).unwrap();
+    let ub = big.solve(&vec![m; big_n * big_n]).unwrap();
+    let (nzs, nzb) = (small.padded_shape().1, big.padded_shape().1);
+    let off = big_n / 2 - c;
+    let (mut diff, mut norm) = (0.0, 0.0);
+    for i in 0..n {
+        for j in 0..n {
+            if i.abs_diff(c) + j.abs_diff(c) < 4 {
+                continue; // skip the singular source neighbourhood
+            }
+            let a = us.fields()[((i + npml) * nzs + j + npml, 0)];
+            let b = ub.fields()[((i + off + 40) * nzb + j + off + 40, 0)];
+            diff += (a - b).norm_sqr();
+            norm += b.norm_sqr();
+        }
+    }
+    diff / norm
+}
+
+#[test]
+fn pml_reflections_are_small_and_decrease_with_thickness() {
+    let energies: Vec<f64> = [3, 6, 12, 24]
+        .iter()
+        .map(|&p| reflected_energy(p))
+        .collect();
+    eprintln!("reflected energy for 3, 6, 12, 24 PML cells: {energies:?}");
+    for w in energies.windows(2) {
+        assert!(
+            w[1] < 0.5 * w[0],
+            "reflection did not decrease: {energies:?}"
+        );
+    }
+    assert!(
+        energies[3] < 1e-4,
+        "24-cell PML reflects {:.2e}",
+        energies[3]
+    );
+}

@@ -7,9 +7,11 @@
 //! - [`EmpiricalDenoiser`]: the same statement in DDPM coordinates, the minimiser of the
 //!   denoising loss over the training set ([eq:empirical-denoiser]);
 //! - [`GaussianKde`] and [`GaussianMixture1d`]: the kernel-density illustration;
-//! - [`KlBasis`]: the truncated Karhunen–Loève parameterisation of velocity models (FWI.md §1).
+//! - [`KlBasis`]: the truncated Karhunen–Loève parameterisation of velocity models (FWI.md §1);
+//! - [`GaussianRandomField`]: the periodic spectral sampler of the training fields (FWI.md §2).
 
 mod empirical;
+pub mod grf;
 mod kde;
 pub mod kl;
 mod mixture;
@@ -17,6 +19,7 @@ mod training;
 
 pub use empirical::{EmpiricalDenoiser, EmpiricalMeasure};
 pub use kde::{GaussianKde, GaussianMixture1d};
+pub use grf::GaussianRandomField;
 pub use kl::KlBasis;
 pub use mixture::MemorizedPrior;
 pub use training::TrainingSet;

@@ -6,6 +6,7 @@
 //! the report and the notebooks.
 
 pub mod checks;
+pub mod fwi;
 pub mod html;
 pub mod stylized;
 

@@ -1,0 +1,222 @@
+//! The FWI experiment's data and forward model (FWI.md §1–3, §5): nested training sets of KL
+//! coefficients from periodic Gaussian random fields, a separately seeded null set, the
+//! out-of-distribution true model, noisy Helmholtz data, and the misfit with its gradient with
+//! respect to KL coefficients z and their z-scored form z̃.
+
+use memprior_core::ConfigError;
+use operators::helmholtz::{Helmholtz, HelmholtzError};
+use priors::{GaussianRandomField, KlBasis};
+use faer::{Mat, c64};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+/// Settings of the field datasets (FWI.md §2, §5). Every stream is seeded and recorded here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Side of the periodic training grid (64 in the paper).
+    pub grid_n: usize,
+    /// Size of the largest training set; smaller sets are its prefixes (N = 50 ⊂ 200 ⊂ 1000).
+    pub n_train: usize,
+    /// Held-out draws of the data-generating prior (validation and memorization null).
+    pub n_null: usize,
+    /// Candidates drawn for the out-of-distribution true model.
+    pub n_candidates: usize,
+    /// The true model is the candidate farthest (min raw-z distance) from the first
+    /// `true_model_reference` training points.
+    pub true_model_reference: usize,
+    /// Seed of the training stream.
+    pub seed_train: u64,
+    /// Seed of the null / validation stream.
+    pub seed_null: u64,
+    /// Seed of the true-model candidate stream.
+    pub seed_true: u64,
+}
+
+impl Default for DatasetConfig {
+    /// The paper's sizes: 64² fields, N up to 1000, 100 null draws, 2000 candidates against N = 50.
+    fn default() -> Self {
+        Self {
+            grid_n: 64,
+            n_train: 1000,
+            n_null: 100,
+            n_candidates: 2000,
+            true_model_reference: 50,
+            seed_train: 20_240_601,
+            seed_null: 20_240_602,
+            seed_true: 20_240_603,
+        }
+    }
+}
+
+impl DatasetConfig {
+    /// Check sizes; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.grid_n < 4 {
+            return Err(ConfigError::new("datasets.grid_n", "must be ≥ 4", self.grid_n));
+        }
+        if self.n_train == 0 {
+            return Err(ConfigError::new("datasets.n_train", "must be ≥ 1 (an empty training set has no prior)", 0));
+        }
+        if self.n_candidates == 0 {
+            return Err(ConfigError::new("datasets.n_candidates", "must be ≥ 1", 0));
+        }
+        if self.true_model_reference == 0 || self.true_model_reference > self.n_train {
+            return Err(ConfigError::new(
+                "datasets.true_model_reference",
+                format!("must lie in 1..=n_train = {}", self.n_train),
+                self.true_model_reference,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Training, null and true-model coefficients in raw KL coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FwiDatasets {
+    /// The settings that produced them.
+    pub config: DatasetConfig,
+    /// The KL basis used for projection.
+    pub kl: KlBasis,
+    /// Training coefficients, N_max × d; the first N rows are the N-sample set.
+    pub train: Vec<Vec<f64>>,
+    /// Held-out draws of the same prior.
+    pub null: Vec<Vec<f64>>,
+    /// The out-of-distribution true model's coefficients.
+    pub truth: Vec<f64>,
+    /// Its index among the candidates, and its min distance to the reference training set.
+    pub truth_index: usize,
+    /// min_n ‖z_true − z_n‖ over the reference training set.
+    pub truth_distance: f64,
+}
+
+fn project_all(kl: &KlBasis, fields: &[Vec<f64>], n: usize) -> Vec<Vec<f64>> {
+    fields.iter().map(|f| kl.project(f, n, n).expect("grid checked")).collect()
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+}
+
+impl FwiDatasets {
+    /// Draw and project every dataset (deterministic in the seeds).
+    pub fn generate(config: &DatasetConfig, kl: &KlBasis) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let n = config.grid_n;
+        let grf = GaussianRandomField::paper(n)?;
+        let train = project_all(kl, &grf.sample_n(&mut ChaCha8Rng::seed_from_u64(config.seed_train), config.n_train), n);
+        let null = project_all(kl, &grf.sample_n(&mut ChaCha8Rng::seed_from_u64(config.seed_null), config.n_null), n);
+        // Out of distribution: rougher spectrum (α = 1.5, τ = 1), same rescaling.
+        let ood = GaussianRandomField::new(n, 1.5, 1.0, grf.mean(), grf.std())?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed_true);
+        let reference = &train[..config.true_model_reference];
+        let (mut best, mut best_d, mut best_z) = (0, f64::NEG_INFINITY, Vec::new());
+        for c in 0..config.n_candidates {
+            let z = kl.project(&ood.sample(&mut rng), n, n)?;
+            let d = reference.iter().map(|t| distance(&z, t)).fold(f64::INFINITY, f64::min);
+            if d > best_d {
+                (best, best_d, best_z) = (c, d, z);
+            }
+        }
+        Ok(Self { config: config.clone(), kl: kl.clone(), train, null, truth: best_z, truth_index: best, truth_distance: best_d })
+    }
+
+    /// The first `n` training coefficients (the nested N-sample set).
+    pub fn training_set(&self, n: usize) -> Result<&[Vec<f64>], ConfigError> {
+        if n == 0 || n > self.train.len() {
+            return Err(ConfigError::new("n_train", format!("must lie in 1..={}", self.train.len()), n));
+        }
+        Ok(&self.train[..n])
+    }
+}
+
+/// Per-dimension z-scoring z̃ = (z − μ)/s of a training set (what the network sees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZScore {
+    /// Per-dimension mean μ.
+    pub mean: Vec<f64>,
+    /// Per-dimension standard deviation s (population, floored at 1e-12).
+    pub scale: Vec<f64>,
+}
+
+impl ZScore {
+    /// Fit μ and s to a set of coefficient vectors.
+    pub fn fit(set: &[Vec<f64>]) -> Result<Self, ConfigError> {
+        if set.is_empty() {
+            return Err(ConfigError::new("training set", "must hold at least one model", "an empty set"));
+        }
+        let d = set[0].len();
+        let n = set.len() as f64;
+        let mean: Vec<f64> = (0..d).map(|k| set.iter().map(|z| z[k]).sum::<f64>() / n).collect();
+        let scale = (0..d)
+            .map(|k| (set.iter().map(|z| (z[k] - mean[k]).powi(2)).sum::<f64>() / n).sqrt().max(1e-12))
+            .collect();
+        Ok(Self { mean, scale })
+    }
+
+    /// z̃ = (z − μ)/s.
+    pub fn normalize(&self, z: &[f64]) -> Vec<f64> {
+        z.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect()
+    }
+
+    /// z = μ + s ⊙ z̃.
+    pub fn denormalize(&self, zt: &[f64]) -> Vec<f64> {
+        zt.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| m + s * v).collect()
+    }
+}
+
+/// The Helmholtz misfit as a function of KL coefficients: Φ(z) = Φ_m(m̄ + G z) on the
+/// operator's interior grid, with ∇_z Φ = Gᵀ ∇_m Φ and ∇_z̃ Φ = s ⊙ ∇_z Φ.
+pub struct KlMisfit<'a> {
+    /// The forward operator (its interior grid is the simulation grid).
+    pub op: &'a Helmholtz,
+    /// The KL basis (reconstructs on any grid).
+    pub kl: &'a KlBasis,
+    /// Observed data (n_s × n_r).
+    pub data: &'a Mat<c64>,
+    /// Noise std σ_d.
+    pub sigma_d: f64,
+}
+
+impl KlMisfit<'_> {
+    /// m(z) on the simulation grid.
+    pub fn model(&self, z: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        let g = self.op.geometry();
+        self.kl.reconstruct(z, g.nx, g.nz)
+    }
+
+    /// Φ(z) and ∇_z Φ.
+    pub fn misfit_gradient(&self, z: &[f64]) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        let g = self.op.geometry();
+        let (phi, grad_m) = self.op.misfit_gradient(&self.model(z)?, self.data, self.sigma_d)?;
+        Ok((phi, self.kl.adjoint(&grad_m, g.nx, g.nz)?))
+    }
+
+    /// Φ and ∇_z̃ Φ at z = μ + s ⊙ z̃.
+    pub fn misfit_gradient_normalized(&self, zscore: &ZScore, zt: &[f64]) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        let (phi, gz) = self.misfit_gradient(&zscore.denormalize(zt))?;
+        Ok((phi, gz.iter().zip(&zscore.scale).map(|(g, s)| g * s).collect()))
+    }
+}
+
+/// Add complex Gaussian noise with std η = noise_rel · max|d| to each real and imaginary part
+/// (so Φ = ½‖r‖²/η² is the negative log-likelihood); returns (noisy data, η).
+pub fn add_noise(clean: &Mat<c64>, noise_rel: f64, seed: u64) -> Result<(Mat<c64>, f64), ConfigError> {
+    memprior_core::error::positive("noise_rel", noise_rel)?;
+    let mut peak: f64 = 0.0;
+    for j in 0..clean.ncols() {
+        for i in 0..clean.nrows() {
+            peak = peak.max(clean[(i, j)].norm());
+        }
+    }
+    let eta = noise_rel * peak;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let noisy = Mat::from_fn(clean.nrows(), clean.ncols(), |i, j| {
+        let (a, b): (f64, f64) = (StandardNormal.sample(&mut rng), StandardNormal.sample(&mut rng));
+        clean[(i, j)] + c64::new(eta * a, eta * b)
+    });
+    Ok((noisy, eta))
+}

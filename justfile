@@ -22,4 +22,4 @@ stylized out="reports/data/stylized":
 
 # Cargo tests only (unit, integration, snapshots).
 cargo-test:
-    cargo test --workspace
+    cargo test --workspace --exclude memprior-bench

@@ -322,7 +322,7 @@ fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: cargo test --workspace");
     let mut child = Command::new("cargo")
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--exclude", "memprior-bench"])
         .current_dir(root())
         .env("PATH", path_env())
         .stdout(std::process::Stdio::piped())

@@ -12,6 +12,7 @@
 //! [`numerics`]; invalid settings are reported through [`ConfigError`].
 
 pub mod error;
+pub mod npy;
 pub mod numerics;
 pub mod operator;
 pub mod prior;

@@ -3,9 +3,14 @@
 //! ```text
 //! memprior stylized --out DIR [--preset default|quick | --config FILE]
 //! memprior report   --out reports [--preset default|quick | --config FILE] [--notebooks DIR] [--timings FILE]
+//! memprior helmholtz forward  --model V.npy (--geometry G.toml | --preset paper|small) --out D.npy
+//! memprior helmholtz gradient --model V.npy --data D.npy --sigma-d S (--geometry G.toml | --preset …) --out G.npy
+//! memprior helmholtz geometry --preset small --out G.toml
+//! memprior helmholtz model    (--geometry G.toml | --preset …) [--kind true|train:K|null:K] --out V.npy
 //! ```
 
 mod atomic;
+mod helmholtz;
 mod provenance;
 mod report;
 mod stylized;
@@ -54,6 +59,9 @@ enum Command {
         #[arg(long)]
         timings: Option<PathBuf>,
     },
+    /// The FWI forward model on NumPy .npy files: data, misfit gradient, geometry template, example models.
+    #[command(subcommand)]
+    Helmholtz(helmholtz::HelmholtzCommand),
 }
 
 fn main() {
@@ -75,6 +83,7 @@ fn run() -> Result<()> {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             report::build(&report::ReportInputs { out, cfg, notebooks, timings })?;
         }
+        Command::Helmholtz(cmd) => helmholtz::command(cmd)?,
     }
     Ok(())
 }

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Labels of `../shared/spec/THEORY.md` when the shared folder sits beside the clone (as on the
@@ -25,8 +28,16 @@ fn theory_labels() -> Vec<String> {
             labels
         }
         Err(_) => [
-            "eq:calibration", "eq:dps", "eq:empirical-denoiser", "eq:empirical-prior", "eq:gmm-posterior", "eq:gmm-prior",
-            "eq:gmm-score", "eq:linearized-posterior", "eq:lookup-table", "eq:memorization-ratio",
+            "eq:calibration",
+            "eq:dps",
+            "eq:empirical-denoiser",
+            "eq:empirical-prior",
+            "eq:gmm-posterior",
+            "eq:gmm-prior",
+            "eq:gmm-score",
+            "eq:linearized-posterior",
+            "eq:lookup-table",
+            "eq:memorization-ratio",
         ]
         .map(String::from)
         .to_vec(),
@@ -34,27 +45,46 @@ fn theory_labels() -> Vec<String> {
 }
 
 fn rows() -> Vec<Vec<String>> {
-    let md = std::fs::read_to_string(root().join("docs/equations.md")).expect("docs/equations.md exists");
+    let md = std::fs::read_to_string(root().join("docs/equations.md"))
+        .expect("docs/equations.md exists");
     md.lines()
         .filter(|l| l.starts_with("| `eq:") || l.starts_with("| Figure"))
-        .map(|l| l.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect()
 }
 
 fn backticked(cell: &str) -> Vec<String> {
-    cell.split('`').skip(1).step_by(2).map(String::from).collect()
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
 }
 
 #[test]
 fn every_theory_label_is_indexed_or_listed_as_pending() {
     let md = std::fs::read_to_string(root().join("docs/equations.md")).unwrap();
-    let (indexed, pending) = md.split_once("Not yet implemented").expect("a pending list");
+    let (indexed, pending) = md
+        .split_once("Not yet implemented")
+        .expect("a pending list");
     let labels = theory_labels();
-    assert!(labels.len() >= 10, "expected the ten labels of THEORY.md, found {labels:?}");
+    assert!(
+        labels.len() >= 10,
+        "expected the ten labels of THEORY.md, found {labels:?}"
+    );
     for label in labels {
         let in_table = indexed.contains(&format!("`{label}`"));
         let listed = pending.contains(&format!("`{label}`"));
-        assert!(in_table ^ listed, "{label}: must appear exactly once, in the table or in the pending list");
+        assert!(
+            in_table ^ listed,
+            "{label}: must appear exactly once, in the table or in the pending list"
+        );
     }
 }
 
@@ -72,12 +102,17 @@ fn every_indexed_item_notebook_and_test_exists() {
             assert!(src.is_dir(), "{item}: crate {krate} not found");
             let all = read_tree(&src);
             let last = names.last().copied().unwrap_or(krate);
-            let defined = ["struct", "enum", "fn", "trait", "mod", "type"].iter().any(|kw| all.contains(&format!("pub {kw} {last}")))
+            let defined = ["struct", "enum", "fn", "trait", "mod", "type"]
+                .iter()
+                .any(|kw| all.contains(&format!("pub {kw} {last}")))
                 || all.contains(&format!("fn {last}("))
                 || all.contains(&format!("pub use {last}"))
                 || all.contains(&format!("{last},"))
                 || all.contains(&format!("{last}}}"));
-            assert!(defined, "{item}: `{last}` is not defined in crates/{krate}/src");
+            assert!(
+                defined,
+                "{item}: `{last}` is not defined in crates/{krate}/src"
+            );
         }
         for path in backticked(&row[3]).into_iter().chain(backticked(&row[4])) {
             assert!(root().join(&path).is_file(), "{path} does not exist");

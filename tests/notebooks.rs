@@ -4,8 +4,16 @@
 use std::path::{Path, PathBuf};
 
 fn notebooks() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("notebooks");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ipynb")).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("notebooks");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ipynb"))
+        .collect();
     v.sort();
     v
 }
@@ -13,24 +21,43 @@ fn notebooks() -> Vec<PathBuf> {
 #[test]
 fn notebooks_are_stripped_and_assert_their_checks() {
     let nbs = notebooks();
-    assert!(nbs.len() >= 4, "expected one notebook per equation group, found {nbs:?}");
+    assert!(
+        nbs.len() >= 4,
+        "expected one notebook per equation group, found {nbs:?}"
+    );
     for p in nbs {
-        let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let nb: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(nb["nbformat"], 4, "{p:?}");
-        assert_eq!(nb["metadata"]["kernelspec"]["name"], "rust", "{p:?}: kernel must be evcxr's `rust`");
+        assert_eq!(
+            nb["metadata"]["kernelspec"]["name"], "rust",
+            "{p:?}: kernel must be evcxr's `rust`"
+        );
         let mut source = String::new();
         for cell in nb["cells"].as_array().unwrap() {
             if cell["cell_type"] == "code" {
-                assert!(cell["outputs"].as_array().is_none_or(|o| o.is_empty()), "{p:?}: commit notebooks without outputs");
-                assert!(cell["execution_count"].is_null(), "{p:?}: execution counts must be cleared");
+                assert!(
+                    cell["outputs"].as_array().is_none_or(|o| o.is_empty()),
+                    "{p:?}: commit notebooks without outputs"
+                );
+                assert!(
+                    cell["execution_count"].is_null(),
+                    "{p:?}: execution counts must be cleared"
+                );
             }
             for line in cell["source"].as_array().unwrap() {
                 source.push_str(line.as_str().unwrap());
             }
         }
         for dep in source.lines().filter(|l| l.starts_with(":dep")) {
-            assert!(dep.contains("path = \"../crates/"), "{p:?}: `{dep}` — depend on workspace crates only");
+            assert!(
+                dep.contains("path = \"../crates/"),
+                "{p:?}: `{dep}` — depend on workspace crates only"
+            );
         }
-        assert!(source.contains("show_and_assert") || source.contains("assert!"), "{p:?} asserts nothing");
+        assert!(
+            source.contains("show_and_assert") || source.contains("assert!"),
+            "{p:?} asserts nothing"
+        );
     }
 }

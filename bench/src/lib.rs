@@ -13,7 +13,11 @@ pub fn geometries() -> Vec<(&'static str, Geometry)> {
     middle.h = small.h * 64.0 / 120.0;
     middle.sources = (0..10).map(|k| [2 + k * 115 / 9, 2]).collect();
     middle.receivers = (0..80).map(|k| [2 + k * 115 / 79, 117]).collect();
-    vec![("84x84", small), ("140x140", middle), ("260x260", Geometry::preset(GeometryPreset::Paper))]
+    vec![
+        ("84x84", small),
+        ("140x140", middle),
+        ("260x260", Geometry::preset(GeometryPreset::Paper)),
+    ]
 }
 
 /// A smooth squared-slowness model with velocities between 1.5 and 3 km/s.

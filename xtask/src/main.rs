@@ -18,11 +18,16 @@ type Result<T> = std::result::Result<T, String>;
 const EVCXR_VERSION: &str = "0.22.0";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo_bin_dir() -> PathBuf {
@@ -55,22 +60,39 @@ fn venv_bin(name: &str) -> PathBuf {
 /// PATH with the venv and cargo's bin first, so that `jupyter` finds the evcxr kernel binary.
 fn path_env() -> String {
     let old = std::env::var("PATH").unwrap_or_default();
-    format!("{}:{}:{old}", venv().join("bin").display(), cargo_bin_dir().display())
+    format!(
+        "{}:{}:{old}",
+        venv().join("bin").display(),
+        cargo_bin_dir().display()
+    )
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     cmd.env("PATH", path_env());
     eprintln!("xtask: {what}");
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
-    if status.success() { Ok(()) } else { Err(format!("{what}: failed ({status})")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    path_env().split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    path_env()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,9 +100,11 @@ fn is_root() -> bool {
 
 fn setup_venv() -> Result<()> {
     let req_path = root().join("tools/requirements.txt");
-    let req = std::fs::read_to_string(&req_path).map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
+    let req = std::fs::read_to_string(&req_path)
+        .map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
     if !venv_bin("python").is_file() {
-        let python = which("python3").ok_or("python3 not found: install Python 3 (apt-get install python3 python3-venv)")?;
+        let python = which("python3")
+            .ok_or("python3 not found: install Python 3 (apt-get install python3 python3-venv)")?;
         run(Command::new(python).args(["-m", "venv"]).arg(venv()), "create the project venv .venv").map_err(|e| {
             format!("{e}\n  fix: apt-get install python3-venv (Debian's python3 needs it for `python3 -m venv`)")
         })?;
@@ -90,7 +114,16 @@ fn setup_venv() -> Result<()> {
         return Ok(());
     }
     run(
-        Command::new(venv_bin("python")).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&req_path),
+        Command::new(venv_bin("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&req_path),
         "install notebook and browser-test tools into .venv (tools/requirements.txt)",
     )?;
     std::fs::write(&stamp, req).map_err(|e| e.to_string())
@@ -99,7 +132,13 @@ fn setup_venv() -> Result<()> {
 fn setup_evcxr() -> Result<()> {
     if which("evcxr_jupyter").is_none() {
         run(
-            Command::new("cargo").args(["install", "evcxr_jupyter", "--locked", "--version", EVCXR_VERSION]),
+            Command::new("cargo").args([
+                "install",
+                "evcxr_jupyter",
+                "--locked",
+                "--version",
+                EVCXR_VERSION,
+            ]),
             "install the evcxr Jupyter kernel (first time only, ~12 min)",
         )?;
     }
@@ -110,16 +149,22 @@ fn setup_evcxr() -> Result<()> {
         .map_err(|e| format!("cannot run jupyter kernelspec: {e}"))?;
     let listed = String::from_utf8_lossy(&specs.stdout).contains("\"rust\"");
     if !listed {
-        run(Command::new("evcxr_jupyter").arg("--install"), "register the evcxr kernel (kernel name `rust`)")?;
+        run(
+            Command::new("evcxr_jupyter").arg("--install"),
+            "register the evcxr kernel (kernel name `rust`)",
+        )?;
     }
     Ok(())
 }
 
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser"].iter().find_map(|n| which(n)).or_else(|| {
-        let p = PathBuf::from("/usr/bin/chromium");
-        p.is_file().then_some(p)
-    })
+    ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|n| which(n))
+        .or_else(|| {
+            let p = PathBuf::from("/usr/bin/chromium");
+            p.is_file().then_some(p)
+        })
 }
 
 fn setup_browser() -> Result<()> {
@@ -132,7 +177,9 @@ fn setup_browser() -> Result<()> {
     } else if which("sudo").is_some() {
         vec!["sudo", "-n"]
     } else {
-        return Err(format!("Chromium is missing and this user cannot install packages\n  fix: {fix} (as root)"));
+        return Err(format!(
+            "Chromium is missing and this user cannot install packages\n  fix: {fix} (as root)"
+        ));
     };
     let apt = |args: &[&str]| {
         let mut full: Vec<&str> = prefix.clone();
@@ -143,7 +190,11 @@ fn setup_browser() -> Result<()> {
         c
     };
     run(&mut apt(&["update", "-q"]), "apt-get update").map_err(|e| format!("{e}\n  fix: {fix}"))?;
-    run(&mut apt(&["install", "-y", "-q", "chromium"]), "install Chromium for the browser check").map_err(|e| format!("{e}\n  fix: {fix}"))
+    run(
+        &mut apt(&["install", "-y", "-q", "chromium"]),
+        "install Chromium for the browser check",
+    )
+    .map_err(|e| format!("{e}\n  fix: {fix}"))
 }
 
 fn setup(browser: bool) -> Result<()> {
@@ -153,7 +204,10 @@ fn setup(browser: bool) -> Result<()> {
     if browser {
         setup_browser()?;
     }
-    eprintln!("xtask: setup complete in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: setup complete in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -173,8 +227,10 @@ fn notebook_paths() -> Result<Vec<PathBuf>> {
 
 /// Problems in an executed notebook: error outputs, and panics that evcxr reports on stderr only.
 fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(executed).map_err(|e| format!("cannot read {}: {e}", executed.display()))?;
-    let nb: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", executed.display()))?;
+    let text = std::fs::read_to_string(executed)
+        .map_err(|e| format!("cannot read {}: {e}", executed.display()))?;
+    let nb: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not JSON: {e}", executed.display()))?;
     let mut problems = Vec::new();
     let cells = nb["cells"].as_array().cloned().unwrap_or_default();
     for (i, cell) in cells.iter().enumerate() {
@@ -195,7 +251,9 @@ fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
                 Some("stream") if out["name"] == "stderr" => {
                     let t = &out["text"];
                     match t {
-                        serde_json::Value::Array(parts) => parts.iter().for_each(|p| stderr.push_str(p.as_str().unwrap_or(""))),
+                        serde_json::Value::Array(parts) => parts
+                            .iter()
+                            .for_each(|p| stderr.push_str(p.as_str().unwrap_or(""))),
                         other => stderr.push_str(other.as_str().unwrap_or("")),
                     }
                 }
@@ -203,8 +261,15 @@ fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
             }
         }
         if stderr.contains("panicked at") || stderr.contains("Child process terminated") {
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(8).collect();
-            problems.push(format!("cell {i} panicked:\n      {}", lines.join("\n      ")));
+            let lines: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take(8)
+                .collect();
+            problems.push(format!(
+                "cell {i} panicked:\n      {}",
+                lines.join("\n      ")
+            ));
         }
     }
     Ok(problems)
@@ -222,14 +287,27 @@ fn notebooks() -> Result<BTreeMap<String, f64>> {
     let mut timings = BTreeMap::new();
     let mut failures = Vec::new();
     for nb in notebook_paths()? {
-        let stem = nb.file_stem().expect("notebook file").to_string_lossy().to_string();
+        let stem = nb
+            .file_stem()
+            .expect("notebook file")
+            .to_string_lossy()
+            .to_string();
         let t = Instant::now();
         let tmp = evcxr_tmp_root().join(&stem);
         std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
         let exec = run(
             Command::new(venv_bin("jupyter"))
-                .args(["nbconvert", "--to", "notebook", "--execute", "--log-level=WARN"])
-                .args(["--ExecutePreprocessor.kernel_name=rust", "--ExecutePreprocessor.timeout=3600"])
+                .args([
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--log-level=WARN",
+                ])
+                .args([
+                    "--ExecutePreprocessor.kernel_name=rust",
+                    "--ExecutePreprocessor.timeout=3600",
+                ])
                 .arg("--output-dir")
                 .arg(&executed_dir)
                 .arg(&nb)
@@ -245,8 +323,18 @@ fn notebooks() -> Result<BTreeMap<String, f64>> {
         if problems.is_empty() {
             run(
                 Command::new(venv_bin("jupyter"))
-                    .args(["nbconvert", "--to", "html", "--log-level=WARN", "--template", "memprior"])
-                    .arg(format!("--TemplateExporter.extra_template_basedirs={}", root().join("notebooks/template").display()))
+                    .args([
+                        "nbconvert",
+                        "--to",
+                        "html",
+                        "--log-level=WARN",
+                        "--template",
+                        "memprior",
+                    ])
+                    .arg(format!(
+                        "--TemplateExporter.extra_template_basedirs={}",
+                        root().join("notebooks/template").display()
+                    ))
                     .arg("--output-dir")
                     .arg(&html_dir)
                     .arg(&executed),
@@ -256,13 +344,20 @@ fn notebooks() -> Result<BTreeMap<String, f64>> {
             eprintln!("xtask: notebook {stem}: ok in {secs:.1} s");
             timings.insert(format!("notebook {stem}"), secs);
         } else {
-            eprintln!("xtask: notebook {stem}: FAILED\n    {}", problems.join("\n    "));
+            eprintln!(
+                "xtask: notebook {stem}: FAILED\n    {}",
+                problems.join("\n    ")
+            );
             failures.push(stem);
         }
     }
     let json = serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?;
     std::fs::write(out.join("timings.json"), json).map_err(|e| e.to_string())?;
-    if failures.is_empty() { Ok(timings) } else { Err(format!("notebooks failed: {}", failures.join(", "))) }
+    if failures.is_empty() {
+        Ok(timings)
+    } else {
+        Err(format!("notebooks failed: {}", failures.join(", ")))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,13 +375,22 @@ fn report(preset: &str, build: bool) -> Result<()> {
     setup(false)?;
     let t = Instant::now();
     if build || !memprior_binary().is_file() {
-        run(Command::new("cargo").args(["build", "--package", "memprior"]).current_dir(root()), "build the memprior command")?;
+        run(
+            Command::new("cargo")
+                .args(["build", "--package", "memprior"])
+                .current_dir(root()),
+            "build the memprior command",
+        )?;
     }
     let build_secs = t.elapsed().as_secs_f64();
     let mut timings = notebooks()?;
     timings.insert("build memprior".into(), build_secs);
     let timings_path = target_dir().join("notebooks/report-timings.json");
-    std::fs::write(&timings_path, serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &timings_path,
+        serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     run(
         Command::new(memprior_binary())
             .args(["report", "--out"])
@@ -298,7 +402,11 @@ fn report(preset: &str, build: bool) -> Result<()> {
             .current_dir(root()),
         "run the experiments and assemble the report",
     )?;
-    eprintln!("xtask: report ready at {} ({:.1} s)", root().join("reports/index.html").display(), t0.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: report ready at {} ({:.1} s)",
+        root().join("reports/index.html").display(),
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -313,7 +421,9 @@ fn browser_check() -> Result<usize> {
             .arg(chrome),
         "open every report page in headless Chromium",
     )?;
-    let notebook_pages = std::fs::read_dir(root().join("reports/notebooks")).map(|d| d.count()).unwrap_or(0);
+    let notebook_pages = std::fs::read_dir(root().join("reports/notebooks"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     Ok(1 + notebook_pages)
 }
 
@@ -334,14 +444,22 @@ fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
         println!("{line}");
         if let Some(rest) = line.strip_prefix("test result: ") {
             let num = |key: &str| {
-                rest.split(';').find_map(|part| part.trim().strip_suffix(key).and_then(|n| n.trim().rsplit(' ').next()?.parse::<usize>().ok()))
+                rest.split(';').find_map(|part| {
+                    part.trim()
+                        .strip_suffix(key)
+                        .and_then(|n| n.trim().rsplit(' ').next()?.parse::<usize>().ok())
+                })
             };
             counts.0 += num("passed").unwrap_or(0);
             counts.1 += num("failed").unwrap_or(0);
         }
     }
     let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() { Ok(()) } else { Err(format!("cargo test failed ({status})")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
 }
 
 fn test() -> Result<()> {
@@ -370,13 +488,21 @@ fn test() -> Result<()> {
             failures.push(e)
         }
     }
-    eprintln!("xtask: tests, notebooks and browser check finished in {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: tests, notebooks and browser check finished in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     println!("xtask: {} passed, {} failed", counts.0, counts.1);
-    if failures.is_empty() && counts.1 == 0 { Ok(()) } else { Err(failures.join("\n")) }
+    if failures.is_empty() && counts.1 == 0 {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | notebooks | report [--preset default|quick] | test>".into()
+    "usage: cargo xtask <setup [--browser] | notebooks | report [--preset default|quick] | test>"
+        .into()
 }
 
 fn main() {
@@ -385,7 +511,12 @@ fn main() {
         Some("setup") => setup(args.iter().any(|a| a == "--browser")),
         Some("notebooks") => setup(false).and_then(|_| notebooks()).map(|_| ()),
         Some("report") => {
-            let preset = args.iter().position(|a| a == "--preset").and_then(|i| args.get(i + 1)).map(String::as_str).unwrap_or("default");
+            let preset = args
+                .iter()
+                .position(|a| a == "--preset")
+                .and_then(|i| args.get(i + 1))
+                .map(String::as_str)
+                .unwrap_or("default");
             report(preset, true)
         }
         Some("test") => test(),

@@ -21,10 +21,18 @@ pub fn effective_components(weights: &[f64]) -> f64 {
 /// δ is the mean distance from each training point to its nearest neighbour (for an equispaced
 /// 1-D pool, the spacing) and ‖F'‖ the mean spectral norm of the Jacobian over the training
 /// points. Below σ_crit one component dominates the posterior.
-pub fn sigma_crit<F: JacobianAction>(op: &F, training: &[Vec<f64>], gamma: f64) -> Result<f64, ConfigError> {
+pub fn sigma_crit<F: JacobianAction>(
+    op: &F,
+    training: &[Vec<f64>],
+    gamma: f64,
+) -> Result<f64, ConfigError> {
     memprior_core::error::positive("gamma", gamma)?;
     if training.len() < 2 {
-        return Err(ConfigError::new("training_points", "σ_crit needs at least two training points", training.len()));
+        return Err(ConfigError::new(
+            "training_points",
+            "σ_crit needs at least two training points",
+            training.len(),
+        ));
     }
     let n = training.len() as f64;
     let delta = training
@@ -40,7 +48,11 @@ pub fn sigma_crit<F: JacobianAction>(op: &F, training: &[Vec<f64>], gamma: f64) 
         })
         .sum::<f64>()
         / n;
-    let jac_norm = training.iter().map(|x| spectral_norm(&op.jacobian(x))).sum::<f64>() / n;
+    let jac_norm = training
+        .iter()
+        .map(|x| spectral_norm(&op.jacobian(x)))
+        .sum::<f64>()
+        / n;
     Ok((delta * gamma / jac_norm).sqrt())
 }
 
@@ -49,7 +61,9 @@ pub fn spectral_norm(a: &faer::Mat<f64>) -> f64 {
     if a.nrows() == 0 || a.ncols() == 0 {
         return 0.0;
     }
-    a.singular_values().map(|s| s.first().copied().unwrap_or(0.0)).unwrap_or(f64::NAN)
+    a.singular_values()
+        .map(|s| s.first().copied().unwrap_or(0.0))
+        .unwrap_or(f64::NAN)
 }
 
 /// Distances between two densities p (exact) and q (approximate) given as log-values on one grid
@@ -68,7 +82,11 @@ pub struct GridDistances {
 impl GridDistances {
     /// Compare log p and log q (same length, same grid, cell volume `cell_volume`).
     pub fn between(log_p: &[f64], log_q: &[f64], cell_volume: f64) -> Self {
-        assert_eq!(log_p.len(), log_q.len(), "densities must live on the same grid");
+        assert_eq!(
+            log_p.len(),
+            log_q.len(),
+            "densities must live on the same grid"
+        );
         let ldv = cell_volume.ln();
         let (zp, zq) = (logsumexp(log_p) + ldv, logsumexp(log_q) + ldv);
         let mut tv = 0.0;
@@ -111,7 +129,11 @@ mod tests {
         let lq: Vec<f64> = g.iter().map(|&x| log_normal(x, mu, 1.0)).collect();
         let d = GridDistances::between(&lp, &lq, dx);
         let tv = statrs_free_erf(mu / (2.0 * 2f64.sqrt()));
-        assert!((d.total_variation - tv).abs() < 1e-6, "{} vs {tv}", d.total_variation);
+        assert!(
+            (d.total_variation - tv).abs() < 1e-6,
+            "{} vs {tv}",
+            d.total_variation
+        );
         assert!((d.hellinger - (1.0 - (-mu * mu / 8.0).exp()).sqrt()).abs() < 1e-9);
         assert!((d.kl_exact_to_approx - mu * mu / 2.0).abs() < 1e-9);
         // Far approximations: q's mass is all 1e3 away; log-space KL stays finite.

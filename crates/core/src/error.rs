@@ -16,8 +16,16 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// Build an error for `field` that must satisfy `requirement` but was `found`.
-    pub fn new(field: impl Into<String>, requirement: impl Into<String>, found: impl std::fmt::Display) -> Self {
-        Self { field: field.into(), requirement: requirement.into(), found: found.to_string() }
+    pub fn new(
+        field: impl Into<String>,
+        requirement: impl Into<String>,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            requirement: requirement.into(),
+            found: found.to_string(),
+        }
     }
 }
 
@@ -26,14 +34,22 @@ pub fn positive(field: &str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(ConfigError::new(field, "must be a finite number > 0", value))
+        Err(ConfigError::new(
+            field,
+            "must be a finite number > 0",
+            value,
+        ))
     }
 }
 
 /// Require every value finite and > 0.
 pub fn all_positive(field: &str, values: &[f64]) -> Result<(), ConfigError> {
     if values.is_empty() {
-        return Err(ConfigError::new(field, "must list at least one value", "an empty list"));
+        return Err(ConfigError::new(
+            field,
+            "must list at least one value",
+            "an empty list",
+        ));
     }
     for (i, &v) in values.iter().enumerate() {
         positive(&format!("{field}[{i}]"), v)?;
@@ -45,7 +61,11 @@ pub fn all_positive(field: &str, values: &[f64]) -> Result<(), ConfigError> {
 pub fn all_finite(field: &str, values: &[f64]) -> Result<(), ConfigError> {
     for (i, &v) in values.iter().enumerate() {
         if !v.is_finite() {
-            return Err(ConfigError::new(format!("{field}[{i}]"), "must be a finite number", v));
+            return Err(ConfigError::new(
+                format!("{field}[{i}]"),
+                "must be a finite number",
+                v,
+            ));
         }
     }
     Ok(())

@@ -62,12 +62,26 @@ fn err<T>(msg: impl Into<String>) -> Result<T, NpyError> {
 pub fn encode(dtype: Dtype, shape: &[usize], data: &[f64]) -> Vec<u8> {
     let count: usize = shape.iter().product();
     let per = if dtype == Dtype::C128 { 2 } else { 1 };
-    assert_eq!(data.len(), per * count, "data length does not match the shape");
+    assert_eq!(
+        data.len(),
+        per * count,
+        "data length does not match the shape"
+    );
     let shape_str = match shape {
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    let mut header = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape_str}, }}", dtype.descr());
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_str}, }}",
+        dtype.descr()
+    );
     // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat(total.next_multiple_of(64) - total));
@@ -86,7 +100,9 @@ pub fn encode(dtype: Dtype, shape: &[usize], data: &[f64]) -> Vec<u8> {
 fn header_value<'a>(header: &'a str, key: &str) -> Result<&'a str, NpyError> {
     let pat = format!("'{key}':");
     let Some(start) = header.find(&pat) else {
-        return err(format!("the .npy header has no '{key}' entry (header: {header})"));
+        return err(format!(
+            "the .npy header has no '{key}' entry (header: {header})"
+        ));
     };
     let rest = header[start + pat.len()..].trim_start();
     let mut depth = 0;
@@ -105,11 +121,16 @@ fn header_value<'a>(header: &'a str, key: &str) -> Result<&'a str, NpyError> {
 /// or complex128 is an error naming the conversion to make.
 pub fn decode(bytes: &[u8], expected: Dtype) -> Result<Array, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return err("not a NumPy .npy file (the magic string \\x93NUMPY is missing); save arrays with numpy.save");
+        return err(
+            "not a NumPy .npy file (the magic string \\x93NUMPY is missing); save arrays with numpy.save",
+        );
     }
     let (major, header_start) = (bytes[6], if bytes[6] == 1 { 10 } else { 12 });
     if !(1..=3).contains(&major) {
-        return err(format!("unsupported .npy format version {major}.{}", bytes[7]));
+        return err(format!(
+            "unsupported .npy format version {major}.{}",
+            bytes[7]
+        ));
     }
     if bytes.len() < header_start {
         return err("truncated .npy header");
@@ -122,7 +143,8 @@ pub fn decode(bytes: &[u8], expected: Dtype) -> Result<Array, NpyError> {
     let Some(header_bytes) = bytes.get(header_start..header_start + header_len) else {
         return err("truncated .npy header");
     };
-    let header = std::str::from_utf8(header_bytes).map_err(|_| NpyError("the .npy header is not text".into()))?;
+    let header = std::str::from_utf8(header_bytes)
+        .map_err(|_| NpyError("the .npy header is not text".into()))?;
     let descr = header_value(header, "descr")?.trim_matches(|c| c == '\'' || c == '"');
     let (dtype, big_endian) = match descr {
         "<f8" => (Dtype::F64, false),
@@ -149,13 +171,24 @@ pub fn decode(bytes: &[u8], expected: Dtype) -> Result<Array, NpyError> {
     let fortran = match header_value(header, "fortran_order")? {
         "True" => true,
         "False" => false,
-        other => return err(format!("unreadable fortran_order `{other}` in the .npy header")),
+        other => {
+            return err(format!(
+                "unreadable fortran_order `{other}` in the .npy header"
+            ));
+        }
     };
     let shape_text = header_value(header, "shape")?;
-    let inner = shape_text.trim().trim_start_matches('(').trim_end_matches(')');
+    let inner = shape_text
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')');
     let mut shape = Vec::new();
     for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        shape.push(part.parse::<usize>().map_err(|_| NpyError(format!("unreadable shape {shape_text} in the .npy header")))?);
+        shape.push(
+            part.parse::<usize>().map_err(|_| {
+                NpyError(format!("unreadable shape {shape_text} in the .npy header"))
+            })?,
+        );
     }
     let count: usize = shape.iter().product();
     let per = if dtype == Dtype::C128 { 2 } else { 1 };
@@ -172,7 +205,11 @@ pub fn decode(bytes: &[u8], expected: Dtype) -> Result<Array, NpyError> {
         .chunks_exact(8)
         .map(|c| {
             let b: [u8; 8] = c.try_into().expect("chunks of 8");
-            if big_endian { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }
+            if big_endian {
+                f64::from_be_bytes(b)
+            } else {
+                f64::from_le_bytes(b)
+            }
         })
         .collect();
     if fortran && shape.len() > 1 {
@@ -214,12 +251,20 @@ mod tests {
     fn round_trip_and_header_alignment() {
         let data: Vec<f64> = (0..12).map(|v| v as f64 * 0.5).collect();
         let bytes = encode(Dtype::F64, &[3, 4], &data);
-        assert_eq!((10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64, 0);
+        assert_eq!(
+            (10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64,
+            0
+        );
         let a = decode(&bytes, Dtype::F64).unwrap();
         assert_eq!((a.shape, a.data), (vec![3, 4], data.clone()));
         let c = decode(&encode(Dtype::C128, &[2, 3], &data), Dtype::C128).unwrap();
         assert_eq!(c.shape, vec![2, 3]);
-        assert_eq!(decode(&encode(Dtype::F64, &[12], &data), Dtype::F64).unwrap().shape, vec![12]);
+        assert_eq!(
+            decode(&encode(Dtype::F64, &[12], &data), Dtype::F64)
+                .unwrap()
+                .shape,
+            vec![12]
+        );
     }
 
     /// Bytes exactly as numpy 1.26 writes `np.arange(6.).reshape(2, 3)` in Fortran order,
@@ -228,7 +273,10 @@ mod tests {
     fn reads_fortran_order_and_big_endian() {
         let header = "{'descr': '>f8', 'fortran_order': True, 'shape': (2, 3), }";
         let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        let padded = format!("{header}{}\n", " ".repeat((header.len() + 11).next_multiple_of(64) - header.len() - 11));
+        let padded = format!(
+            "{header}{}\n",
+            " ".repeat((header.len() + 11).next_multiple_of(64) - header.len() - 11)
+        );
         bytes.extend_from_slice(&(padded.len() as u16).to_le_bytes());
         bytes.extend_from_slice(padded.as_bytes());
         // Column-major storage of [[0, 1, 2], [3, 4, 5]]: 0, 3, 1, 4, 2, 5.
@@ -245,12 +293,27 @@ mod tests {
         let at = f32_header.windows(3).position(|w| w == b"<f8").unwrap();
         f32_header[at + 2] = b'4';
         let e = decode(&f32_header, Dtype::F64).unwrap_err().0;
-        assert!(e.contains("`<f4`") && e.contains("astype(np.float64)"), "{e}");
-        let e = decode(&encode(Dtype::F64, &[2], &[1.0, 2.0]), Dtype::C128).unwrap_err().0;
+        assert!(
+            e.contains("`<f4`") && e.contains("astype(np.float64)"),
+            "{e}"
+        );
+        let e = decode(&encode(Dtype::F64, &[2], &[1.0, 2.0]), Dtype::C128)
+            .unwrap_err()
+            .0;
         assert!(e.contains("complex128"), "{e}");
         let mut truncated = encode(Dtype::F64, &[4], &[1.0; 4]);
         truncated.truncate(truncated.len() - 3);
-        assert!(decode(&truncated, Dtype::F64).unwrap_err().0.contains("truncated"));
-        assert!(decode(b"hello world", Dtype::F64).unwrap_err().0.contains("numpy.save"));
+        assert!(
+            decode(&truncated, Dtype::F64)
+                .unwrap_err()
+                .0
+                .contains("truncated")
+        );
+        assert!(
+            decode(b"hello world", Dtype::F64)
+                .unwrap_err()
+                .0
+                .contains("numpy.save")
+        );
     }
 }

@@ -28,7 +28,10 @@ pub fn softmax(log_weights: &[f64]) -> Vec<f64> {
     // Shift by the maximum and divide by the shifted sum (rather than subtract log Σ): the
     // weights then sum to one within a few ulps even when the log-weights are near ±10⁸, where
     // log Σ itself carries an absolute rounding error of ulp(10⁸).
-    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = log_weights
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         let lse = logsumexp(log_weights);
         return log_weights.iter().map(|&v| (v - lse).exp()).collect();
@@ -46,7 +49,11 @@ pub fn log_softmax(log_weights: &[f64]) -> Vec<f64> {
 
 /// Shannon entropy H(π) = −Σ πᵢ log πᵢ in nats, with 0 log 0 = 0.
 pub fn entropy(weights: &[f64]) -> f64 {
-    -weights.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f64>()
+    -weights
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| p * p.ln())
+        .sum::<f64>()
 }
 
 /// Squared Euclidean distance ‖a − b‖².
@@ -62,14 +69,19 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         1 => vec![lo],
         _ => {
             let step = (hi - lo) / (n - 1) as f64;
-            (0..n).map(|i| if i == n - 1 { hi } else { lo + step * i as f64 }).collect()
+            (0..n)
+                .map(|i| if i == n - 1 { hi } else { lo + step * i as f64 })
+                .collect()
         }
     }
 }
 
 /// `n` log-spaced points from `lo` to `hi` inclusive (both > 0).
 pub fn logspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    linspace(lo.ln(), hi.ln(), n).into_iter().map(f64::exp).collect()
+    linspace(lo.ln(), hi.ln(), n)
+        .into_iter()
+        .map(f64::exp)
+        .collect()
 }
 
 #[cfg(test)]

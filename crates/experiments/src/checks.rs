@@ -39,12 +39,26 @@ pub struct Checks {
 impl Checks {
     /// An empty table with a title.
     pub fn new(title: &str) -> Self {
-        Self { title: title.to_string(), rows: Vec::new() }
+        Self {
+            title: title.to_string(),
+            rows: Vec::new(),
+        }
     }
 
     /// Add a comparison.
-    pub fn add(&mut self, quantity: impl Into<String>, independent: f64, library: f64, tolerance: f64) -> &mut Self {
-        self.rows.push(Check { quantity: quantity.into(), independent, library, tolerance });
+    pub fn add(
+        &mut self,
+        quantity: impl Into<String>,
+        independent: f64,
+        library: f64,
+        tolerance: f64,
+    ) -> &mut Self {
+        self.rows.push(Check {
+            quantity: quantity.into(),
+            independent,
+            library,
+            tolerance,
+        });
         self
     }
 
@@ -86,9 +100,24 @@ impl Checks {
             .rows
             .iter()
             .filter(|r| !r.passed())
-            .map(|r| format!("{}: independent {} vs library {} (|error| {:.3e} > tol {:.1e})", r.quantity, r.independent, r.library, r.error(), r.tolerance))
+            .map(|r| {
+                format!(
+                    "{}: independent {} vs library {} (|error| {:.3e} > tol {:.1e})",
+                    r.quantity,
+                    r.independent,
+                    r.library,
+                    r.error(),
+                    r.tolerance
+                )
+            })
             .collect();
-        assert!(failed.is_empty(), "{}: {} check(s) failed:\n{}", self.title, failed.len(), failed.join("\n"));
+        assert!(
+            failed.is_empty(),
+            "{}: {} check(s) failed:\n{}",
+            self.title,
+            failed.len(),
+            failed.join("\n")
+        );
     }
 }
 

@@ -15,7 +15,10 @@ pub fn offline_js() -> (String, String) {
         .filter_map(|chunk| chunk.find('>').map(|i| chunk[i + 1..].to_string()))
         .filter(|b| !b.trim().is_empty())
         .collect();
-    (bodies.first().cloned().unwrap_or_default(), bodies.get(1).cloned().unwrap_or_default())
+    (
+        bodies.first().cloned().unwrap_or_default(),
+        bodies.get(1).cloned().unwrap_or_default(),
+    )
 }
 
 /// Render `html` as a `text/html` output cell in an evcxr notebook.
@@ -27,7 +30,9 @@ pub fn display_html(html: &str) {
 /// report's notebook template, so it is not loaded twice.)
 pub fn notebook_init() {
     let (plotly_js, _) = offline_js();
-    display_html(&format!("<script type=\"text/javascript\">{plotly_js}</script>"));
+    display_html(&format!(
+        "<script type=\"text/javascript\">{plotly_js}</script>"
+    ));
 }
 
 /// Show a figure in the notebook with a fixed div id (stable across runs).
@@ -40,7 +45,15 @@ mod tests {
     #[test]
     fn offline_sources_split_into_plotly_and_mathjax() {
         let (p, m) = super::offline_js();
-        assert!(p.contains("plotly") && p.len() > 1_000_000, "plotly.js {} bytes", p.len());
-        assert!(m.contains("MathJax") && m.len() > 100_000, "MathJax {} bytes", m.len());
+        assert!(
+            p.contains("plotly") && p.len() > 1_000_000,
+            "plotly.js {} bytes",
+            p.len()
+        );
+        assert!(
+            m.contains("MathJax") && m.len() > 100_000,
+            "MathJax {} bytes",
+            m.len()
+        );
     }
 }

@@ -11,4 +11,7 @@ pub mod html;
 pub mod stylized;
 
 // Re-exported so that notebooks `:dep` one workspace crate and get matching versions of all.
-pub use {analysis, faer, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr, samplers};
+pub use {
+    analysis, faer, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr,
+    samplers,
+};

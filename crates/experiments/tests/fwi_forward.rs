@@ -6,7 +6,14 @@ use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz};
 use priors::KlBasis;
 
 fn small_config() -> DatasetConfig {
-    DatasetConfig { grid_n: 32, n_train: 60, n_null: 20, n_candidates: 40, true_model_reference: 50, ..Default::default() }
+    DatasetConfig {
+        grid_n: 32,
+        n_train: 60,
+        n_null: 20,
+        n_candidates: 40,
+        true_model_reference: 50,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -16,32 +23,70 @@ fn datasets_are_nested_deterministic_and_the_truth_is_far_from_training() {
     let b = FwiDatasets::generate(&small_config(), &kl).unwrap();
     assert_eq!(a, b);
     // A larger N draws more from the same stream: the smaller set is its prefix.
-    let bigger = FwiDatasets::generate(&DatasetConfig { n_train: 80, ..small_config() }, &kl).unwrap();
+    let bigger = FwiDatasets::generate(
+        &DatasetConfig {
+            n_train: 80,
+            ..small_config()
+        },
+        &kl,
+    )
+    .unwrap();
     assert_eq!(&bigger.train[..60], &a.train[..]);
     assert_eq!(bigger.null, a.null);
-    let dist = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();
+    let dist = |x: &[f64], y: &[f64]| {
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
     // The truth's distance is the max over candidates of the min distance: larger than the
     // typical nearest-neighbour distance of a fresh in-distribution draw.
     let nn_null: Vec<f64> = a
         .null
         .iter()
-        .map(|z| a.train[..50].iter().map(|t| dist(z, t)).fold(f64::INFINITY, f64::min))
+        .map(|z| {
+            a.train[..50]
+                .iter()
+                .map(|t| dist(z, t))
+                .fold(f64::INFINITY, f64::min)
+        })
         .collect();
     let median = {
         let mut v = nn_null.clone();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    assert!(a.truth_distance > median, "truth {} vs null median {median}", a.truth_distance);
-    assert!(FwiDatasets::generate(&DatasetConfig { n_train: 0, ..small_config() }, &kl).is_err());
+    assert!(
+        a.truth_distance > median,
+        "truth {} vs null median {median}",
+        a.truth_distance
+    );
+    assert!(
+        FwiDatasets::generate(
+            &DatasetConfig {
+                n_train: 0,
+                ..small_config()
+            },
+            &kl
+        )
+        .is_err()
+    );
     assert!(a.training_set(61).is_err());
 }
 
 fn slope(eps: &[f64], rem: &[f64]) -> f64 {
     let xs: Vec<f64> = eps.iter().map(|e| e.ln()).collect();
     let ys: Vec<f64> = rem.iter().map(|r| r.ln()).collect();
-    let (mx, my) = (xs.iter().sum::<f64>() / xs.len() as f64, ys.iter().sum::<f64>() / ys.len() as f64);
-    xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>() / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
+    let (mx, my) = (
+        xs.iter().sum::<f64>() / xs.len() as f64,
+        ys.iter().sum::<f64>() / ys.len() as f64,
+    );
+    xs.iter()
+        .zip(&ys)
+        .map(|(x, y)| (x - mx) * (y - my))
+        .sum::<f64>()
+        / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
 }
 
 #[test]
@@ -50,9 +95,16 @@ fn taylor_tests_in_z_and_in_normalised_z_have_slope_two() {
     let sets = FwiDatasets::generate(&small_config(), &kl).unwrap();
     let op = Helmholtz::new(Geometry::preset(GeometryPreset::Small)).unwrap();
     let g = op.geometry().clone();
-    let clean = op.forward(&kl.reconstruct(&sets.truth, g.nx, g.nz).unwrap()).unwrap();
+    let clean = op
+        .forward(&kl.reconstruct(&sets.truth, g.nx, g.nz).unwrap())
+        .unwrap();
     let (data, eta) = add_noise(&clean, 0.05, 7).unwrap();
-    let misfit = KlMisfit { op: &op, kl: &kl, data: &data, sigma_d: eta };
+    let misfit = KlMisfit {
+        op: &op,
+        kl: &kl,
+        data: &data,
+        sigma_d: eta,
+    };
     let zscore = ZScore::fit(sets.training_set(50).unwrap()).unwrap();
     let z0 = sets.train[3].clone();
     let zt0 = zscore.normalize(&z0);
@@ -60,7 +112,11 @@ fn taylor_tests_in_z_and_in_normalised_z_have_slope_two() {
     let eps = [0.2, 0.1, 0.05, 0.025, 0.0125];
     for normalised in [false, true] {
         let eval = |x: &[f64]| {
-            if normalised { misfit.misfit_gradient_normalized(&zscore, x).unwrap() } else { misfit.misfit_gradient(x).unwrap() }
+            if normalised {
+                misfit.misfit_gradient_normalized(&zscore, x).unwrap()
+            } else {
+                misfit.misfit_gradient(x).unwrap()
+            }
         };
         let x0 = if normalised { zt0.clone() } else { z0.clone() };
         let (phi0, grad) = eval(&x0);
@@ -73,6 +129,9 @@ fn taylor_tests_in_z_and_in_normalised_z_have_slope_two() {
             })
             .collect();
         let s = slope(&eps, &rem);
-        assert!((s - 2.0).abs() < 0.1, "normalised = {normalised}: slope {s}, remainders {rem:?}");
+        assert!(
+            (s - 2.0).abs() < 0.1,
+            "normalised = {normalised}: slope {s}, remainders {rem:?}"
+        );
     }
 }

@@ -21,7 +21,10 @@ fn snapshot_figure1_bottom() {
 
 #[test]
 fn snapshot_effective_components() {
-    insta::assert_yaml_snapshot!("effective_components", results().summary_effective_components());
+    insta::assert_yaml_snapshot!(
+        "effective_components",
+        results().summary_effective_components()
+    );
 }
 
 #[test]
@@ -45,18 +48,36 @@ fn one_d_posterior_collapses_onto_the_two_training_points_around_the_truth() {
     let small = res.one_d.iter().find(|p| p.sigma == 0.05).unwrap();
     // Two spikes just inside ±0.4 (the likelihood pulls each towards x_true = 0).
     let modes: Vec<f64> = (1..small.grid.len() - 1)
-        .filter(|&i| small.exact[i] > small.exact[i - 1] && small.exact[i] >= small.exact[i + 1] && small.exact[i] > 0.01 * 4.0)
+        .filter(|&i| {
+            small.exact[i] > small.exact[i - 1]
+                && small.exact[i] >= small.exact[i + 1]
+                && small.exact[i] > 0.01 * 4.0
+        })
         .map(|i| small.grid[i])
         .collect();
     assert_eq!(modes.len(), 2, "modes {modes:?}");
-    assert!(modes[0] > -0.4 && modes[0] < -0.35 && modes[1] < 0.4 && modes[1] > 0.35, "modes {modes:?}");
+    assert!(
+        modes[0] > -0.4 && modes[0] < -0.35 && modes[1] < 0.4 && modes[1] > 0.35,
+        "modes {modes:?}"
+    );
     // At σ = 0.5 and 0.3 one smooth bump near 0.
     for p in res.one_d.iter().filter(|p| p.sigma > 0.1) {
-        let imax = (0..p.exact.len()).max_by(|&a, &b| p.exact[a].total_cmp(&p.exact[b])).unwrap();
-        assert!(p.grid[imax].abs() < 0.1, "σ = {}: mode at {}", p.sigma, p.grid[imax]);
+        let imax = (0..p.exact.len())
+            .max_by(|&a, &b| p.exact[a].total_cmp(&p.exact[b]))
+            .unwrap();
+        assert!(
+            p.grid[imax].abs() < 0.1,
+            "σ = {}: mode at {}",
+            p.sigma,
+            p.grid[imax]
+        );
     }
     // The linearised mixture lies on the exact posterior at σ = 0.05.
-    let tv = res.distances.iter().find(|d| d.problem == "1d" && d.sigma == 0.05 && d.weighting == "evidence").unwrap();
+    let tv = res
+        .distances
+        .iter()
+        .find(|d| d.problem == "1d" && d.sigma == 0.05 && d.weighting == "evidence")
+        .unwrap();
     assert!(tv.total_variation < 0.01, "TV {}", tv.total_variation);
 }
 
@@ -65,11 +86,19 @@ fn two_d_posterior_ends_on_the_training_point_not_the_truth() {
     let res = results();
     let means: Vec<[f64; 2]> = res.two_d.iter().map(|p| p.components[0].mu).collect();
     // As σ shrinks the dominant component's centre moves from near x_true = (1.4, 0) onto x_0 = (2, 0).
-    let dist_to_x0: Vec<f64> = means.iter().map(|m| ((m[0] - 2.0).powi(2) + m[1].powi(2)).sqrt()).collect();
+    let dist_to_x0: Vec<f64> = means
+        .iter()
+        .map(|m| ((m[0] - 2.0).powi(2) + m[1].powi(2)).sqrt())
+        .collect();
     assert!(dist_to_x0.windows(2).all(|w| w[1] < w[0]), "{dist_to_x0:?}");
     assert!(dist_to_x0[2] < 0.05);
     for p in &res.two_d {
-        assert!(p.components[0].pi_exact > 0.98, "σ = {}: π₀ = {}", p.sigma, p.components[0].pi_exact);
+        assert!(
+            p.components[0].pi_exact > 0.98,
+            "σ = {}: π₀ = {}",
+            p.sigma,
+            p.components[0].pi_exact
+        );
     }
 }
 
@@ -78,8 +107,16 @@ fn linearization_error_shrinks_with_sigma() {
     // The quantitative form of "the linearisation becomes exact as the bandwidth vanishes".
     let res = results();
     for w in ["evidence", "quadratic"] {
-        let tv: Vec<f64> = res.distances.iter().filter(|d| d.problem == "1d_slider" && d.weighting == w).map(|d| d.total_variation).collect();
-        assert!(tv.windows(2).all(|p| p[0] <= p[1] * (1.0 + 1e-9)), "{w}: {tv:?}");
+        let tv: Vec<f64> = res
+            .distances
+            .iter()
+            .filter(|d| d.problem == "1d_slider" && d.weighting == w)
+            .map(|d| d.total_variation)
+            .collect();
+        assert!(
+            tv.windows(2).all(|p| p[0] <= p[1] * (1.0 + 1e-9)),
+            "{w}: {tv:?}"
+        );
         assert!(tv[0] < 1e-3 && *tv.last().unwrap() > 0.1);
     }
 }
@@ -89,7 +126,11 @@ fn effective_components_fall_to_one_or_two_and_rise_to_n() {
     for c in &results().sweep {
         let (small, large) = (c.effective[0], *c.effective.last().unwrap());
         // Small σ: the lookup regime — a handful of components; large σ: all N share the mass.
-        assert!(small < 0.2 * c.n_train as f64 + 1.0, "N = {}: {small}", c.n_train);
+        assert!(
+            small < 0.2 * c.n_train as f64 + 1.0,
+            "N = {}: {small}",
+            c.n_train
+        );
         assert!(large > 0.9 * c.n_train as f64, "N = {}: {large}", c.n_train);
         assert!(c.sigma_crit > 0.01 && c.sigma_crit < 1.0);
     }
@@ -99,7 +140,10 @@ fn effective_components_fall_to_one_or_two_and_rise_to_n() {
 fn same_config_gives_identical_numbers() {
     let cfg = StylizedConfig::preset(Preset::Quick);
     let (a, b) = (run(&cfg).unwrap(), run(&cfg).unwrap());
-    assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
 }
 
 #[test]
@@ -117,13 +161,29 @@ fn invalid_configs_name_the_setting() {
     ];
     for (toml, field) in cases {
         let err = StylizedConfig::from_toml(toml).unwrap_err();
-        assert!(err.to_string().contains(&format!("`{field}`")), "{toml:?} -> {err}");
+        assert!(
+            err.to_string().contains(&format!("`{field}`")),
+            "{toml:?} -> {err}"
+        );
     }
-    assert!("medium".parse::<Preset>().unwrap_err().to_string().contains("default, quick"));
+    assert!(
+        "medium"
+            .parse::<Preset>()
+            .unwrap_err()
+            .to_string()
+            .contains("default, quick")
+    );
 }
 
 #[test]
 fn shipped_default_config_is_the_default_preset() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/stylized/default.toml")).unwrap();
-    assert_eq!(StylizedConfig::from_toml(&text).unwrap(), StylizedConfig::preset(Preset::Default));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/stylized/default.toml"
+    ))
+    .unwrap();
+    assert_eq!(
+        StylizedConfig::from_toml(&text).unwrap(),
+        StylizedConfig::preset(Preset::Default)
+    );
 }

@@ -8,12 +8,20 @@ use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let name = path.file_name().context("output path has no file name")?.to_string_lossy();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut f =
+            fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
@@ -35,9 +43,16 @@ pub struct Staging {
 impl Staging {
     /// Stage outputs for `dest` in a hidden sibling directory.
     pub fn new(dest: &Path) -> Result<Self> {
-        let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
         // A run killed before it committed leaves its staging directory behind: remove those whose
         // process is gone, so that a rerun restarts cleanly.
         let prefix = format!(".{name}.staging-");
@@ -51,7 +66,11 @@ impl Staging {
         }
         let dir = parent.join(format!("{prefix}{}", std::process::id()));
         fs::create_dir_all(&dir)?;
-        Ok(Self { dir, dest: dest.to_path_buf(), committed: false })
+        Ok(Self {
+            dir,
+            dest: dest.to_path_buf(),
+            committed: false,
+        })
     }
 
     /// Where to write staged files.
@@ -62,7 +81,8 @@ impl Staging {
     /// Move every staged file into the destination (each move an atomic rename; entries of the
     /// destination that were not staged are kept).
     pub fn commit(mut self) -> Result<()> {
-        fs::create_dir_all(&self.dest).with_context(|| format!("cannot create {}", self.dest.display()))?;
+        fs::create_dir_all(&self.dest)
+            .with_context(|| format!("cannot create {}", self.dest.display()))?;
         move_tree(&self.dir, &self.dest)?;
         fs::remove_dir_all(&self.dir).ok();
         self.committed = true;
@@ -79,7 +99,8 @@ fn move_tree(from: &Path, to: &Path) -> Result<()> {
             fs::create_dir_all(&target)?;
             move_tree(&e.path(), &target)?;
         } else {
-            fs::rename(e.path(), &target).with_context(|| format!("cannot move {} into place", target.display()))?;
+            fs::rename(e.path(), &target)
+                .with_context(|| format!("cannot move {} into place", target.display()))?;
         }
     }
     Ok(())

@@ -85,7 +85,8 @@ pub fn load_geometry(args: &GeometryArgs) -> Result<Geometry> {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read geometry file {} (pass an existing TOML file or --preset paper|small)", path.display()))?;
-            Geometry::from_toml(&text).with_context(|| format!("in geometry file {}", path.display()))
+            Geometry::from_toml(&text)
+                .with_context(|| format!("in geometry file {}", path.display()))
         }
         (None, Some(name)) => Ok(Geometry::preset(GeometryPreset::parse(name)?)),
         (None, None) => bail!("no geometry: pass --geometry FILE.toml or --preset paper|small"),
@@ -93,7 +94,8 @@ pub fn load_geometry(args: &GeometryArgs) -> Result<Geometry> {
 }
 
 fn read_npy(path: &Path, dtype: Dtype, what: &str) -> Result<npy::Array> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read {what} file {}", path.display()))?;
     npy::decode(&bytes, dtype).with_context(|| format!("{what} file {}", path.display()))
 }
 
@@ -129,12 +131,23 @@ fn read_data(path: &Path, op: &Helmholtz) -> Result<Mat<c64>> {
     let a = read_npy(path, Dtype::C128, "data")?;
     let (ns, nr) = (op.source_nodes().len(), op.receiver_nodes().len());
     if a.shape != [ns, nr] {
-        bail!("data file {} has shape {:?} but the geometry has (n_sources, n_receivers) = ({ns}, {nr})", path.display(), a.shape);
+        bail!(
+            "data file {} has shape {:?} but the geometry has (n_sources, n_receivers) = ({ns}, {nr})",
+            path.display(),
+            a.shape
+        );
     }
     if let Some(k) = a.data.iter().position(|v| !v.is_finite()) {
-        bail!("data file {}: entry [{}, {}] is not finite", path.display(), k / 2 / nr, (k / 2) % nr);
+        bail!(
+            "data file {}: entry [{}, {}] is not finite",
+            path.display(),
+            k / 2 / nr,
+            (k / 2) % nr
+        );
     }
-    Ok(Mat::from_fn(ns, nr, |s, r| c64::new(a.data[2 * (s * nr + r)], a.data[2 * (s * nr + r) + 1])))
+    Ok(Mat::from_fn(ns, nr, |s, r| {
+        c64::new(a.data[2 * (s * nr + r)], a.data[2 * (s * nr + r) + 1])
+    }))
 }
 
 fn write_data(path: &Path, d: &Mat<c64>) -> Result<()> {
@@ -144,13 +157,20 @@ fn write_data(path: &Path, d: &Mat<c64>) -> Result<()> {
             flat.extend([d[(s, r)].re, d[(s, r)].im]);
         }
     }
-    atomic::write(path, &npy::encode(Dtype::C128, &[d.nrows(), d.ncols()], &flat))
+    atomic::write(
+        path,
+        &npy::encode(Dtype::C128, &[d.nrows(), d.ncols()], &flat),
+    )
 }
 
 /// Run one `helmholtz` subcommand.
 pub fn command(cmd: HelmholtzCommand) -> Result<()> {
     match cmd {
-        HelmholtzCommand::Forward { model, geometry, out } => {
+        HelmholtzCommand::Forward {
+            model,
+            geometry,
+            out,
+        } => {
             let geometry = load_geometry(&geometry)?;
             let m = read_model(&model, &geometry)?;
             let t0 = Instant::now();
@@ -168,7 +188,13 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 out.display()
             );
         }
-        HelmholtzCommand::Gradient { model, data, sigma_d, geometry, out } => {
+        HelmholtzCommand::Gradient {
+            model,
+            data,
+            sigma_d,
+            geometry,
+            out,
+        } => {
             if !(sigma_d.is_finite() && sigma_d > 0.0) {
                 bail!("invalid `--sigma-d`: must be a finite number > 0 (got {sigma_d})");
             }
@@ -180,7 +206,10 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let t1 = Instant::now();
             let (phi, grad) = op.misfit_gradient(&m, &d_obs, sigma_d)?;
             let t2 = Instant::now();
-            atomic::write(&out, &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &grad))?;
+            atomic::write(
+                &out,
+                &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &grad),
+            )?;
             eprintln!(
                 "gradient: misfit Φ = {phi:.6e}; setup {:.3} s, factorisation + forward/adjoint solves {:.3} s; wrote {}",
                 (t1 - t0).as_secs_f64(),
@@ -196,15 +225,25 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             );
             atomic::write(&out, text.as_bytes())?;
         }
-        HelmholtzCommand::Model { geometry, kind, out } => {
+        HelmholtzCommand::Model {
+            geometry,
+            kind,
+            out,
+        } => {
             let geometry = load_geometry(&geometry)?;
             let config = DatasetConfig::default();
             let (set, index) = match kind.split_once(':') {
                 None if kind == "true" => ("true", 0),
-                Some((set @ ("train" | "null"), k)) => (set, k.parse::<usize>().map_err(|_| bad_kind(&kind))?),
+                Some((set @ ("train" | "null"), k)) => {
+                    (set, k.parse::<usize>().map_err(|_| bad_kind(&kind))?)
+                }
                 _ => return Err(bad_kind(&kind)),
             };
-            let limit = if set == "train" { config.n_train } else { config.n_null };
+            let limit = if set == "train" {
+                config.n_train
+            } else {
+                config.n_null
+            };
             if set != "true" && index >= limit {
                 bail!("invalid `--kind`: {set}:K needs K < {limit} (got {index})");
             }
@@ -220,12 +259,17 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 bail!("the KL reconstruction has non-positive squared slowness at pixel {k}");
             }
             let v: Vec<f64> = m.iter().map(|m| 1.0 / m.sqrt()).collect();
-            atomic::write(&out, &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v))?;
+            atomic::write(
+                &out,
+                &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v),
+            )?;
         }
     }
     Ok(())
 }
 
 fn bad_kind(kind: &str) -> anyhow::Error {
-    anyhow::anyhow!("invalid `--kind`: must be true, train:K or null:K with an integer K (got `{kind}`)")
+    anyhow::anyhow!(
+        "invalid `--kind`: must be true, train:K or null:K with an integer K (got `{kind}`)"
+    )
 }

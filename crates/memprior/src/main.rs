@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "memprior", version, about = "Memorization in learned priors: experiments, tables and report")]
+#[command(
+    name = "memprior",
+    version,
+    about = "Memorization in learned priors: experiments, tables and report"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,15 +77,34 @@ fn main() {
 
 fn run() -> Result<()> {
     match Cli::parse().command {
-        Command::Stylized { out, preset, config } => {
+        Command::Stylized {
+            out,
+            preset,
+            config,
+        } => {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             let t = std::time::Instant::now();
             stylized::command(&cfg, &out)?;
-            eprintln!("stylized: wrote {} in {:.2} s", out.display(), t.elapsed().as_secs_f64());
+            eprintln!(
+                "stylized: wrote {} in {:.2} s",
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
-        Command::Report { out, preset, config, notebooks, timings } => {
+        Command::Report {
+            out,
+            preset,
+            config,
+            notebooks,
+            timings,
+        } => {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
-            report::build(&report::ReportInputs { out, cfg, notebooks, timings })?;
+            report::build(&report::ReportInputs {
+                out,
+                cfg,
+                notebooks,
+                timings,
+            })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,
     }

@@ -23,7 +23,9 @@ pub struct Provenance {
 
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Short hash of a configuration's canonical text.
@@ -35,7 +37,10 @@ pub fn config_hash(text: &str) -> String {
 fn utc_now() -> String {
     // Civil date from the Unix epoch (Howard Hinnant's days-from-civil inverse), to avoid a
     // date-time dependency for one timestamp.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -46,7 +51,12 @@ fn utc_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 impl Provenance {
@@ -54,19 +64,28 @@ impl Provenance {
     pub fn collect(config_text: &str, seeds: Vec<(String, u64)>) -> Self {
         let commit = match git(&["rev-parse", "HEAD"]) {
             Some(c) => {
-                let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+                let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                    .is_some_and(|s| !s.is_empty());
                 if dirty { format!("{c}-dirty") } else { c }
             }
             None => "unknown".into(),
         };
-        let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         Self {
             commit,
             config_hash: config_hash(config_text),
             seeds,
             date: utc_now(),
-            machine: format!("{host} ({} {}, {cores} cores)", std::env::consts::OS, std::env::consts::ARCH),
+            machine: format!(
+                "{host} ({} {}, {cores} cores)",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
             timings: Vec::new(),
         }
     }

@@ -50,11 +50,19 @@ nav a { margin-right: 1em; }
 const MATHJAX_CONFIG: &str = r#"<script>window.MathJax = { tex: { inlineMath: [['$', '$'], ['\\(', '\\)']] }, svg: { fontCache: 'global' } };</script>"#;
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<FigureEntry> {
-    let sig = cfg.sigmas.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    let sig = cfg
+        .sigmas
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     vec![
         FigureEntry {
             id: "figure1-top",
@@ -159,14 +167,24 @@ fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<FigureEntry> {
 
 /// Render `docs/equations.md`'s table (if found) as HTML.
 fn equations_html() -> String {
-    let Ok(md) = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/equations.md")) else {
+    let Ok(md) = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/equations.md"),
+    ) else {
         return "<p>docs/equations.md not found.</p>".into();
     };
     let mut html = String::from("<table>");
     let mut header = true;
     for line in md.lines().filter(|l| l.trim_start().starts_with('|')) {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-        if cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        if cells
+            .iter()
+            .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+        {
             continue;
         }
         let tag = if header { "th" } else { "td" };
@@ -187,9 +205,15 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     let config_text = toml::to_string_pretty(cfg)?;
     let mut prov = Provenance::collect(&config_text, vec![("stylized.seed".into(), cfg.seed)]);
     if let Some(path) = &inputs.timings {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read timings file {}", path.display()))?;
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&text).with_context(|| format!("timings file {} must be a JSON object of seconds", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read timings file {}", path.display()))?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+            .with_context(|| {
+                format!(
+                    "timings file {} must be a JSON object of seconds",
+                    path.display()
+                )
+            })?;
         for (k, v) in map {
             prov.timings.push((k, v.as_f64().unwrap_or(f64::NAN)));
         }
@@ -199,11 +223,15 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
 
     let t = Instant::now();
     let res = experiments::stylized::run(cfg)?;
-    prov.timings.push(("stylized experiments".into(), t.elapsed().as_secs_f64()));
+    prov.timings
+        .push(("stylized experiments".into(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
     stylized::write_tables(&res, cfg, &root.join("data/stylized"))?;
-    prov.timings.push(("stylized tables (CSV, Parquet)".into(), t.elapsed().as_secs_f64()));
+    prov.timings.push((
+        "stylized tables (CSV, Parquet)".into(),
+        t.elapsed().as_secs_f64(),
+    ));
 
     let t = Instant::now();
     let (plotly_js, mathjax_js) = experiments::html::offline_js();
@@ -221,7 +249,11 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
             .collect();
         entries.sort();
         for p in entries {
-            let name = p.file_name().expect("listed file").to_string_lossy().to_string();
+            let name = p
+                .file_name()
+                .expect("listed file")
+                .to_string_lossy()
+                .to_string();
             atomic::write(&root.join("notebooks").join(&name), &std::fs::read(&p)?)?;
             notebooks.push(name);
         }
@@ -245,11 +277,19 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     );
     for f in &figs {
         let nb = if notebooks.iter().any(|n| n.starts_with(f.notebook)) {
-            format!("<a href=\"notebooks/{}.html\">{}</a>", f.notebook, f.notebook)
+            format!(
+                "<a href=\"notebooks/{}.html\">{}</a>",
+                f.notebook, f.notebook
+            )
         } else {
             format!("{} (not executed in this build)", f.notebook)
         };
-        let tables = f.tables.iter().map(|t| format!("<a href=\"data/stylized/{t}.csv\">{t}.csv</a>")).collect::<Vec<_>>().join(", ");
+        let tables = f
+            .tables
+            .iter()
+            .map(|t| format!("<a href=\"data/stylized/{t}.csv\">{t}.csv</a>"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = write!(
             body,
             "<figure id=\"{id}\"><h3>{title}</h3>{plot}<figcaption>{caption}</figcaption>\
@@ -261,10 +301,15 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
             caption = html_escape(&f.caption),
             hash = prov.config_hash,
             snap = f.snapshot,
-            tables = if tables.is_empty() { String::new() } else { format!(" · Data: {tables}") },
+            tables = if tables.is_empty() {
+                String::new()
+            } else {
+                format!(" · Data: {tables}")
+            },
         );
     }
-    prov.timings.push(("figures".into(), t.elapsed().as_secs_f64()));
+    prov.timings
+        .push(("figures".into(), t.elapsed().as_secs_f64()));
 
     let _ = write!(body, "<h2 id=\"notebooks\">Notebooks</h2>");
     if notebooks.is_empty() {
@@ -272,14 +317,31 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     } else {
         body.push_str("<ul>");
         for n in &notebooks {
-            let _ = write!(body, "<li><a href=\"notebooks/{n}\">{}</a></li>", n.trim_end_matches(".html"));
+            let _ = write!(
+                body,
+                "<li><a href=\"notebooks/{n}\">{}</a></li>",
+                n.trim_end_matches(".html")
+            );
         }
         body.push_str("</ul>");
     }
-    let _ = write!(body, "<h2 id=\"equations\">Equations</h2>{}", equations_html());
+    let _ = write!(
+        body,
+        "<h2 id=\"equations\">Equations</h2>{}",
+        equations_html()
+    );
     body.push_str("<h2 id=\"tables\">Tables</h2><ul>");
-    for t in ["linearized_1d", "linearized_2d", "effective_components", "distances", "lookup_weights"] {
-        let _ = write!(body, "<li>{t}: <a href=\"data/stylized/{t}.csv\">CSV</a>, <a href=\"data/stylized/{t}.parquet\">Parquet</a></li>");
+    for t in [
+        "linearized_1d",
+        "linearized_2d",
+        "effective_components",
+        "distances",
+        "lookup_weights",
+    ] {
+        let _ = write!(
+            body,
+            "<li>{t}: <a href=\"data/stylized/{t}.csv\">CSV</a>, <a href=\"data/stylized/{t}.parquet\">Parquet</a></li>"
+        );
     }
     body.push_str("<li><a href=\"data/stylized/config.toml\">config.toml</a> · <a href=\"data/stylized/summary.json\">summary.json</a></li></ul>");
 
@@ -291,10 +353,17 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <h3>Stage timings (wall seconds)</h3><table>{}</table>",
         html_escape(&prov.commit),
         prov.config_hash,
-        prov.seeds.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", "),
+        prov.seeds
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         prov.date,
         html_escape(&prov.machine),
-        prov.timings.iter().map(|(k, v)| format!("<tr><td>{}</td><td>{v:.2}</td></tr>", html_escape(k))).collect::<String>(),
+        prov.timings
+            .iter()
+            .map(|(k, v)| format!("<tr><td>{}</td><td>{v:.2}</td></tr>", html_escape(k)))
+            .collect::<String>(),
     );
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Memorization in learned priors — report</title>\
@@ -302,7 +371,10 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <script src=\"assets/plotly.min.js\"></script></head><body>{body}</body></html>"
     );
     atomic::write(&root.join("index.html"), page.as_bytes())?;
-    atomic::write(&root.join("provenance.json"), serde_json::to_string_pretty(&prov)?.as_bytes())?;
+    atomic::write(
+        &root.join("provenance.json"),
+        serde_json::to_string_pretty(&prov)?.as_bytes(),
+    )?;
     staging.commit()?;
     eprintln!("report: wrote {}/index.html", inputs.out.display());
     for (k, v) in &prov.timings {

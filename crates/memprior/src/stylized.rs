@@ -21,9 +21,14 @@ pub fn load_config(config: Option<&Path>, preset: Option<&str>) -> Result<Styliz
     match (config, preset) {
         (Some(_), Some(_)) => anyhow::bail!("give either --config FILE or --preset NAME, not both"),
         (Some(path), None) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {} (check the path and permissions)", path.display()))?;
-            Ok(StylizedConfig::from_toml(&text).with_context(|| format!("in config file {}", path.display()))?)
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read config file {} (check the path and permissions)",
+                    path.display()
+                )
+            })?;
+            Ok(StylizedConfig::from_toml(&text)
+                .with_context(|| format!("in config file {}", path.display()))?)
         }
         (None, p) => {
             let preset: Preset = p.unwrap_or("default").parse()?;
@@ -65,7 +70,10 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
     let mut t = Table::new()
         .u64("n_train", re.iter().map(|r| r.n_train as u64))
         .f64("sigma", re.iter().map(|r| r.sigma))
-        .f64("effective_components", re.iter().map(|r| r.effective_components))
+        .f64(
+            "effective_components",
+            re.iter().map(|r| r.effective_components),
+        )
         .f64("sigma_crit", re.iter().map(|r| r.sigma_crit))
         .frame()?;
     write_csv_parquet(&mut t, dir, "effective_components")?;
@@ -77,17 +85,42 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
         .str("weighting", d.iter().map(|r| r.weighting.clone()))
         .f64("total_variation", d.iter().map(|r| r.total_variation))
         .f64("hellinger", d.iter().map(|r| r.hellinger))
-        .f64("kl_exact_to_linearized", d.iter().map(|r| r.kl_exact_to_linearized))
+        .f64(
+            "kl_exact_to_linearized",
+            d.iter().map(|r| r.kl_exact_to_linearized),
+        )
         .frame()?;
     write_csv_parquet(&mut t, dir, "distances")?;
 
     let mut lookup: Vec<(String, u64, f64)> = Vec::new();
     for (problem, comps) in [
-        ("1d", res.one_d[0].components.iter().map(|c| c.lookup).collect::<Vec<_>>()),
-        ("2d_pentagon", res.two_d[0].components.iter().map(|c| c.lookup).collect()),
-        ("2d_random", res.two_d_random[0].components.iter().map(|c| c.lookup).collect()),
+        (
+            "1d",
+            res.one_d[0]
+                .components
+                .iter()
+                .map(|c| c.lookup)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "2d_pentagon",
+            res.two_d[0].components.iter().map(|c| c.lookup).collect(),
+        ),
+        (
+            "2d_random",
+            res.two_d_random[0]
+                .components
+                .iter()
+                .map(|c| c.lookup)
+                .collect(),
+        ),
     ] {
-        lookup.extend(comps.into_iter().enumerate().map(|(n, w)| (problem.to_string(), n as u64, w)));
+        lookup.extend(
+            comps
+                .into_iter()
+                .enumerate()
+                .map(|(n, w)| (problem.to_string(), n as u64, w)),
+        );
     }
     let mut t = Table::new()
         .str("problem", lookup.iter().map(|r| r.0.clone()))
@@ -96,7 +129,10 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
         .frame()?;
     write_csv_parquet(&mut t, dir, "lookup_weights")?;
 
-    atomic::write(&dir.join("config.toml"), toml::to_string_pretty(cfg)?.as_bytes())?;
+    atomic::write(
+        &dir.join("config.toml"),
+        toml::to_string_pretty(cfg)?.as_bytes(),
+    )?;
     let summary = serde_json::json!({
         "figure1_top": res.summary_figure1_top(),
         "figure1_bottom": res.summary_figure1_bottom(),
@@ -105,7 +141,10 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
         "sigma_slider": res.summary_slider(),
         "distances": res.summary_distances(),
     });
-    atomic::write(&dir.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    atomic::write(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
     Ok(())
 }
 

@@ -19,19 +19,28 @@ impl Table {
 
     /// Append a float column.
     pub fn f64(mut self, name: &str, values: impl IntoIterator<Item = f64>) -> Self {
-        self.columns.push(Column::new(name.into(), values.into_iter().collect::<Vec<f64>>()));
+        self.columns.push(Column::new(
+            name.into(),
+            values.into_iter().collect::<Vec<f64>>(),
+        ));
         self
     }
 
     /// Append an unsigned-integer column.
     pub fn u64(mut self, name: &str, values: impl IntoIterator<Item = u64>) -> Self {
-        self.columns.push(Column::new(name.into(), values.into_iter().collect::<Vec<u64>>()));
+        self.columns.push(Column::new(
+            name.into(),
+            values.into_iter().collect::<Vec<u64>>(),
+        ));
         self
     }
 
     /// Append a string column.
     pub fn str(mut self, name: &str, values: impl IntoIterator<Item = String>) -> Self {
-        self.columns.push(Column::new(name.into(), values.into_iter().collect::<Vec<String>>()));
+        self.columns.push(Column::new(
+            name.into(),
+            values.into_iter().collect::<Vec<String>>(),
+        ));
         self
     }
 

@@ -33,7 +33,13 @@ impl EmpiricalMeasure {
 
     /// Draw `n` samples, each a uniformly chosen training point.
     pub fn sample_n<R: Rng + ?Sized>(&self, rng: &mut R, n: usize) -> Vec<Vec<f64>> {
-        (0..n).map(|_| self.training.point(rng.random_range(0..self.training.len())).to_vec()).collect()
+        (0..n)
+            .map(|_| {
+                self.training
+                    .point(rng.random_range(0..self.training.len()))
+                    .to_vec()
+            })
+            .collect()
     }
 }
 
@@ -54,7 +60,11 @@ impl EmpiricalDenoiser {
         if alpha_bar.is_finite() && alpha_bar > 0.0 && alpha_bar < 1.0 {
             Ok(())
         } else {
-            Err(ConfigError::new("alpha_bar", "must lie in the open interval (0, 1)", alpha_bar))
+            Err(ConfigError::new(
+                "alpha_bar",
+                "must lie in the open interval (0, 1)",
+                alpha_bar,
+            ))
         }
     }
 
@@ -90,6 +100,10 @@ impl EmpiricalDenoiser {
     pub fn epsilon(&self, x_t: &[f64], alpha_bar: f64) -> Result<Vec<f64>, ConfigError> {
         let x0 = self.posterior_mean(x_t, alpha_bar)?;
         let (sa, s1) = (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt());
-        Ok(x_t.iter().zip(&x0).map(|(xt, x0)| (xt - sa * x0) / s1).collect())
+        Ok(x_t
+            .iter()
+            .zip(&x0)
+            .map(|(xt, x0)| (xt - sa * x0) / s1)
+            .collect())
     }
 }

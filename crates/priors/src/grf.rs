@@ -44,27 +44,57 @@ impl GaussianRandomField {
     /// mean is finite.
     pub fn new(n: usize, alpha: f64, tau: f64, mean: f64, std: f64) -> Result<Self, ConfigError> {
         if n < 2 {
-            return Err(ConfigError::new("grf.n", "must be ≥ 2 grid points per side", n));
+            return Err(ConfigError::new(
+                "grf.n",
+                "must be ≥ 2 grid points per side",
+                n,
+            ));
         }
         if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(ConfigError::new("grf.alpha", "must be a finite number ≥ 0", alpha));
+            return Err(ConfigError::new(
+                "grf.alpha",
+                "must be a finite number ≥ 0",
+                alpha,
+            ));
         }
         positive("grf.tau", tau)?;
         positive("grf.std", std)?;
         if !mean.is_finite() {
-            return Err(ConfigError::new("grf.mean", "must be a finite number", mean));
+            return Err(ConfigError::new(
+                "grf.mean",
+                "must be a finite number",
+                mean,
+            ));
         }
-        let freq = |i: usize| if i < n.div_ceil(2) { i as f64 } else { i as f64 - n as f64 };
+        let freq = |i: usize| {
+            if i < n.div_ceil(2) {
+                i as f64
+            } else {
+                i as f64 - n as f64
+            }
+        };
         let four_pi2 = 4.0 * std::f64::consts::PI.powi(2);
         let mut amplitude = Vec::with_capacity(n * n);
         for i in 0..n {
             for j in 0..n {
                 let k2 = freq(i).powi(2) + freq(j).powi(2);
-                amplitude.push(if i == 0 && j == 0 { 0.0 } else { (four_pi2 * k2 + tau * tau).powf(-alpha / 2.0) });
+                amplitude.push(if i == 0 && j == 0 {
+                    0.0
+                } else {
+                    (four_pi2 * k2 + tau * tau).powf(-alpha / 2.0)
+                });
             }
         }
         let raw_var = amplitude.iter().map(|a| a * a).sum::<f64>() / (n * n) as f64;
-        Ok(Self { n, alpha, tau, mean, std, amplitude, scale: std / raw_var.sqrt() })
+        Ok(Self {
+            n,
+            alpha,
+            tau,
+            mean,
+            std,
+            amplitude,
+            scale: std / raw_var.sqrt(),
+        })
     }
 
     /// Grid points per side.
@@ -99,8 +129,9 @@ impl GaussianRandomField {
         let mut planner = FftPlanner::<f64>::new();
         let fwd = planner.plan_fft_forward(n);
         let inv = planner.plan_fft_inverse(n);
-        let mut buf: Vec<Complex64> =
-            (0..n * n).map(|_| Complex64::new(StandardNormal.sample(rng), 0.0)).collect();
+        let mut buf: Vec<Complex64> = (0..n * n)
+            .map(|_| Complex64::new(StandardNormal.sample(rng), 0.0))
+            .collect();
         fft2(&mut buf, n, &*fwd);
         for (b, a) in buf.iter_mut().zip(&self.amplitude) {
             *b *= *a;
@@ -166,7 +197,10 @@ mod tests {
         let var = s2 / draws as f64;
         let target = grf.std().powi(2);
         // Var of the sample variance of a Gaussian: 2σ⁴/n → 4 standard errors ≈ 28 %.
-        assert!((var / target - 1.0).abs() < 4.0 * (2.0 / draws as f64).sqrt(), "var {var} vs {target}");
+        assert!(
+            (var / target - 1.0).abs() < 4.0 * (2.0 / draws as f64).sqrt(),
+            "var {var} vs {target}"
+        );
         assert!((s1 / draws as f64).abs() < 4.0 * grf.std() / (draws as f64).sqrt());
         // The zero mode is removed: every field has exactly the prescribed mean.
         assert!((field_mean / draws as f64 - grf.mean()).abs() < 1e-12);
@@ -191,8 +225,16 @@ mod tests {
             let (mut ratio, mut count) = (0.0, 0.0);
             for i in 0..n {
                 for j in 0..n {
-                    let fi = if i < n / 2 { i as f64 } else { i as f64 - n as f64 };
-                    let fj = if j < n / 2 { j as f64 } else { j as f64 - n as f64 };
+                    let fi = if i < n / 2 {
+                        i as f64
+                    } else {
+                        i as f64 - n as f64
+                    };
+                    let fj = if j < n / 2 {
+                        j as f64
+                    } else {
+                        j as f64 - n as f64
+                    };
                     let r = (fi * fi + fj * fj).sqrt();
                     if r >= shell as f64 && r < shell as f64 + 1.0 {
                         ratio += power[i * n + j] / grf.expected_power(i, j);
@@ -203,7 +245,10 @@ mod tests {
             let mean_ratio = ratio / count;
             // Per mode the ratio over 200 draws has relative sd ≈ 1/√200; the shell pools ≥ 4
             // modes (half of them conjugate pairs): 5 sd of one mode is a loose, honest bound.
-            assert!((mean_ratio - 1.0).abs() < 5.0 / (draws as f64).sqrt(), "shell {shell}: {mean_ratio}");
+            assert!(
+                (mean_ratio - 1.0).abs() < 5.0 / (draws as f64).sqrt(),
+                "shell {shell}: {mean_ratio}"
+            );
         }
         assert!(power[0] < 1e-20, "zero mode carries power {}", power[0]);
     }
@@ -214,7 +259,12 @@ mod tests {
         let a = grf.sample_n(&mut ChaCha8Rng::seed_from_u64(5), 3);
         let b = grf.sample_n(&mut ChaCha8Rng::seed_from_u64(5), 3);
         assert_eq!(a, b);
-        assert!(GaussianRandomField::new(16, 3.0, 0.0, 0.0, 1.0).unwrap_err().to_string().contains("grf.tau"));
+        assert!(
+            GaussianRandomField::new(16, 3.0, 0.0, 0.0, 1.0)
+                .unwrap_err()
+                .to_string()
+                .contains("grf.tau")
+        );
         assert!(GaussianRandomField::new(1, 3.0, 5.0, 0.0, 1.0).is_err());
     }
 }

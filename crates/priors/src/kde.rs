@@ -35,12 +35,19 @@ impl GaussianMixture1d {
             .zip(stds)
             .map(|(&m, &s)| Normal::new(m, s).expect("validated above"))
             .collect();
-        Ok(Self { weights: weights.iter().map(|w| w / total).collect(), components })
+        Ok(Self {
+            weights: weights.iter().map(|w| w / total).collect(),
+            components,
+        })
     }
 
     /// Density at x.
     pub fn pdf(&self, x: f64) -> f64 {
-        self.weights.iter().zip(&self.components).map(|(a, c)| a * c.pdf(x)).sum()
+        self.weights
+            .iter()
+            .zip(&self.components)
+            .map(|(a, c)| a * c.pdf(x))
+            .sum()
     }
 
     /// Draw `n` samples.
@@ -58,7 +65,8 @@ impl GaussianMixture1d {
                     }
                 }
                 let z: f64 = StandardNormal.sample(rng);
-                self.components[k].mean().unwrap_or(0.0) + self.components[k].std_dev().unwrap_or(1.0) * z
+                self.components[k].mean().unwrap_or(0.0)
+                    + self.components[k].std_dev().unwrap_or(1.0) * z
             })
             .collect()
     }
@@ -77,11 +85,18 @@ impl GaussianKde {
     /// KDE with explicit kernel std `bandwidth`.
     pub fn new(points: &[f64], bandwidth: f64) -> Result<Self, ConfigError> {
         if points.is_empty() {
-            return Err(ConfigError::new("points", "must contain at least one sample", "none"));
+            return Err(ConfigError::new(
+                "points",
+                "must contain at least one sample",
+                "none",
+            ));
         }
         memprior_core::error::all_finite("points", points)?;
         positive("bandwidth", bandwidth)?;
-        Ok(Self { points: points.to_vec(), bandwidth })
+        Ok(Self {
+            points: points.to_vec(),
+            bandwidth,
+        })
     }
 
     /// KDE whose kernel std is `factor` × the sample standard deviation (ddof = 1), as SciPy's
@@ -89,7 +104,11 @@ impl GaussianKde {
     pub fn with_factor(points: &[f64], factor: f64) -> Result<Self, ConfigError> {
         positive("bandwidth_factor", factor)?;
         if points.len() < 2 {
-            return Err(ConfigError::new("points", "need at least two samples for a sample std", points.len()));
+            return Err(ConfigError::new(
+                "points",
+                "need at least two samples for a sample std",
+                points.len(),
+            ));
         }
         let n = points.len() as f64;
         let mean = points.iter().sum::<f64>() / n;
@@ -106,7 +125,11 @@ impl GaussianKde {
     pub fn log_pdf(&self, x: f64) -> f64 {
         let h = self.bandwidth;
         let norm = -0.5 * (2.0 * std::f64::consts::PI * h * h).ln();
-        let terms: Vec<f64> = self.points.iter().map(|&p| norm - (x - p).powi(2) / (2.0 * h * h)).collect();
+        let terms: Vec<f64> = self
+            .points
+            .iter()
+            .map(|&p| norm - (x - p).powi(2) / (2.0 * h * h))
+            .collect();
         logsumexp(&terms) - (self.points.len() as f64).ln()
     }
 

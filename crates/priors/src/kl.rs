@@ -25,7 +25,13 @@ pub struct KlBasis {
 impl Default for KlBasis {
     /// The paper's basis: K = 10 (d = 100), α = 0, s = 1.1, v_bg = 2 km/s, σ_m = 0.02.
     fn default() -> Self {
-        Self { k: 10, alpha: 0.0, s: 1.1, v_bg: 2.0, sigma_m: 0.02 }
+        Self {
+            k: 10,
+            alpha: 0.0,
+            s: 1.1,
+            v_bg: 2.0,
+            sigma_m: 0.02,
+        }
     }
 }
 
@@ -33,15 +39,29 @@ impl KlBasis {
     /// A basis of `k`² modes; errors unless k ≥ 1, α ≥ 0, s > 0, v_bg > 0 and σ_m > 0.
     pub fn new(k: usize, alpha: f64, s: f64, v_bg: f64, sigma_m: f64) -> Result<Self, ConfigError> {
         if k == 0 {
-            return Err(ConfigError::new("kl.k", "must be ≥ 1 (the basis has k² modes)", k));
+            return Err(ConfigError::new(
+                "kl.k",
+                "must be ≥ 1 (the basis has k² modes)",
+                k,
+            ));
         }
         if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(ConfigError::new("kl.alpha", "must be a finite number ≥ 0", alpha));
+            return Err(ConfigError::new(
+                "kl.alpha",
+                "must be a finite number ≥ 0",
+                alpha,
+            ));
         }
         positive("kl.s", s)?;
         positive("kl.v_bg", v_bg)?;
         positive("kl.sigma_m", sigma_m)?;
-        Ok(Self { k, alpha, s, v_bg, sigma_m })
+        Ok(Self {
+            k,
+            alpha,
+            s,
+            v_bg,
+            sigma_m,
+        })
     }
 
     /// Number of coefficients d = K².
@@ -74,13 +94,24 @@ impl KlBasis {
     /// cos(π(i+½)(j+½)/n) for i in 1..=K, j in 0..n: row i−1 holds mode i.
     fn cosines(&self, n: usize) -> Vec<Vec<f64>> {
         (1..=self.k)
-            .map(|i| (0..n).map(|j| (std::f64::consts::PI * (i as f64 + 0.5) * (j as f64 + 0.5) / n as f64).cos()).collect())
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        (std::f64::consts::PI * (i as f64 + 0.5) * (j as f64 + 0.5) / n as f64)
+                            .cos()
+                    })
+                    .collect()
+            })
             .collect()
     }
 
     fn check_grid(nx: usize, nz: usize) -> Result<(), ConfigError> {
         if nx == 0 || nz == 0 {
-            return Err(ConfigError::new("grid", "must have nx ≥ 1 and nz ≥ 1", format!("{nx} × {nz}")));
+            return Err(ConfigError::new(
+                "grid",
+                "must have nx ≥ 1 and nz ≥ 1",
+                format!("{nx} × {nz}"),
+            ));
         }
         Ok(())
     }
@@ -89,14 +120,22 @@ impl KlBasis {
     pub fn reconstruct(&self, z: &[f64], nx: usize, nz: usize) -> Result<Vec<f64>, ConfigError> {
         Self::check_grid(nx, nz)?;
         if z.len() != self.dim() {
-            return Err(ConfigError::new("z", format!("must have K² = {} coefficients", self.dim()), z.len()));
+            return Err(ConfigError::new(
+                "z",
+                format!("must have K² = {} coefficients", self.dim()),
+                z.len(),
+            ));
         }
         let (cx, cz, lam) = (self.cosines(nx), self.cosines(nz), self.eigenvalues());
         // Separable sum: for each i₁, first contract over i₂ along z, then accumulate along x.
         let mut m = vec![self.background(); nx * nz];
         for i1 in 0..self.k {
             let col: Vec<f64> = (0..nz)
-                .map(|iz| (0..self.k).map(|i2| z[i1 * self.k + i2] * lam[i1 * self.k + i2] * cz[i2][iz]).sum::<f64>())
+                .map(|iz| {
+                    (0..self.k)
+                        .map(|i2| z[i1 * self.k + i2] * lam[i1 * self.k + i2] * cz[i2][iz])
+                        .sum::<f64>()
+                })
                 .collect();
             for ix in 0..nx {
                 let f = 2.0 * self.sigma_m * cx[i1][ix];
@@ -113,7 +152,11 @@ impl KlBasis {
     pub fn adjoint(&self, g: &[f64], nx: usize, nz: usize) -> Result<Vec<f64>, ConfigError> {
         Self::check_grid(nx, nz)?;
         if g.len() != nx * nz {
-            return Err(ConfigError::new("gradient", format!("must have nx·nz = {} values", nx * nz), g.len()));
+            return Err(ConfigError::new(
+                "gradient",
+                format!("must have nx·nz = {} values", nx * nz),
+                g.len(),
+            ));
         }
         let (cx, cz, lam) = (self.cosines(nx), self.cosines(nz), self.eigenvalues());
         let mut out = vec![0.0; self.dim()];
@@ -127,7 +170,10 @@ impl KlBasis {
             }
             for (i2, cos_z) in cz.iter().enumerate() {
                 let k = i1 * self.k + i2;
-                out[k] = 2.0 * self.sigma_m * lam[k] * row.iter().zip(cos_z).map(|(a, b)| a * b).sum::<f64>();
+                out[k] = 2.0
+                    * self.sigma_m
+                    * lam[k]
+                    * row.iter().zip(cos_z).map(|(a, b)| a * b).sum::<f64>();
             }
         }
         Ok(out)
@@ -140,7 +186,11 @@ impl KlBasis {
         let lam = self.eigenvalues();
         let scale = (nx * nz) as f64;
         // Gᵀ(m − m̄) = σ_m λ_k ⟨φ_k, m − m̄⟩, so divide by (σ_m λ_k)² n_x n_z.
-        Ok(gt.iter().zip(&lam).map(|(g, l)| g / (self.sigma_m * l * self.sigma_m * l * scale)).collect())
+        Ok(gt
+            .iter()
+            .zip(&lam)
+            .map(|(g, l)| g / (self.sigma_m * l * self.sigma_m * l * scale))
+            .collect())
     }
 }
 
@@ -156,7 +206,9 @@ mod tests {
         for ix in 0..nx {
             for iz in 0..nz {
                 let (x1, x2) = ((ix as f64 + 0.5) / nx as f64, (iz as f64 + 0.5) / nz as f64);
-                v.push(2.0 * (pi * (i1 as f64 + 0.5) * x1).cos() * (pi * (i2 as f64 + 0.5) * x2).cos());
+                v.push(
+                    2.0 * (pi * (i1 as f64 + 0.5) * x1).cos() * (pi * (i2 as f64 + 0.5) * x2).cos(),
+                );
             }
         }
         v
@@ -170,10 +222,18 @@ mod tests {
             let n = (nx * nz) as f64;
             for a in (0..b.dim()).step_by(7) {
                 for c in 0..b.dim() {
-                    let dot: f64 = phis[a].iter().zip(&phis[c]).map(|(p, q)| p * q).sum::<f64>() / n;
+                    let dot: f64 = phis[a]
+                        .iter()
+                        .zip(&phis[c])
+                        .map(|(p, q)| p * q)
+                        .sum::<f64>()
+                        / n;
                     let expected = if a == c { 1.0 } else { 0.0 };
                     // n·ε-level sums of O(1) terms.
-                    assert!((dot - expected).abs() < 1e-12, "({nx},{nz}) <φ_{a}, φ_{c}>/n = {dot}");
+                    assert!(
+                        (dot - expected).abs() < 1e-12,
+                        "({nx},{nz}) <φ_{a}, φ_{c}>/n = {dot}"
+                    );
                 }
             }
         }
@@ -183,7 +243,9 @@ mod tests {
     fn reconstruct_matches_the_formula_and_projection_inverts_it() {
         let b = KlBasis::default();
         let (nx, nz) = (40, 33);
-        let z: Vec<f64> = (0..b.dim()).map(|k| ((k * 37 % 11) as f64 - 5.0) / 3.0).collect();
+        let z: Vec<f64> = (0..b.dim())
+            .map(|k| ((k * 37 % 11) as f64 - 5.0) / 3.0)
+            .collect();
         let m = b.reconstruct(&z, nx, nz).unwrap();
         let lam = b.eigenvalues();
         let mut direct = vec![b.background(); nx * nz];
@@ -206,19 +268,48 @@ mod tests {
         let (nx, nz) = (29, 31);
         let z: Vec<f64> = (0..b.dim()).map(|k| (k as f64 * 0.37).sin()).collect();
         let g: Vec<f64> = (0..nx * nz).map(|i| (i as f64 * 0.011).cos()).collect();
-        let gz: Vec<f64> = b.reconstruct(&z, nx, nz).unwrap().iter().map(|v| v - b.background()).collect();
+        let gz: Vec<f64> = b
+            .reconstruct(&z, nx, nz)
+            .unwrap()
+            .iter()
+            .map(|v| v - b.background())
+            .collect();
         let lhs: f64 = gz.iter().zip(&g).map(|(a, c)| a * c).sum();
-        let rhs: f64 = b.adjoint(&g, nx, nz).unwrap().iter().zip(&z).map(|(a, c)| a * c).sum();
-        assert!((lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        let rhs: f64 = b
+            .adjoint(&g, nx, nz)
+            .unwrap()
+            .iter()
+            .zip(&z)
+            .map(|(a, c)| a * c)
+            .sum();
+        assert!(
+            (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
     }
 
     #[test]
     fn invalid_settings_are_rejected() {
-        assert!(KlBasis::new(0, 0.0, 1.1, 2.0, 0.02).unwrap_err().to_string().contains("`kl.k`"));
+        assert!(
+            KlBasis::new(0, 0.0, 1.1, 2.0, 0.02)
+                .unwrap_err()
+                .to_string()
+                .contains("`kl.k`")
+        );
         assert!(KlBasis::new(10, -1.0, 1.1, 2.0, 0.02).is_err());
         let b = KlBasis::default();
-        assert!(b.reconstruct(&[0.0; 3], 8, 8).unwrap_err().to_string().contains("`z`"));
-        assert!(b.adjoint(&[0.0; 3], 8, 8).unwrap_err().to_string().contains("`gradient`"));
+        assert!(
+            b.reconstruct(&[0.0; 3], 8, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("`z`")
+        );
+        assert!(
+            b.adjoint(&[0.0; 3], 8, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("`gradient`")
+        );
         assert!(b.reconstruct(&[0.0; 100], 0, 8).is_err());
         assert_eq!(b.mode(0), (1, 1));
         assert_eq!(b.mode(99), (10, 10));

@@ -18,8 +18,8 @@ mod mixture;
 mod training;
 
 pub use empirical::{EmpiricalDenoiser, EmpiricalMeasure};
-pub use kde::{GaussianKde, GaussianMixture1d};
 pub use grf::GaussianRandomField;
+pub use kde::{GaussianKde, GaussianMixture1d};
 pub use kl::KlBasis;
 pub use mixture::MemorizedPrior;
 pub use training::TrainingSet;

@@ -39,7 +39,10 @@ impl MemorizedPrior {
         let d = self.training.dim() as f64;
         let s2 = self.sigma * self.sigma;
         let norm = -0.5 * d * (2.0 * std::f64::consts::PI * s2).ln();
-        self.training.iter().map(|xn| norm - squared_distance(x, xn) / (2.0 * s2)).collect()
+        self.training
+            .iter()
+            .map(|xn| norm - squared_distance(x, xn) / (2.0 * s2))
+            .collect()
     }
 
     /// Responsibilities w_n(x) = softmax_n(−‖x − x_n‖² / (2σ²)) of [eq:gmm-score].

@@ -13,11 +13,19 @@ impl TrainingSet {
     /// Build from rows; errors if there are no rows, rows differ in length, or a value is not finite.
     pub fn new(rows: &[Vec<f64>]) -> Result<Self, ConfigError> {
         let Some(first) = rows.first() else {
-            return Err(ConfigError::new("training_points", "must contain at least one point (N ≥ 1)", "N = 0"));
+            return Err(ConfigError::new(
+                "training_points",
+                "must contain at least one point (N ≥ 1)",
+                "N = 0",
+            ));
         };
         let dim = first.len();
         if dim == 0 {
-            return Err(ConfigError::new("training_points", "points must have dimension d ≥ 1", "d = 0"));
+            return Err(ConfigError::new(
+                "training_points",
+                "points must have dimension d ≥ 1",
+                "d = 0",
+            ));
         }
         let mut points = Vec::with_capacity(rows.len() * dim);
         for (n, row) in rows.iter().enumerate() {
@@ -30,7 +38,11 @@ impl TrainingSet {
             }
             for (k, &v) in row.iter().enumerate() {
                 if !v.is_finite() {
-                    return Err(ConfigError::new(format!("training_points[{n}][{k}]"), "must be finite", v));
+                    return Err(ConfigError::new(
+                        format!("training_points[{n}][{k}]"),
+                        "must be finite",
+                        v,
+                    ));
                 }
             }
             points.extend_from_slice(row);
@@ -70,6 +82,9 @@ impl TrainingSet {
 
     /// A copy with every point multiplied by `scale` (the √ᾱ_t of DDPM coordinates).
     pub fn scaled(&self, scale: f64) -> Self {
-        Self { dim: self.dim, points: self.points.iter().map(|v| v * scale).collect() }
+        Self {
+            dim: self.dim,
+            points: self.points.iter().map(|v| v * scale).collect(),
+        }
     }
 }

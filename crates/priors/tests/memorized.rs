@@ -9,7 +9,14 @@ use rand_distr::{Distribution, StandardNormal};
 
 fn random_set(rng: &mut ChaCha8Rng, n: usize, d: usize, scale: f64) -> TrainingSet {
     let rows: Vec<Vec<f64>> = (0..n)
-        .map(|_| (0..d).map(|_| { let z: f64 = StandardNormal.sample(rng); scale * z }).collect::<Vec<f64>>())
+        .map(|_| {
+            (0..d)
+                .map(|_| {
+                    let z: f64 = StandardNormal.sample(rng);
+                    scale * z
+                })
+                .collect::<Vec<f64>>()
+        })
         .collect();
     TrainingSet::new(&rows).unwrap()
 }
@@ -57,7 +64,8 @@ fn denoiser_satisfies_tweedie_with_the_mixture_score() {
     let set = random_set(&mut rng, 8, 4, 1.0);
     let denoiser = EmpiricalDenoiser::new(set.clone());
     for &alpha_bar in &[0.99_f64, 0.5, 0.132] {
-        let p_t = MemorizedPrior::new(set.scaled(alpha_bar.sqrt()), (1.0 - alpha_bar).sqrt()).unwrap();
+        let p_t =
+            MemorizedPrior::new(set.scaled(alpha_bar.sqrt()), (1.0 - alpha_bar).sqrt()).unwrap();
         let x_t: Vec<f64> = (0..4).map(|_| StandardNormal.sample(&mut rng)).collect();
         let x0 = denoiser.posterior_mean(&x_t, alpha_bar).unwrap();
         let score = p_t.score(&x_t);
@@ -111,7 +119,10 @@ fn sampling_matches_mixture_moments() {
     let mu = pts.iter().sum::<f64>() / 5.0;
     let var = pts.iter().map(|p| (p - mu).powi(2)).sum::<f64>() / 5.0 + sigma * sigma;
     // 5 Monte-Carlo standard errors: √(var/n) ≈ 0.0030.
-    assert!((mean - mu).abs() < 5.0 * (var / n as f64).sqrt(), "{mean} vs {mu}");
+    assert!(
+        (mean - mu).abs() < 5.0 * (var / n as f64).sqrt(),
+        "{mean} vs {mu}"
+    );
     let emp = EmpiricalMeasure::new(set);
     let draws = emp.sample_n(&mut rng, 100);
     assert!(draws.iter().all(|d| pts.contains(&d[0])));
@@ -134,9 +145,17 @@ fn kde_integrates_to_one_and_matches_factor_rule() {
 
 #[test]
 fn invalid_inputs_are_rejected_with_the_field_name() {
-    assert!(TrainingSet::new(&[]).unwrap_err().to_string().contains("training_points"));
+    assert!(
+        TrainingSet::new(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("training_points")
+    );
     let e = MemorizedPrior::new(TrainingSet::from_scalars(&[0.0]).unwrap(), -0.1).unwrap_err();
-    assert_eq!(e.to_string(), "invalid `sigma`: must be a finite number > 0 (got -0.1)");
+    assert_eq!(
+        e.to_string(),
+        "invalid `sigma`: must be a finite number > 0 (got -0.1)"
+    );
     assert!(TrainingSet::new(&[vec![0.0], vec![f64::NAN]]).is_err());
     assert!(TrainingSet::new(&[vec![0.0], vec![1.0, 2.0]]).is_err());
 }

@@ -20,22 +20,38 @@ impl TensorGrid {
     /// Validate each axis: at least two finite, strictly increasing, equispaced nodes.
     pub fn new(axes: Vec<Vec<f64>>) -> Result<Self, ConfigError> {
         if axes.is_empty() {
-            return Err(ConfigError::new("grid", "must have at least one axis", "none"));
+            return Err(ConfigError::new(
+                "grid",
+                "must have at least one axis",
+                "none",
+            ));
         }
         for (a, axis) in axes.iter().enumerate() {
             let field = format!("grid.axis[{a}]");
             if axis.len() < 2 {
-                return Err(ConfigError::new(field, "must have at least 2 nodes", axis.len()));
+                return Err(ConfigError::new(
+                    field,
+                    "must have at least 2 nodes",
+                    axis.len(),
+                ));
             }
             memprior_core::error::all_finite(&field, axis)?;
             let h = axis[1] - axis[0];
             if h <= 0.0 {
-                return Err(ConfigError::new(field, "must be strictly increasing", format!("step {h}")));
+                return Err(ConfigError::new(
+                    field,
+                    "must be strictly increasing",
+                    format!("step {h}"),
+                ));
             }
             for w in axis.windows(2) {
                 // Equispaced to rounding: linspace nodes differ from i·h by a few ulps of the range.
                 if ((w[1] - w[0]) - h).abs() > 1e-9 * h.abs().max(1.0) {
-                    return Err(ConfigError::new(field, "must be equispaced", format!("steps {h} and {}", w[1] - w[0])));
+                    return Err(ConfigError::new(
+                        field,
+                        "must be equispaced",
+                        format!("steps {h} and {}", w[1] - w[0]),
+                    ));
                 }
             }
         }
@@ -44,7 +60,12 @@ impl TensorGrid {
 
     /// Equispaced axis of `n` nodes over [lo, hi] (NumPy's linspace); validated by [`TensorGrid::new`].
     pub fn uniform(bounds: &[(f64, f64, usize)]) -> Result<Self, ConfigError> {
-        Self::new(bounds.iter().map(|&(lo, hi, n)| memprior_core::numerics::linspace(lo, hi, n)).collect())
+        Self::new(
+            bounds
+                .iter()
+                .map(|&(lo, hi, n)| memprior_core::numerics::linspace(lo, hi, n))
+                .collect(),
+        )
     }
 
     /// The axes.
@@ -113,7 +134,11 @@ impl GridPosterior {
             return Err(ConfigError::new(
                 "grid",
                 format!("must have the prior's dimension d = {}", prior.dim()),
-                format!("d = {} (operator input d = {})", grid.dim(), lik.operator().input_dim()),
+                format!(
+                    "d = {} (operator input d = {})",
+                    grid.dim(),
+                    lik.operator().input_dim()
+                ),
             ));
         }
         let n_comp = prior.training().len();
@@ -138,8 +163,16 @@ impl GridPosterior {
                 }
             }
         }
-        let comp_log_mass: Vec<f64> = run_max.iter().zip(&run_sum).map(|(m, s)| m + s.ln()).collect();
-        let log_post_unnorm: Vec<f64> = log_prior.iter().zip(&log_likelihood).map(|(p, l)| p + l).collect();
+        let comp_log_mass: Vec<f64> = run_max
+            .iter()
+            .zip(&run_sum)
+            .map(|(m, s)| m + s.ln())
+            .collect();
+        let log_post_unnorm: Vec<f64> = log_prior
+            .iter()
+            .zip(&log_likelihood)
+            .map(|(p, l)| p + l)
+            .collect();
         Ok(Self {
             log_prior: grid.normalize_log_density(&log_prior),
             log_likelihood,

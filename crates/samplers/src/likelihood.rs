@@ -17,7 +17,10 @@ impl<F: ForwardOperator> GaussianLikelihood<F> {
         if y.len() != op.output_dim() {
             return Err(ConfigError::new(
                 "y",
-                format!("must have the operator's data dimension m = {}", op.output_dim()),
+                format!(
+                    "must have the operator's data dimension m = {}",
+                    op.output_dim()
+                ),
                 format!("length {}", y.len()),
             ));
         }
@@ -42,7 +45,12 @@ impl<F: ForwardOperator> GaussianLikelihood<F> {
 
     /// Residual r = y − F(x).
     pub fn residual(&self, x: &[f64]) -> Vec<f64> {
-        self.op.apply(x).iter().zip(&self.y).map(|(f, y)| y - f).collect()
+        self.op
+            .apply(x)
+            .iter()
+            .zip(&self.y)
+            .map(|(f, y)| y - f)
+            .collect()
     }
 
     /// Unnormalised log-likelihood −‖F(x) − y‖² / (2γ²).

@@ -90,7 +90,11 @@ fn log_det_from_cholesky(l: faer::MatRef<'_, f64>) -> f64 {
 
 fn factor(field: &str, a: &Mat<f64>) -> Result<faer::linalg::solvers::Llt<f64>, ConfigError> {
     a.llt(Side::Lower).map_err(|e| {
-        ConfigError::new(field, "must be symmetric positive definite (check sigma, gamma and the Jacobian for NaN)", format!("{e:?}"))
+        ConfigError::new(
+            field,
+            "must be symmetric positive definite (check sigma, gamma and the Jacobian for NaN)",
+            format!("{e:?}"),
+        )
     })
 }
 
@@ -106,7 +110,10 @@ impl LinearizedPosterior {
         if training.dim() != op.input_dim() {
             return Err(ConfigError::new(
                 "training_points",
-                format!("must have the operator's model dimension d = {}", op.input_dim()),
+                format!(
+                    "must have the operator's model dimension d = {}",
+                    op.input_dim()
+                ),
                 format!("d = {}", training.dim()),
             ));
         }
@@ -117,31 +124,47 @@ impl LinearizedPosterior {
         Ok(Self { components })
     }
 
-    fn component(xn: &[f64], j: &Mat<f64>, r: &[f64], sigma: f64, gamma: f64) -> Result<LinearizedComponent, ConfigError> {
+    fn component(
+        xn: &[f64],
+        j: &Mat<f64>,
+        r: &[f64],
+        sigma: f64,
+        gamma: f64,
+    ) -> Result<LinearizedComponent, ConfigError> {
         let (m, d) = (j.nrows(), j.ncols());
         let (s2, g2) = (sigma * sigma, gamma * gamma);
         let r_col = Mat::from_fn(m, 1, |i, _| r[i]);
         let (mean_shift, covariance, quadratic_form, log_det_c) = if m < d {
             // Data-space path: C = σ² J Jᵀ + γ² I (m × m).
-            let c = Mat::from_fn(m, m, |a, b| s2 * (0..d).map(|k| j[(a, k)] * j[(b, k)]).sum::<f64>() + if a == b { g2 } else { 0.0 });
+            let c = Mat::from_fn(m, m, |a, b| {
+                s2 * (0..d).map(|k| j[(a, k)] * j[(b, k)]).sum::<f64>()
+                    + if a == b { g2 } else { 0.0 }
+            });
             let llt = factor("linearized.data_covariance", &c)?;
             let cinv_r = llt.solve(&r_col);
             let quad = (0..m).map(|i| r[i] * cinv_r[(i, 0)]).sum::<f64>();
             let shift = j.transpose() * &cinv_r * faer::Scale(s2);
             let cinv_j = llt.solve(j);
             let jt_cinv_j = j.transpose() * &cinv_j;
-            let cov = Mat::from_fn(d, d, |a, b| if a == b { s2 } else { 0.0 } - s2 * s2 * jt_cinv_j[(a, b)]);
+            let cov = Mat::from_fn(
+                d,
+                d,
+                |a, b| if a == b { s2 } else { 0.0 } - s2 * s2 * jt_cinv_j[(a, b)],
+            );
             (shift, cov, quad, log_det_from_cholesky(llt.L()))
         } else {
             // Model-space path: A = σ⁻² I + γ⁻² JᵀJ (d × d), Woodbury and the determinant lemma.
             let jtj = j.transpose() * j;
-            let a = Mat::from_fn(d, d, |p, q| jtj[(p, q)] / g2 + if p == q { 1.0 / s2 } else { 0.0 });
+            let a = Mat::from_fn(d, d, |p, q| {
+                jtj[(p, q)] / g2 + if p == q { 1.0 / s2 } else { 0.0 }
+            });
             let llt = factor("linearized.precision", &a)?;
             let jt_r = j.transpose() * &r_col;
             let u = llt.solve(&jt_r);
             let r2: f64 = r.iter().map(|v| v * v).sum();
             let quad = r2 / g2 - (0..d).map(|i| jt_r[(i, 0)] * u[(i, 0)]).sum::<f64>() / (g2 * g2);
-            let log_det_c = m as f64 * g2.ln() + d as f64 * s2.ln() + log_det_from_cholesky(llt.L());
+            let log_det_c =
+                m as f64 * g2.ln() + d as f64 * s2.ln() + log_det_from_cholesky(llt.L());
             (u * faer::Scale(1.0 / g2), llt.inverse(), quad, log_det_c)
         };
         // Symmetrise against rounding before factorising Σ for density evaluation.
@@ -167,14 +190,29 @@ impl LinearizedPosterior {
 
     /// Normalised component weights w_n under `weighting`.
     pub fn weights(&self, weighting: Weighting) -> Vec<f64> {
-        softmax(&self.components.iter().map(|c| c.log_weight(weighting)).collect::<Vec<_>>())
+        softmax(
+            &self
+                .components
+                .iter()
+                .map(|c| c.log_weight(weighting))
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// log p(x | y) ≈ log Σ_n w_n N(x; μ_n, Σ_n).
     pub fn log_density(&self, x: &[f64], weighting: Weighting) -> f64 {
-        let lw: Vec<f64> = self.components.iter().map(|c| c.log_weight(weighting)).collect();
+        let lw: Vec<f64> = self
+            .components
+            .iter()
+            .map(|c| c.log_weight(weighting))
+            .collect();
         let lse = logsumexp(&lw);
-        let terms: Vec<f64> = self.components.iter().zip(&lw).map(|(c, w)| w - lse + c.log_density(x)).collect();
+        let terms: Vec<f64> = self
+            .components
+            .iter()
+            .zip(&lw)
+            .map(|(c, w)| w - lse + c.log_density(x))
+            .collect();
         logsumexp(&terms)
     }
 }

@@ -9,7 +9,9 @@ use priors::{MemorizedPrior, TrainingSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use samplers::{GaussianLikelihood, GridPosterior, LinearizedPosterior, TensorGrid, Weighting, lookup_weights};
+use samplers::{
+    GaussianLikelihood, GridPosterior, LinearizedPosterior, TensorGrid, Weighting, lookup_weights,
+};
 
 fn normal_mat(rng: &mut ChaCha8Rng, r: usize, c: usize) -> Mat<f64> {
     Mat::from_fn(r, c, |_, _| StandardNormal.sample(rng))
@@ -22,7 +24,10 @@ fn lookup_weights_match_brute_force() {
     let op = Cubic1d::default();
     let lik = GaussianLikelihood::new(op, vec![0.0], 0.3).unwrap();
     let w = lookup_weights(&lik, &set);
-    let raw: Vec<f64> = pts.iter().map(|&x| (-(x + 0.3 * x * x * x).powi(2) / (2.0 * 0.09)).exp()).collect();
+    let raw: Vec<f64> = pts
+        .iter()
+        .map(|&x| (-(x + 0.3 * x * x * x).powi(2) / (2.0 * 0.09)).exp())
+        .collect();
     let z: f64 = raw.iter().sum();
     for (a, b) in w.iter().zip(&raw) {
         assert!((a - b / z).abs() < 1e-15);
@@ -44,7 +49,10 @@ fn linear_operator_component_weights_equal_closed_form_evidence() {
     let grid = TensorGrid::uniform(&[(-6.0, 6.0, 4001)]).unwrap();
     let post = GridPosterior::compute(&grid, &prior, &lik).unwrap();
     let v = a * a * sigma * sigma + gamma * gamma;
-    let raw: Vec<f64> = pts.iter().map(|&x| (-(y - a * x).powi(2) / (2.0 * v)).exp()).collect();
+    let raw: Vec<f64> = pts
+        .iter()
+        .map(|&x| (-(y - a * x).powi(2) / (2.0 * v)).exp())
+        .collect();
     let z: f64 = raw.iter().sum();
     let pi = post.component_weights();
     for (p, r) in pi.iter().zip(&raw) {
@@ -59,23 +67,42 @@ fn linear_operator_component_weights_equal_closed_form_evidence() {
     let dv = grid.cell_volume();
     let mut tv = 0.0;
     for (g, lp) in post.log_posterior.iter().enumerate() {
-        tv += 0.5 * (lp.exp() - lin.log_density(&grid.node(g), Weighting::Evidence).exp()).abs() * dv;
+        tv +=
+            0.5 * (lp.exp() - lin.log_density(&grid.node(g), Weighting::Evidence).exp()).abs() * dv;
     }
-    assert!(tv < 1e-9, "TV between exact and linearised for linear F: {tv}");
+    assert!(
+        tv < 1e-9,
+        "TV between exact and linearised for linear F: {tv}"
+    );
 }
 
-fn direct_component(j: &Mat<f64>, r: &[f64], sigma: f64, gamma: f64) -> (Mat<f64>, Vec<f64>, f64, f64) {
+fn direct_component(
+    j: &Mat<f64>,
+    r: &[f64],
+    sigma: f64,
+    gamma: f64,
+) -> (Mat<f64>, Vec<f64>, f64, f64) {
     let (m, d) = (j.nrows(), j.ncols());
-    let a = Mat::from_fn(d, d, |p, q| (j.transpose() * j)[(p, q)] / (gamma * gamma) + if p == q { 1.0 / (sigma * sigma) } else { 0.0 });
+    let a = Mat::from_fn(d, d, |p, q| {
+        (j.transpose() * j)[(p, q)] / (gamma * gamma)
+            + if p == q { 1.0 / (sigma * sigma) } else { 0.0 }
+    });
     let cov = a.llt(faer::Side::Lower).unwrap().inverse();
     let rc = Mat::from_fn(m, 1, |i, _| r[i]);
     let shift = &cov * j.transpose() * &rc;
-    let c = Mat::from_fn(m, m, |p, q| sigma * sigma * (j * j.transpose())[(p, q)] + if p == q { gamma * gamma } else { 0.0 });
+    let c = Mat::from_fn(m, m, |p, q| {
+        sigma * sigma * (j * j.transpose())[(p, q)] + if p == q { gamma * gamma } else { 0.0 }
+    });
     let cinv = c.llt(faer::Side::Lower).unwrap().inverse();
     let quad = (rc.transpose() * &cinv * &rc)[(0, 0)];
     let llt = c.llt(faer::Side::Lower).unwrap();
     let logdet = (0..m).map(|i| 2.0 * llt.L()[(i, i)].ln()).sum();
-    (cov, (0..d).map(|i| shift[(i, 0)] / (gamma * gamma)).collect(), quad, logdet)
+    (
+        cov,
+        (0..d).map(|i| shift[(i, 0)] / (gamma * gamma)).collect(),
+        quad,
+        logdet,
+    )
 }
 
 #[test]
@@ -84,31 +111,49 @@ fn both_factorisation_paths_match_direct_formulas() {
     for (m, d) in [(3, 6), (6, 3), (4, 4)] {
         let op = LinearOperator::new(normal_mat(&mut rng, m, d));
         let y: Vec<f64> = (0..m).map(|_| StandardNormal.sample(&mut rng)).collect();
-        let set = TrainingSet::new(&[(0..d).map(|_| StandardNormal.sample(&mut rng)).collect::<Vec<f64>>()]).unwrap();
+        let set = TrainingSet::new(&[(0..d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect::<Vec<f64>>()])
+        .unwrap();
         let (sigma, gamma) = (0.7, 0.4);
         let lik = GaussianLikelihood::new(op.clone(), y.clone(), gamma).unwrap();
         let lin = LinearizedPosterior::new(&lik, &set, sigma).unwrap();
         let c = &lin.components()[0];
-        let (cov, shift, quad, logdet) = direct_component(op.matrix(), &lik.residual(set.point(0)), sigma, gamma);
+        let (cov, shift, quad, logdet) =
+            direct_component(op.matrix(), &lik.residual(set.point(0)), sigma, gamma);
         // All quantities are O(1) and come from well-conditioned factorizations: 1e-12 is ~1e4 ε.
         for p in 0..d {
-            assert!((c.mean[p] - set.point(0)[p] - shift[p]).abs() < 1e-12, "({m},{d}) mean");
+            assert!(
+                (c.mean[p] - set.point(0)[p] - shift[p]).abs() < 1e-12,
+                "({m},{d}) mean"
+            );
             for q in 0..d {
-                assert!((c.covariance[(p, q)] - cov[(p, q)]).abs() < 1e-12, "({m},{d}) cov");
+                assert!(
+                    (c.covariance[(p, q)] - cov[(p, q)]).abs() < 1e-12,
+                    "({m},{d}) cov"
+                );
             }
         }
-        assert!((c.quadratic_form - quad).abs() < 1e-11 * quad.max(1.0), "({m},{d}) quad");
-        assert!((c.log_det_data_covariance - logdet).abs() < 1e-11, "({m},{d}) logdet");
+        assert!(
+            (c.quadratic_form - quad).abs() < 1e-11 * quad.max(1.0),
+            "({m},{d}) quad"
+        );
+        assert!(
+            (c.log_det_data_covariance - logdet).abs() < 1e-11,
+            "({m},{d}) logdet"
+        );
     }
 }
 
 #[test]
 fn vanishing_bandwidth_collapses_onto_the_lookup_table() {
     // σ → 0: Σ_n → 0, μ_n → x_n, and both weightings → the lookup weights [eq:lookup-table].
-    let rows: Vec<Vec<f64>> = (0..5).map(|n| {
-        let t = 2.0 * std::f64::consts::PI * n as f64 / 5.0;
-        vec![2.0 * t.cos(), 2.0 * t.sin()]
-    }).collect();
+    let rows: Vec<Vec<f64>> = (0..5)
+        .map(|n| {
+            let t = 2.0 * std::f64::consts::PI * n as f64 / 5.0;
+            vec![2.0 * t.cos(), 2.0 * t.sin()]
+        })
+        .collect();
     let set = TrainingSet::new(&rows).unwrap();
     let op = Quadratic2d::default();
     let y = op.apply(&[1.4, 0.0]);
@@ -133,12 +178,37 @@ fn vanishing_bandwidth_collapses_onto_the_lookup_table() {
 #[test]
 fn invalid_settings_name_the_field() {
     let op = Cubic1d::default();
-    assert!(GaussianLikelihood::new(op, vec![0.0], 0.0).unwrap_err().to_string().contains("`gamma`"));
-    assert!(GaussianLikelihood::new(op, vec![0.0, 1.0], 0.3).unwrap_err().to_string().contains("`y`"));
-    assert!(TensorGrid::new(vec![vec![0.0]]).unwrap_err().to_string().contains("at least 2"));
+    assert!(
+        GaussianLikelihood::new(op, vec![0.0], 0.0)
+            .unwrap_err()
+            .to_string()
+            .contains("`gamma`")
+    );
+    assert!(
+        GaussianLikelihood::new(op, vec![0.0, 1.0], 0.3)
+            .unwrap_err()
+            .to_string()
+            .contains("`y`")
+    );
+    assert!(
+        TensorGrid::new(vec![vec![0.0]])
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2")
+    );
     assert!(TensorGrid::new(vec![vec![0.0, f64::NAN]]).is_err());
-    assert!(TensorGrid::new(vec![vec![0.0, 1.0, 3.0]]).unwrap_err().to_string().contains("equispaced"));
+    assert!(
+        TensorGrid::new(vec![vec![0.0, 1.0, 3.0]])
+            .unwrap_err()
+            .to_string()
+            .contains("equispaced")
+    );
     let lik = GaussianLikelihood::new(op, vec![0.0], 0.3).unwrap();
     let set = TrainingSet::from_scalars(&[0.0]).unwrap();
-    assert!(LinearizedPosterior::new(&lik, &set, -1.0).unwrap_err().to_string().contains("`sigma`"));
+    assert!(
+        LinearizedPosterior::new(&lik, &set, -1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("`sigma`")
+    );
 }

@@ -3,10 +3,10 @@
 //! out-of-distribution true model, noisy Helmholtz data, and the misfit with its gradient with
 //! respect to KL coefficients z and their z-scored form z̃.
 
+use faer::{Mat, c64};
 use memprior_core::ConfigError;
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{GaussianRandomField, KlBasis};
-use faer::{Mat, c64};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -55,10 +55,18 @@ impl DatasetConfig {
     /// Check sizes; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.grid_n < 4 {
-            return Err(ConfigError::new("datasets.grid_n", "must be ≥ 4", self.grid_n));
+            return Err(ConfigError::new(
+                "datasets.grid_n",
+                "must be ≥ 4",
+                self.grid_n,
+            ));
         }
         if self.n_train == 0 {
-            return Err(ConfigError::new("datasets.n_train", "must be ≥ 1 (an empty training set has no prior)", 0));
+            return Err(ConfigError::new(
+                "datasets.n_train",
+                "must be ≥ 1 (an empty training set has no prior)",
+                0,
+            ));
         }
         if self.n_candidates == 0 {
             return Err(ConfigError::new("datasets.n_candidates", "must be ≥ 1", 0));
@@ -94,11 +102,18 @@ pub struct FwiDatasets {
 }
 
 fn project_all(kl: &KlBasis, fields: &[Vec<f64>], n: usize) -> Vec<Vec<f64>> {
-    fields.iter().map(|f| kl.project(f, n, n).expect("grid checked")).collect()
+    fields
+        .iter()
+        .map(|f| kl.project(f, n, n).expect("grid checked"))
+        .collect()
 }
 
 fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 impl FwiDatasets {
@@ -107,8 +122,22 @@ impl FwiDatasets {
         config.validate()?;
         let n = config.grid_n;
         let grf = GaussianRandomField::paper(n)?;
-        let train = project_all(kl, &grf.sample_n(&mut ChaCha8Rng::seed_from_u64(config.seed_train), config.n_train), n);
-        let null = project_all(kl, &grf.sample_n(&mut ChaCha8Rng::seed_from_u64(config.seed_null), config.n_null), n);
+        let train = project_all(
+            kl,
+            &grf.sample_n(
+                &mut ChaCha8Rng::seed_from_u64(config.seed_train),
+                config.n_train,
+            ),
+            n,
+        );
+        let null = project_all(
+            kl,
+            &grf.sample_n(
+                &mut ChaCha8Rng::seed_from_u64(config.seed_null),
+                config.n_null,
+            ),
+            n,
+        );
         // Out of distribution: rougher spectrum (α = 1.5, τ = 1), same rescaling.
         let ood = GaussianRandomField::new(n, 1.5, 1.0, grf.mean(), grf.std())?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed_true);
@@ -116,18 +145,33 @@ impl FwiDatasets {
         let (mut best, mut best_d, mut best_z) = (0, f64::NEG_INFINITY, Vec::new());
         for c in 0..config.n_candidates {
             let z = kl.project(&ood.sample(&mut rng), n, n)?;
-            let d = reference.iter().map(|t| distance(&z, t)).fold(f64::INFINITY, f64::min);
+            let d = reference
+                .iter()
+                .map(|t| distance(&z, t))
+                .fold(f64::INFINITY, f64::min);
             if d > best_d {
                 (best, best_d, best_z) = (c, d, z);
             }
         }
-        Ok(Self { config: config.clone(), kl: kl.clone(), train, null, truth: best_z, truth_index: best, truth_distance: best_d })
+        Ok(Self {
+            config: config.clone(),
+            kl: kl.clone(),
+            train,
+            null,
+            truth: best_z,
+            truth_index: best,
+            truth_distance: best_d,
+        })
     }
 
     /// The first `n` training coefficients (the nested N-sample set).
     pub fn training_set(&self, n: usize) -> Result<&[Vec<f64>], ConfigError> {
         if n == 0 || n > self.train.len() {
-            return Err(ConfigError::new("n_train", format!("must lie in 1..={}", self.train.len()), n));
+            return Err(ConfigError::new(
+                "n_train",
+                format!("must lie in 1..={}", self.train.len()),
+                n,
+            ));
         }
         Ok(&self.train[..n])
     }
@@ -146,25 +190,43 @@ impl ZScore {
     /// Fit μ and s to a set of coefficient vectors.
     pub fn fit(set: &[Vec<f64>]) -> Result<Self, ConfigError> {
         if set.is_empty() {
-            return Err(ConfigError::new("training set", "must hold at least one model", "an empty set"));
+            return Err(ConfigError::new(
+                "training set",
+                "must hold at least one model",
+                "an empty set",
+            ));
         }
         let d = set[0].len();
         let n = set.len() as f64;
-        let mean: Vec<f64> = (0..d).map(|k| set.iter().map(|z| z[k]).sum::<f64>() / n).collect();
+        let mean: Vec<f64> = (0..d)
+            .map(|k| set.iter().map(|z| z[k]).sum::<f64>() / n)
+            .collect();
         let scale = (0..d)
-            .map(|k| (set.iter().map(|z| (z[k] - mean[k]).powi(2)).sum::<f64>() / n).sqrt().max(1e-12))
+            .map(|k| {
+                (set.iter().map(|z| (z[k] - mean[k]).powi(2)).sum::<f64>() / n)
+                    .sqrt()
+                    .max(1e-12)
+            })
             .collect();
         Ok(Self { mean, scale })
     }
 
     /// z̃ = (z − μ)/s.
     pub fn normalize(&self, z: &[f64]) -> Vec<f64> {
-        z.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect()
+        z.iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .map(|((v, m), s)| (v - m) / s)
+            .collect()
     }
 
     /// z = μ + s ⊙ z̃.
     pub fn denormalize(&self, zt: &[f64]) -> Vec<f64> {
-        zt.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| m + s * v).collect()
+        zt.iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .map(|((v, m), s)| m + s * v)
+            .collect()
     }
 }
 
@@ -191,20 +253,33 @@ impl KlMisfit<'_> {
     /// Φ(z) and ∇_z Φ.
     pub fn misfit_gradient(&self, z: &[f64]) -> Result<(f64, Vec<f64>), HelmholtzError> {
         let g = self.op.geometry();
-        let (phi, grad_m) = self.op.misfit_gradient(&self.model(z)?, self.data, self.sigma_d)?;
+        let (phi, grad_m) = self
+            .op
+            .misfit_gradient(&self.model(z)?, self.data, self.sigma_d)?;
         Ok((phi, self.kl.adjoint(&grad_m, g.nx, g.nz)?))
     }
 
     /// Φ and ∇_z̃ Φ at z = μ + s ⊙ z̃.
-    pub fn misfit_gradient_normalized(&self, zscore: &ZScore, zt: &[f64]) -> Result<(f64, Vec<f64>), HelmholtzError> {
+    pub fn misfit_gradient_normalized(
+        &self,
+        zscore: &ZScore,
+        zt: &[f64],
+    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
         let (phi, gz) = self.misfit_gradient(&zscore.denormalize(zt))?;
-        Ok((phi, gz.iter().zip(&zscore.scale).map(|(g, s)| g * s).collect()))
+        Ok((
+            phi,
+            gz.iter().zip(&zscore.scale).map(|(g, s)| g * s).collect(),
+        ))
     }
 }
 
 /// Add complex Gaussian noise with std η = noise_rel · max|d| to each real and imaginary part
 /// (so Φ = ½‖r‖²/η² is the negative log-likelihood); returns (noisy data, η).
-pub fn add_noise(clean: &Mat<c64>, noise_rel: f64, seed: u64) -> Result<(Mat<c64>, f64), ConfigError> {
+pub fn add_noise(
+    clean: &Mat<c64>,
+    noise_rel: f64,
+    seed: u64,
+) -> Result<(Mat<c64>, f64), ConfigError> {
     memprior_core::error::positive("noise_rel", noise_rel)?;
     let mut peak: f64 = 0.0;
     for j in 0..clean.ncols() {
@@ -215,7 +290,10 @@ pub fn add_noise(clean: &Mat<c64>, noise_rel: f64, seed: u64) -> Result<(Mat<c64
     let eta = noise_rel * peak;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let noisy = Mat::from_fn(clean.nrows(), clean.ncols(), |i, j| {
-        let (a, b): (f64, f64) = (StandardNormal.sample(&mut rng), StandardNormal.sample(&mut rng));
+        let (a, b): (f64, f64) = (
+            StandardNormal.sample(&mut rng),
+            StandardNormal.sample(&mut rng),
+        );
         clean[(i, j)] + c64::new(eta * a, eta * b)
     });
     Ok((noisy, eta))

@@ -22,7 +22,11 @@ impl std::str::FromStr for Preset {
         match s {
             "default" => Ok(Preset::Default),
             "quick" => Ok(Preset::Quick),
-            other => Err(ConfigError::new("preset", "must be one of: default, quick", other)),
+            other => Err(ConfigError::new(
+                "preset",
+                "must be one of: default, quick",
+                other,
+            )),
         }
     }
 }
@@ -170,7 +174,13 @@ impl Default for StylizedConfig {
 
 impl Default for OneDConfig {
     fn default() -> Self {
-        Self { training_points: vec![-1.5, -0.4, 0.4, 1.2, 2.5], y: 0.0, grid_lo: -3.5, grid_hi: 3.5, grid_n: 500 }
+        Self {
+            training_points: vec![-1.5, -0.4, 0.4, 1.2, 2.5],
+            y: 0.0,
+            grid_lo: -3.5,
+            grid_hi: 3.5,
+            grid_n: 500,
+        }
     }
 }
 
@@ -226,21 +236,37 @@ impl Default for KdeConfig {
 
 impl Default for SliderConfig {
     fn default() -> Self {
-        Self { sigma_lo: 0.02, sigma_hi: 1.0, n_sigma: 40 }
+        Self {
+            sigma_lo: 0.02,
+            sigma_hi: 1.0,
+            n_sigma: 40,
+        }
     }
 }
 
 fn grid(field: &str, lo: f64, hi: f64, n: usize, min_n: usize) -> Result<(), ConfigError> {
     for (name, v) in [("lo", lo), ("hi", hi)] {
         if !v.is_finite() {
-            return Err(ConfigError::new(format!("{field}_{name}"), "must be a finite number", v));
+            return Err(ConfigError::new(
+                format!("{field}_{name}"),
+                "must be a finite number",
+                v,
+            ));
         }
     }
     if lo >= hi {
-        return Err(ConfigError::new(format!("{field}_lo"), format!("must be < {field}_hi = {hi}"), lo));
+        return Err(ConfigError::new(
+            format!("{field}_lo"),
+            format!("must be < {field}_hi = {hi}"),
+            lo,
+        ));
     }
     if n < min_n {
-        return Err(ConfigError::new(format!("{field}_n"), format!("must be ≥ {min_n}"), n));
+        return Err(ConfigError::new(
+            format!("{field}_n"),
+            format!("must be ≥ {min_n}"),
+            n,
+        ));
     }
     Ok(())
 }
@@ -249,10 +275,18 @@ fn sigma_range(field: &str, lo: f64, hi: f64, n: usize) -> Result<(), ConfigErro
     positive(&format!("{field}.sigma_lo"), lo)?;
     positive(&format!("{field}.sigma_hi"), hi)?;
     if lo >= hi {
-        return Err(ConfigError::new(format!("{field}.sigma_lo"), format!("must be < sigma_hi = {hi}"), lo));
+        return Err(ConfigError::new(
+            format!("{field}.sigma_lo"),
+            format!("must be < sigma_hi = {hi}"),
+            lo,
+        ));
     }
     if n < 2 {
-        return Err(ConfigError::new(format!("{field}.n_sigma"), "must be ≥ 2", n));
+        return Err(ConfigError::new(
+            format!("{field}.n_sigma"),
+            "must be ≥ 2",
+            n,
+        ));
     }
     Ok(())
 }
@@ -279,7 +313,11 @@ impl StylizedConfig {
     /// Parse TOML (unknown keys are errors) and validate.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let cfg: Self = toml::from_str(text).map_err(|e| {
-            ConfigError::new("config", "must be valid TOML with the documented keys (see data/stylized/default.toml)", e.message().to_string())
+            ConfigError::new(
+                "config",
+                "must be valid TOML with the documented keys (see data/stylized/default.toml)",
+                e.message().to_string(),
+            )
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -291,7 +329,11 @@ impl StylizedConfig {
         all_positive("sigmas", &self.sigmas)?;
         let o = &self.one_d;
         if o.training_points.is_empty() {
-            return Err(ConfigError::new("one_d.training_points", "must contain at least one point (N ≥ 1)", "N = 0"));
+            return Err(ConfigError::new(
+                "one_d.training_points",
+                "must contain at least one point (N ≥ 1)",
+                "N = 0",
+            ));
         }
         all_finite("one_d.training_points", &o.training_points)?;
         all_finite("one_d.y", &[o.y])?;
@@ -299,23 +341,39 @@ impl StylizedConfig {
         let t = &self.two_d;
         positive("two_d.radius", t.radius)?;
         if t.n_points < 2 {
-            return Err(ConfigError::new("two_d.n_points", "must be ≥ 2", t.n_points));
+            return Err(ConfigError::new(
+                "two_d.n_points",
+                "must be ≥ 2",
+                t.n_points,
+            ));
         }
         all_finite("two_d.truth_scale", &[t.truth_scale])?;
         positive("two_d.margin", t.margin)?;
         if t.grid_n < 2 || t.zoom_n < 2 {
-            return Err(ConfigError::new("two_d.grid_n/zoom_n", "must be ≥ 2", format!("{}/{}", t.grid_n, t.zoom_n)));
+            return Err(ConfigError::new(
+                "two_d.grid_n/zoom_n",
+                "must be ≥ 2",
+                format!("{}/{}", t.grid_n, t.zoom_n),
+            ));
         }
         positive("two_d.zoom_half_width", t.zoom_half_width)?;
         positive("two_d.random_scale", t.random_scale)?;
         let s = &self.sweep;
         grid("sweep.pool", s.pool_lo, s.pool_hi, s.pool_n, 2)?;
         if s.n_train.is_empty() {
-            return Err(ConfigError::new("sweep.n_train", "must list at least one training-set size", "an empty list"));
+            return Err(ConfigError::new(
+                "sweep.n_train",
+                "must list at least one training-set size",
+                "an empty list",
+            ));
         }
         for (i, &n) in s.n_train.iter().enumerate() {
             if n < 2 || n > s.pool_n {
-                return Err(ConfigError::new(format!("sweep.n_train[{i}]"), format!("must lie in 2..={} (the pool size)", s.pool_n), n));
+                return Err(ConfigError::new(
+                    format!("sweep.n_train[{i}]"),
+                    format!("must lie in 2..={} (the pool size)", s.pool_n),
+                    n,
+                ));
             }
         }
         sigma_range("sweep", s.sigma_lo, s.sigma_hi, s.n_sigma)?;
@@ -324,7 +382,11 @@ impl StylizedConfig {
         positive("sweep.sigma_min_marker", s.sigma_min_marker)?;
         let k = &self.kde;
         if k.modes.is_empty() {
-            return Err(ConfigError::new("kde.modes", "must list at least one mode", "an empty list"));
+            return Err(ConfigError::new(
+                "kde.modes",
+                "must list at least one mode",
+                "an empty list",
+            ));
         }
         all_finite("kde.modes", &k.modes)?;
         positive("kde.mode_std", k.mode_std)?;
@@ -332,17 +394,29 @@ impl StylizedConfig {
             return Err(ConfigError::new(
                 "kde.bandwidth_factors",
                 "must have one factor per entry of kde.subset_sizes (and at least one)",
-                format!("{} factors for {} subsets", k.bandwidth_factors.len(), k.subset_sizes.len()),
+                format!(
+                    "{} factors for {} subsets",
+                    k.bandwidth_factors.len(),
+                    k.subset_sizes.len()
+                ),
             ));
         }
         all_positive("kde.bandwidth_factors", &k.bandwidth_factors)?;
         for (i, &n) in k.subset_sizes.iter().enumerate() {
             if n < 2 || n > k.n_samples {
-                return Err(ConfigError::new(format!("kde.subset_sizes[{i}]"), format!("must lie in 2..={} (kde.n_samples)", k.n_samples), n));
+                return Err(ConfigError::new(
+                    format!("kde.subset_sizes[{i}]"),
+                    format!("must lie in 2..={} (kde.n_samples)", k.n_samples),
+                    n,
+                ));
             }
         }
         if k.empirical_n < 1 || k.empirical_n > k.n_samples {
-            return Err(ConfigError::new("kde.empirical_n", format!("must lie in 1..={} (kde.n_samples)", k.n_samples), k.empirical_n));
+            return Err(ConfigError::new(
+                "kde.empirical_n",
+                format!("must lie in 1..={} (kde.n_samples)", k.n_samples),
+                k.empirical_n,
+            ));
         }
         grid("kde.grid", k.grid_lo, k.grid_hi, k.grid_n, 2)?;
         let sl = &self.slider;

@@ -7,9 +7,14 @@
 
 use super::run::{Field2d, StylizedResults};
 use super::summary::round_sig;
-use plotly::common::{ColorScale, ColorScaleElement, DashType, Fill, Line, Marker, MarkerSymbol, Mode, Title, Visible};
+use plotly::common::{
+    ColorScale, ColorScaleElement, DashType, Fill, Line, Marker, MarkerSymbol, Mode, Title, Visible,
+};
 use plotly::contour::{Coloring, Contours};
-use plotly::layout::{Annotation, Axis, AxisType, Layout, Margin, Slider, SliderCurrentValue, SliderMethod, SliderStep};
+use plotly::layout::{
+    Annotation, Axis, AxisType, Layout, Margin, Slider, SliderCurrentValue, SliderMethod,
+    SliderStep,
+};
 use plotly::{Contour, Plot, Scatter};
 use serde_json::json;
 
@@ -23,13 +28,19 @@ fn round4(v: &[f64]) -> Vec<f64> {
 }
 
 fn axis_name(prefix: &str, k: usize) -> String {
-    if k == 0 { prefix.to_string() } else { format!("{prefix}{}", k + 1) }
+    if k == 0 {
+        prefix.to_string()
+    } else {
+        format!("{prefix}{}", k + 1)
+    }
 }
 
 /// Horizontal domains of `n` side-by-side panels with a gap.
 fn domains(n: usize, gap: f64) -> Vec<[f64; 2]> {
     let w = (1.0 - gap * (n - 1) as f64) / n as f64;
-    (0..n).map(|k| [k as f64 * (w + gap), k as f64 * (w + gap) + w]).collect()
+    (0..n)
+        .map(|k| [k as f64 * (w + gap), k as f64 * (w + gap) + w])
+        .collect()
 }
 
 fn panel_title(text: &str, domain: [f64; 2]) -> Annotation {
@@ -68,7 +79,17 @@ fn filled_density(x: Vec<f64>, y: Vec<f64>, name: &str) -> Box<Scatter<f64, f64>
 
 /// A marker-only trace (training points, the truth) on axes `xa`/`ya`.
 #[allow(clippy::too_many_arguments)]
-fn markers(x: Vec<f64>, y: Vec<f64>, name: &str, symbol: MarkerSymbol, size: usize, color: &'static str, legend: bool, xa: &str, ya: &str) -> Box<Scatter<f64, f64>> {
+fn markers(
+    x: Vec<f64>,
+    y: Vec<f64>,
+    name: &str,
+    symbol: MarkerSymbol,
+    size: usize,
+    color: &'static str,
+    legend: bool,
+    xa: &str,
+    ya: &str,
+) -> Box<Scatter<f64, f64>> {
     Scatter::new(x, y)
         .name(name)
         .mode(Mode::Markers)
@@ -84,7 +105,9 @@ fn markers(x: Vec<f64>, y: Vec<f64>, name: &str, symbol: MarkerSymbol, size: usi
 pub fn figure1_top(res: &StylizedResults) -> Plot {
     let mut plot = Plot::new();
     let doms = domains(res.one_d.len(), 0.05);
-    let mut layout = Layout::new().height(380).margin(Margin::new().top(40).bottom(50).left(50).right(20));
+    let mut layout = Layout::new()
+        .height(380)
+        .margin(Margin::new().top(40).bottom(50).left(50).right(20));
     let mut notes = Vec::new();
     for (k, p) in res.one_d.iter().enumerate() {
         let (xa, ya) = (axis_name("x", k), axis_name("y", k));
@@ -131,7 +154,12 @@ pub fn figure1_top(res: &StylizedResults) -> Plot {
             Scatter::new(x, round4(&p.linearized_quadratic))
                 .name("linearized (quadratic only)")
                 .mode(Mode::Lines)
-                .line(Line::new().color("rgb(0,150,100)").dash(DashType::DashDot).width(1.0))
+                .line(
+                    Line::new()
+                        .color("rgb(0,150,100)")
+                        .dash(DashType::DashDot)
+                        .width(1.0),
+                )
                 .legend_group("linq")
                 .show_legend(first)
                 .visible(Visible::LegendOnly)
@@ -139,14 +167,32 @@ pub fn figure1_top(res: &StylizedResults) -> Plot {
                 .y_axis(&ya),
         );
         let xs: Vec<f64> = p.components.iter().map(|c| c.x_n).collect();
-        plot.add_trace(markers(xs.clone(), vec![0.0; xs.len()], "training points", MarkerSymbol::X, 9, "black", first, &xa, &ya));
+        plot.add_trace(markers(
+            xs.clone(),
+            vec![0.0; xs.len()],
+            "training points",
+            MarkerSymbol::X,
+            9,
+            "black",
+            first,
+            &xa,
+            &ya,
+        ));
         layout = set_axes(
             layout,
             k,
-            Axis::new().domain(&doms[k]).anchor(&ya).title(Title::with_text("x")),
-            Axis::new().anchor(&xa).title(Title::with_text(if first { "density" } else { "" })),
+            Axis::new()
+                .domain(&doms[k])
+                .anchor(&ya)
+                .title(Title::with_text("x")),
+            Axis::new()
+                .anchor(&xa)
+                .title(Title::with_text(if first { "density" } else { "" })),
         );
-        notes.push(panel_title(&format!("σ = {} (exp H(π) = {:.2})", p.sigma, p.effective_components), doms[k]));
+        notes.push(panel_title(
+            &format!("σ = {} (exp H(π) = {:.2})", p.sigma, p.effective_components),
+            doms[k],
+        ));
     }
     plot.set_layout(layout.annotations(notes));
     plot
@@ -158,11 +204,21 @@ fn thin(f: &Field2d, max: usize) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
     let s2 = f.x2.len().div_ceil(max).max(1);
     let x1 = f.x1.iter().step_by(s1).map(|&v| round_sig(v, 6)).collect();
     let x2 = f.x2.iter().step_by(s2).map(|&v| round_sig(v, 6)).collect();
-    let z = f.z.iter().step_by(s2).map(|row| row.iter().step_by(s1).map(|&v| round_sig(v, 4)).collect()).collect();
+    let z =
+        f.z.iter()
+            .step_by(s2)
+            .map(|row| row.iter().step_by(s1).map(|&v| round_sig(v, 4)).collect())
+            .collect();
     (x1, x2, z)
 }
 
-fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Contour<Vec<f64>, f64, f64>> {
+fn filled(
+    f: &Field2d,
+    name: &str,
+    xa: &str,
+    ya: &str,
+    legend: bool,
+) -> Box<Contour<Vec<f64>, f64, f64>> {
     let (x1, x2, z) = thin(f, 100);
     Contour::new(x1, x2, z)
         .name(name)
@@ -171,7 +227,11 @@ fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Cont
             ColorScaleElement(0.3, "rgb(252,174,145)".into()),
             ColorScaleElement(1.0, "rgb(165,15,21)".into()),
         ]))
-        .contours(Contours::new().coloring(Coloring::HeatMap).show_lines(false))
+        .contours(
+            Contours::new()
+                .coloring(Coloring::HeatMap)
+                .show_lines(false),
+        )
         .n_contours(20)
         .show_scale(false)
         .show_legend(legend)
@@ -180,7 +240,16 @@ fn filled(f: &Field2d, name: &str, xa: &str, ya: &str, legend: bool) -> Box<Cont
 }
 
 #[allow(clippy::too_many_arguments)]
-fn lines(f: &Field2d, name: &str, color: &'static str, dash: DashType, n: usize, xa: &str, ya: &str, legend: bool) -> Box<Contour<Vec<f64>, f64, f64>> {
+fn lines(
+    f: &Field2d,
+    name: &str,
+    color: &'static str,
+    dash: DashType,
+    n: usize,
+    xa: &str,
+    ya: &str,
+    legend: bool,
+) -> Box<Contour<Vec<f64>, f64, f64>> {
     let (x1, x2, z) = thin(f, 100);
     Contour::new(x1, x2, z)
         .name(name)
@@ -208,36 +277,124 @@ fn two_d_figure(panels: &[super::run::TwoDPanel]) -> Plot {
     let mut plot = Plot::new();
     let has_zoom = panels.iter().any(|p| p.zoom.is_some());
     let doms = domains(panels.len() + usize::from(has_zoom), 0.04);
-    let mut layout = Layout::new().height(400).margin(Margin::new().top(40).bottom(50).left(50).right(20));
+    let mut layout = Layout::new()
+        .height(400)
+        .margin(Margin::new().top(40).bottom(50).left(50).right(20));
     let mut notes = Vec::new();
     for (k, p) in panels.iter().enumerate() {
         let (xa, ya) = (axis_name("x", k), axis_name("y", k));
         let first = k == 0;
         plot.add_trace(filled(&p.exact, "exact posterior", &xa, &ya, false));
-        plot.add_trace(lines(&p.prior, "memorized prior", PRIOR, DashType::Solid, 5, &xa, &ya, first));
-        plot.add_trace(lines(&p.likelihood, "likelihood", LIKELIHOOD, DashType::Dot, 5, &xa, &ya, first));
-        plot.add_trace(lines(&p.linearized, "linearized (evidence)", "black", DashType::Solid, 8, &xa, &ya, first));
-        let (px, py): (Vec<f64>, Vec<f64>) = p.components.iter().map(|c| (c.x_n[0], c.x_n[1])).unzip();
-        plot.add_trace(markers(px, py, "training points", MarkerSymbol::X, 9, "black", first, &xa, &ya));
-        plot.add_trace(markers(vec![p.x_true[0]], vec![p.x_true[1]], "x_true", MarkerSymbol::Star, 12, "gold", first, &xa, &ya));
+        plot.add_trace(lines(
+            &p.prior,
+            "memorized prior",
+            PRIOR,
+            DashType::Solid,
+            5,
+            &xa,
+            &ya,
+            first,
+        ));
+        plot.add_trace(lines(
+            &p.likelihood,
+            "likelihood",
+            LIKELIHOOD,
+            DashType::Dot,
+            5,
+            &xa,
+            &ya,
+            first,
+        ));
+        plot.add_trace(lines(
+            &p.linearized,
+            "linearized (evidence)",
+            "black",
+            DashType::Solid,
+            8,
+            &xa,
+            &ya,
+            first,
+        ));
+        let (px, py): (Vec<f64>, Vec<f64>) =
+            p.components.iter().map(|c| (c.x_n[0], c.x_n[1])).unzip();
+        plot.add_trace(markers(
+            px,
+            py,
+            "training points",
+            MarkerSymbol::X,
+            9,
+            "black",
+            first,
+            &xa,
+            &ya,
+        ));
+        plot.add_trace(markers(
+            vec![p.x_true[0]],
+            vec![p.x_true[1]],
+            "x_true",
+            MarkerSymbol::Star,
+            12,
+            "gold",
+            first,
+            &xa,
+            &ya,
+        ));
         layout = set_axes(
             layout,
             k,
-            Axis::new().domain(&doms[k]).anchor(&ya).title(Title::with_text("x₁")),
-            Axis::new().anchor(&xa).title(Title::with_text(if first { "x₂" } else { "" })),
+            Axis::new()
+                .domain(&doms[k])
+                .anchor(&ya)
+                .title(Title::with_text("x₁")),
+            Axis::new()
+                .anchor(&xa)
+                .title(Title::with_text(if first { "x₂" } else { "" })),
         );
-        notes.push(panel_title(&format!("σ = {}, exp H(π) = {:.2}", p.sigma, p.effective_components), doms[k]));
+        notes.push(panel_title(
+            &format!("σ = {}, exp H(π) = {:.2}", p.sigma, p.effective_components),
+            doms[k],
+        ));
     }
     if let Some(p) = panels.iter().find(|p| p.zoom.is_some()) {
         let k = panels.len();
         let (xa, ya) = (axis_name("x", k), axis_name("y", k));
         let (exact, lin) = p.zoom.as_ref().expect("found above");
         plot.add_trace(filled(exact, "exact posterior (zoom)", &xa, &ya, false));
-        plot.add_trace(lines(lin, "linearized (zoom)", "black", DashType::Solid, 8, &xa, &ya, false));
+        plot.add_trace(lines(
+            lin,
+            "linearized (zoom)",
+            "black",
+            DashType::Solid,
+            8,
+            &xa,
+            &ya,
+            false,
+        ));
         let x0 = p.components[0].x_n;
-        plot.add_trace(markers(vec![x0[0]], vec![x0[1]], "x_0", MarkerSymbol::X, 12, "black", false, &xa, &ya));
-        layout = set_axes(layout, k, Axis::new().domain(&doms[k]).anchor(&ya).title(Title::with_text("x₁")), Axis::new().anchor(&xa));
-        notes.push(panel_title(&format!("zoom at x_0, σ = {}", p.sigma), doms[k]));
+        plot.add_trace(markers(
+            vec![x0[0]],
+            vec![x0[1]],
+            "x_0",
+            MarkerSymbol::X,
+            12,
+            "black",
+            false,
+            &xa,
+            &ya,
+        ));
+        layout = set_axes(
+            layout,
+            k,
+            Axis::new()
+                .domain(&doms[k])
+                .anchor(&ya)
+                .title(Title::with_text("x₁")),
+            Axis::new().anchor(&xa),
+        );
+        notes.push(panel_title(
+            &format!("zoom at x_0, σ = {}", p.sigma),
+            doms[k],
+        ));
     }
     plot.set_layout(layout.annotations(notes));
     plot
@@ -247,7 +404,9 @@ fn two_d_figure(panels: &[super::run::TwoDPanel]) -> Plot {
 /// right), with y = N lines, σ_crit markers and the "typical σ_min" line.
 pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plot {
     let mut plot = Plot::new();
-    let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+    let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    ];
     let (mut smin, mut smax) = (f64::INFINITY, 0.0_f64);
     for (k, c) in res.sweep.iter().enumerate() {
         let color = palette[k % palette.len()];
@@ -261,12 +420,15 @@ pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plo
                 .legend_group(format!("n{}", c.n_train)),
         );
         plot.add_trace(
-            Scatter::new(vec![c.sigmas[0], *c.sigmas.last().unwrap_or(&1.0)], vec![c.n_train as f64; 2])
-                .name(format!("y = {}", c.n_train))
-                .mode(Mode::Lines)
-                .line(Line::new().color(color).dash(DashType::Dot).width(1.0))
-                .legend_group(format!("n{}", c.n_train))
-                .show_legend(false),
+            Scatter::new(
+                vec![c.sigmas[0], *c.sigmas.last().unwrap_or(&1.0)],
+                vec![c.n_train as f64; 2],
+            )
+            .name(format!("y = {}", c.n_train))
+            .mode(Mode::Lines)
+            .line(Line::new().color(color).dash(DashType::Dot).width(1.0))
+            .legend_group(format!("n{}", c.n_train))
+            .show_legend(false),
         );
         // Interpolate the curve at σ_crit (log-log) for the marker.
         let e_crit = interp_loglog(&c.sigmas, &c.effective, c.sigma_crit);
@@ -274,7 +436,12 @@ pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plo
             Scatter::new(vec![round_sig(c.sigma_crit, 6)], vec![round_sig(e_crit, 6)])
                 .name(format!("σ_crit (N = {})", c.n_train))
                 .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::Diamond).size(10).color(color))
+                .marker(
+                    Marker::new()
+                        .symbol(MarkerSymbol::Diamond)
+                        .size(10)
+                        .color(color),
+                )
                 .legend_group(format!("n{}", c.n_train))
                 .show_legend(false),
         );
@@ -289,8 +456,17 @@ pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plo
     plot.set_layout(
         Layout::new()
             .height(450)
-            .x_axis(Axis::new().type_(AxisType::Log).range(vec![smax.log10(), smin.log10()]).title(Title::with_text("σ (prior bandwidth, decreasing →)")))
-            .y_axis(Axis::new().type_(AxisType::Log).title(Title::with_text("effective components exp H(π)"))),
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Log)
+                    .range(vec![smax.log10(), smin.log10()])
+                    .title(Title::with_text("σ (prior bandwidth, decreasing →)")),
+            )
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Log)
+                    .title(Title::with_text("effective components exp H(π)")),
+            ),
     );
     plot
 }
@@ -304,7 +480,11 @@ fn interp_loglog(xs: &[f64], ys: &[f64], x: f64) -> f64 {
             return ((1.0 - t) * ys[w].ln() + t * ys[w + 1].ln()).exp();
         }
     }
-    if lx < xs[0].ln() { ys[0] } else { *ys.last().unwrap_or(&1.0) }
+    if lx < xs[0].ln() {
+        ys[0]
+    } else {
+        *ys.last().unwrap_or(&1.0)
+    }
 }
 
 /// Kernel density estimates of shrinking subsets against the truth, and the empirical measure.
@@ -312,7 +492,9 @@ pub fn kde(res: &StylizedResults) -> Plot {
     let k = &res.kde;
     let mut plot = Plot::new();
     let doms = domains(k.panels.len() + 1, 0.03);
-    let mut layout = Layout::new().height(320).margin(Margin::new().top(40).bottom(50).left(50).right(20));
+    let mut layout = Layout::new()
+        .height(320)
+        .margin(Margin::new().top(40).bottom(50).left(50).right(20));
     let mut notes = Vec::new();
     let grid = round4(&k.grid);
     for (i, p) in k.panels.iter().enumerate() {
@@ -334,8 +516,16 @@ pub fn kde(res: &StylizedResults) -> Plot {
                 .x_axis(&xa)
                 .y_axis(&ya),
         );
-        layout = set_axes(layout, i, Axis::new().domain(&doms[i]).anchor(&ya), Axis::new().anchor(&xa));
-        notes.push(panel_title(&format!("N = {}, h = {:.3}", p.n, p.bandwidth), doms[i]));
+        layout = set_axes(
+            layout,
+            i,
+            Axis::new().domain(&doms[i]).anchor(&ya),
+            Axis::new().anchor(&xa),
+        );
+        notes.push(panel_title(
+            &format!("N = {}, h = {:.3}", p.n, p.bandwidth),
+            doms[i],
+        ));
     }
     let i = k.panels.len();
     let (xa, ya) = (axis_name("x", i), axis_name("y", i));
@@ -363,8 +553,16 @@ pub fn kde(res: &StylizedResults) -> Plot {
             .x_axis(&xa)
             .y_axis(&ya),
     );
-    layout = set_axes(layout, i, Axis::new().domain(&doms[i]).anchor(&ya), Axis::new().anchor(&xa));
-    notes.push(panel_title(&format!("empirical measure, N = {}", k.empirical_points.len()), doms[i]));
+    layout = set_axes(
+        layout,
+        i,
+        Axis::new().domain(&doms[i]).anchor(&ya),
+        Axis::new().anchor(&xa),
+    );
+    notes.push(panel_title(
+        &format!("empirical measure, N = {}", k.empirical_points.len()),
+        doms[i],
+    ));
     plot.set_layout(layout.annotations(notes));
     plot
 }
@@ -375,9 +573,15 @@ pub fn sigma_slider(res: &StylizedResults) -> Plot {
     let n = res.slider.len();
     let start = n - 1;
     for (k, p) in res.slider.iter().enumerate() {
-        let vis = if k == start { Visible::True } else { Visible::False };
+        let vis = if k == start {
+            Visible::True
+        } else {
+            Visible::False
+        };
         let x = round4(&p.grid);
-        plot.add_trace(filled_density(x.clone(), round4(&p.exact), "exact posterior").visible(vis.clone()));
+        plot.add_trace(
+            filled_density(x.clone(), round4(&p.exact), "exact posterior").visible(vis.clone()),
+        );
         plot.add_trace(
             Scatter::new(x, round4(&p.linearized_evidence))
                 .name("linearized (evidence)")
@@ -387,7 +591,17 @@ pub fn sigma_slider(res: &StylizedResults) -> Plot {
         );
     }
     let xs: Vec<f64> = res.slider[0].components.iter().map(|c| c.x_n).collect();
-    plot.add_trace(markers(xs.clone(), vec![0.0; xs.len()], "training points", MarkerSymbol::X, 9, "black", true, "x", "y"));
+    plot.add_trace(markers(
+        xs.clone(),
+        vec![0.0; xs.len()],
+        "training points",
+        MarkerSymbol::X,
+        9,
+        "black",
+        true,
+        "x",
+        "y",
+    ));
     let steps: Vec<SliderStep> = res
         .slider
         .iter()
@@ -424,21 +638,47 @@ pub fn linearization_error(res: &StylizedResults) -> Plot {
     let mut plot = Plot::new();
     for (weighting, dash) in [("evidence", DashType::Solid), ("quadratic", DashType::Dash)] {
         for (metric, color) in [("TV", "rgb(200,30,30)"), ("Hellinger", "rgb(40,90,200)")] {
-            let rows: Vec<_> = res.distances.iter().filter(|d| d.problem == "1d_slider" && d.weighting == weighting).collect();
-            let y: Vec<f64> = rows.iter().map(|d| if metric == "TV" { d.total_variation } else { d.hellinger }).collect();
+            let rows: Vec<_> = res
+                .distances
+                .iter()
+                .filter(|d| d.problem == "1d_slider" && d.weighting == weighting)
+                .collect();
+            let y: Vec<f64> = rows
+                .iter()
+                .map(|d| {
+                    if metric == "TV" {
+                        d.total_variation
+                    } else {
+                        d.hellinger
+                    }
+                })
+                .collect();
             plot.add_trace(
-                Scatter::new(rows.iter().map(|d| round_sig(d.sigma, 6)).collect::<Vec<_>>(), round4(&y))
-                    .name(format!("{metric}, {weighting} weights"))
-                    .mode(Mode::LinesMarkers)
-                    .line(Line::new().color(color).dash(dash.clone())),
+                Scatter::new(
+                    rows.iter()
+                        .map(|d| round_sig(d.sigma, 6))
+                        .collect::<Vec<_>>(),
+                    round4(&y),
+                )
+                .name(format!("{metric}, {weighting} weights"))
+                .mode(Mode::LinesMarkers)
+                .line(Line::new().color(color).dash(dash.clone())),
             );
         }
     }
     plot.set_layout(
         Layout::new()
             .height(400)
-            .x_axis(Axis::new().type_(AxisType::Log).title(Title::with_text("σ")))
-            .y_axis(Axis::new().type_(AxisType::Log).title(Title::with_text("distance(exact, linearized)"))),
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Log)
+                    .title(Title::with_text("σ")),
+            )
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Log)
+                    .title(Title::with_text("distance(exact, linearized)")),
+            ),
     );
     plot
 }

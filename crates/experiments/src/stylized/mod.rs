@@ -11,10 +11,12 @@ mod run;
 mod summary;
 mod tables;
 
-pub use config::{KdeConfig, OneDConfig, Preset, SliderConfig, StylizedConfig, SweepConfig, TwoDConfig};
+pub use config::{
+    KdeConfig, OneDConfig, Preset, SliderConfig, StylizedConfig, SweepConfig, TwoDConfig,
+};
 pub use run::{
-    ComponentSummary, DistanceRow, Field2d, KdePanel, KdeResults, OneDPanel, StylizedResults, SweepCurve, TwoDComponent,
-    TwoDPanel, pool_indices, run,
+    ComponentSummary, DistanceRow, Field2d, KdePanel, KdeResults, OneDPanel, StylizedResults,
+    SweepCurve, TwoDComponent, TwoDPanel, pool_indices, run,
 };
 pub use summary::round_sig;
 pub use tables::{EffectiveComponentsRow, Linearized1dRow, Linearized2dRow};

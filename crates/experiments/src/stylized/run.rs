@@ -9,7 +9,9 @@ use priors::{GaussianKde, GaussianMixture1d, MemorizedPrior, TrainingSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use samplers::{GaussianLikelihood, GridPosterior, LinearizedPosterior, TensorGrid, Weighting, lookup_weights};
+use samplers::{
+    GaussianLikelihood, GridPosterior, LinearizedPosterior, TensorGrid, Weighting, lookup_weights,
+};
 use serde::Serialize;
 
 /// One training point's view of the 1-D posterior at one σ (a row of `linearized_1d.csv`).
@@ -214,7 +216,9 @@ fn evaluate<F: memprior_core::JacobianAction + Clone>(
         let raw: Vec<f64> = nodes.iter().map(|x| lin.log_density(x, w)).collect();
         grid.normalize_log_density(&raw)
     });
-    let distances = [0, 1].map(|k| GridDistances::between(&post.log_posterior, &log_linearized[k], grid.cell_volume()));
+    let distances = [0, 1].map(|k| {
+        GridDistances::between(&post.log_posterior, &log_linearized[k], grid.cell_volume())
+    });
     Ok(GridEval {
         log_likelihood: grid.normalize_log_density(&post.log_likelihood),
         pi: post.component_weights(),
@@ -255,7 +259,10 @@ fn one_d_panel(
     let o = &cfg.one_d;
     let grid = TensorGrid::uniform(&[(o.grid_lo, o.grid_hi, o.grid_n)])?;
     let ev = evaluate(&grid, training, sigma, lik)?;
-    let (wq, we) = (ev.lin.weights(Weighting::QuadraticOnly), ev.lin.weights(Weighting::Evidence));
+    let (wq, we) = (
+        ev.lin.weights(Weighting::QuadraticOnly),
+        ev.lin.weights(Weighting::Evidence),
+    );
     let components = ev
         .lin
         .components()
@@ -291,7 +298,13 @@ fn one_d_panel(
 fn field(grid: &TensorGrid, log_values: &[f64]) -> Field2d {
     let (x1, x2) = (grid.axes()[0].clone(), grid.axes()[1].clone());
     let n2 = x2.len();
-    let z = (0..n2).map(|j| (0..x1.len()).map(|i| log_values[i * n2 + j].exp()).collect()).collect();
+    let z = (0..n2)
+        .map(|j| {
+            (0..x1.len())
+                .map(|i| log_values[i * n2 + j].exp())
+                .collect()
+        })
+        .collect();
     Field2d { x1, x2, z }
 }
 
@@ -311,9 +324,15 @@ fn two_d_panel(
             hi[k] = hi[k].max(p[k]);
         }
     }
-    let grid = TensorGrid::uniform(&[(lo[0] - t.margin, hi[0] + t.margin, t.grid_n), (lo[1] - t.margin, hi[1] + t.margin, t.grid_n)])?;
+    let grid = TensorGrid::uniform(&[
+        (lo[0] - t.margin, hi[0] + t.margin, t.grid_n),
+        (lo[1] - t.margin, hi[1] + t.margin, t.grid_n),
+    ])?;
     let ev = evaluate(&grid, training, sigma, lik)?;
-    let (wq, we) = (ev.lin.weights(Weighting::QuadraticOnly), ev.lin.weights(Weighting::Evidence));
+    let (wq, we) = (
+        ev.lin.weights(Weighting::QuadraticOnly),
+        ev.lin.weights(Weighting::Evidence),
+    );
     let components = ev
         .lin
         .components()
@@ -323,7 +342,11 @@ fn two_d_panel(
             n,
             x_n: [c.center[0], c.center[1]],
             mu: [c.mean[0], c.mean[1]],
-            cov: [c.covariance[(0, 0)], c.covariance[(0, 1)], c.covariance[(1, 1)]],
+            cov: [
+                c.covariance[(0, 0)],
+                c.covariance[(0, 1)],
+                c.covariance[(1, 1)],
+            ],
             w_quadratic: wq[n],
             w_evidence: we[n],
             pi_exact: ev.pi[n],
@@ -333,9 +356,15 @@ fn two_d_panel(
     let zoom = match zoom_center {
         Some(c) => {
             let h = t.zoom_half_width;
-            let zg = TensorGrid::uniform(&[(c[0] - h, c[0] + h, t.zoom_n), (c[1] - h, c[1] + h, t.zoom_n)])?;
+            let zg = TensorGrid::uniform(&[
+                (c[0] - h, c[0] + h, t.zoom_n),
+                (c[1] - h, c[1] + h, t.zoom_n),
+            ])?;
             let zev = evaluate(&zg, training, sigma, lik)?;
-            Some((field(&zg, &zev.log_exact), field(&zg, &zev.log_linearized[0])))
+            Some((
+                field(&zg, &zev.log_exact),
+                field(&zg, &zev.log_linearized[0]),
+            ))
         }
         None => None,
     };
@@ -357,7 +386,10 @@ fn two_d_panel(
 
 /// Indices floor(linspace(0, pool_n − 1, N)) (truncation, as NumPy's `astype(int)`).
 pub fn pool_indices(pool_n: usize, n: usize) -> Vec<usize> {
-    linspace(0.0, (pool_n - 1) as f64, n).into_iter().map(|v| v.floor() as usize).collect()
+    linspace(0.0, (pool_n - 1) as f64, n)
+        .into_iter()
+        .map(|v| v.floor() as usize)
+        .collect()
 }
 
 fn sweep(cfg: &StylizedConfig) -> Result<Vec<SweepCurve>, ConfigError> {
@@ -370,17 +402,27 @@ fn sweep(cfg: &StylizedConfig) -> Result<Vec<SweepCurve>, ConfigError> {
     s.n_train
         .iter()
         .map(|&n| {
-            let pts: Vec<f64> = pool_indices(s.pool_n, n).into_iter().map(|i| pool[i]).collect();
+            let pts: Vec<f64> = pool_indices(s.pool_n, n)
+                .into_iter()
+                .map(|i| pool[i])
+                .collect();
             let training = TrainingSet::from_scalars(&pts)?;
             let effective = sigmas
                 .iter()
                 .map(|&sigma| {
                     let prior = MemorizedPrior::new(training.clone(), sigma)?;
-                    Ok(effective_components(&GridPosterior::compute(&grid, &prior, &lik)?.component_weights()))
+                    Ok(effective_components(
+                        &GridPosterior::compute(&grid, &prior, &lik)?.component_weights(),
+                    ))
                 })
                 .collect::<Result<Vec<_>, ConfigError>>()?;
             let rows: Vec<Vec<f64>> = pts.iter().map(|&x| vec![x]).collect();
-            Ok(SweepCurve { n_train: n, sigmas: sigmas.clone(), effective, sigma_crit: sigma_crit(&op, &rows, cfg.gamma)? })
+            Ok(SweepCurve {
+                n_train: n,
+                sigmas: sigmas.clone(),
+                effective,
+                sigma_crit: sigma_crit(&op, &rows, cfg.gamma)?,
+            })
         })
         .collect()
 }
@@ -397,7 +439,12 @@ fn kde(cfg: &StylizedConfig, rng: &mut ChaCha8Rng) -> Result<KdeResults, ConfigE
         .zip(&k.bandwidth_factors)
         .map(|(&n, &factor)| {
             let kde = GaussianKde::with_factor(&samples[..n], factor)?;
-            Ok(KdePanel { n, factor, bandwidth: kde.bandwidth(), density: grid.iter().map(|&x| kde.pdf(x)).collect() })
+            Ok(KdePanel {
+                n,
+                factor,
+                bandwidth: kde.bandwidth(),
+                density: grid.iter().map(|&x| kde.pdf(x)).collect(),
+            })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     Ok(KdeResults {
@@ -442,7 +489,10 @@ pub fn run(cfg: &StylizedConfig) -> Result<StylizedResults, ConfigError> {
         .collect();
     let training_2d = TrainingSet::new(&pentagon)?;
     let op2 = Quadratic2d::default();
-    let x_true = [t.truth_scale * pentagon[0][0], t.truth_scale * pentagon[0][1]];
+    let x_true = [
+        t.truth_scale * pentagon[0][0],
+        t.truth_scale * pentagon[0][1],
+    ];
     let lik_2d = GaussianLikelihood::new(op2, op2.apply(&x_true), cfg.gamma)?;
     let sigma_min = cfg.sigmas.iter().copied().fold(f64::INFINITY, f64::min);
     let mut two_d = Vec::new();

@@ -11,7 +11,9 @@ pub fn round_sig(x: f64, digits: i32) -> f64 {
     }
     // Through decimal formatting, so that the stored value is the shortest decimal of that
     // precision (no 3.0204099999e-125 artefacts of scaling by a power of ten).
-    let r: f64 = format!("{:.*e}", (digits - 1).max(0) as usize, x).parse().unwrap_or(x);
+    let r: f64 = format!("{:.*e}", (digits - 1).max(0) as usize, x)
+        .parse()
+        .unwrap_or(x);
     // Normalise -0 so that snapshots do not flip sign on tiny values.
     if r == 0.0 { 0.0 } else { r }
 }
@@ -24,14 +26,23 @@ fn moments_1d(grid: &[f64], p: &[f64]) -> (f64, f64, f64) {
     let dx = grid[1] - grid[0];
     let mass: f64 = p.iter().sum::<f64>() * dx;
     let mean: f64 = grid.iter().zip(p).map(|(x, v)| x * v).sum::<f64>() * dx / mass;
-    let var: f64 = grid.iter().zip(p).map(|(x, v)| (x - mean).powi(2) * v).sum::<f64>() * dx / mass;
+    let var: f64 = grid
+        .iter()
+        .zip(p)
+        .map(|(x, v)| (x - mean).powi(2) * v)
+        .sum::<f64>()
+        * dx
+        / mass;
     (mass, mean, var.sqrt())
 }
 
 /// Grid nodes of local maxima whose density exceeds 1 % of the global maximum.
 fn modes(grid: &[f64], p: &[f64]) -> Vec<f64> {
     let max = p.iter().copied().fold(0.0, f64::max);
-    (1..p.len() - 1).filter(|&i| p[i] > p[i - 1] && p[i] >= p[i + 1] && p[i] > 0.01 * max).map(|i| r(grid[i])).collect()
+    (1..p.len() - 1)
+        .filter(|&i| p[i] > p[i - 1] && p[i] >= p[i + 1] && p[i] > 0.01 * max)
+        .map(|i| r(grid[i]))
+        .collect()
 }
 
 fn one_d(p: &OneDPanel) -> Value {

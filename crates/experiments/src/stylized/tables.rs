@@ -85,12 +85,15 @@ impl StylizedResults {
         self.sweep
             .iter()
             .flat_map(|c| {
-                c.sigmas.iter().zip(&c.effective).map(move |(&sigma, &e)| EffectiveComponentsRow {
-                    n_train: c.n_train,
-                    sigma,
-                    effective_components: e,
-                    sigma_crit: c.sigma_crit,
-                })
+                c.sigmas
+                    .iter()
+                    .zip(&c.effective)
+                    .map(move |(&sigma, &e)| EffectiveComponentsRow {
+                        n_train: c.n_train,
+                        sigma,
+                        effective_components: e,
+                        sigma_crit: c.sigma_crit,
+                    })
             })
             .collect()
     }

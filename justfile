@@ -23,3 +23,13 @@ stylized out="reports/data/stylized":
 # Cargo tests only (unit, integration, snapshots).
 cargo-test:
     cargo test --workspace --exclude memprior-bench
+
+# Side-by-side whole-command timing of the Helmholtz gradient against the authors' SciPy path
+# (tools/scipy_helmholtz.py in the project venv); writes DIR/helmholtz_scipy.csv.
+bench-scipy out="target/performance":
+    cargo build --package memprior
+    .venv/bin/python tools/bench_helmholtz.py --memprior ${CARGO_TARGET_DIR:-target}/debug/memprior --out {{out}} --presets small,paper --repeats 3
+
+# Criterion micro-benchmarks of the Helmholtz factorisations and gradient (84², 140², 260²).
+bench:
+    cargo bench --package memprior-bench

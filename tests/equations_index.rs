@@ -48,7 +48,7 @@ fn rows() -> Vec<Vec<String>> {
     let md = std::fs::read_to_string(root().join("docs/equations.md"))
         .expect("docs/equations.md exists");
     md.lines()
-        .filter(|l| l.starts_with("| `eq:") || l.starts_with("| Figure"))
+        .filter(|l| l.starts_with("| `eq:") || l.starts_with("| Figure") || l.starts_with("| FWI"))
         .map(|l| {
             l.trim()
                 .trim_matches('|')

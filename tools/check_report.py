@@ -70,7 +70,7 @@ def main() -> int:
     ap.add_argument("report", type=pathlib.Path)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
-    pages = [args.report / "index.html"] + sorted((args.report / "notebooks").glob("*.html"))
+    pages = sorted(args.report.glob("*.html")) + sorted((args.report / "notebooks").glob("*.html"))
     missing = [p for p in pages if not p.is_file()]
     if missing:
         print(f"missing pages: {missing}")

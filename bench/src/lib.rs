@@ -22,13 +22,5 @@ pub fn geometries() -> Vec<(&'static str, Geometry)> {
 
 /// A smooth squared-slowness model with velocities between 1.5 and 3 km/s.
 pub fn model(g: &Geometry) -> Vec<f64> {
-    let mut m = Vec::with_capacity(g.nx * g.nz);
-    for i in 0..g.nx {
-        for j in 0..g.nz {
-            let (x, z) = (i as f64 / g.nx as f64, j as f64 / g.nz as f64);
-            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
-            m.push(1.0 / (v * v));
-        }
-    }
-    m
+    experiments::fwi::smooth_test_model(g.nx, g.nz)
 }

@@ -367,6 +367,32 @@ fn memprior_binary() -> PathBuf {
     target_dir().join("debug").join("memprior")
 }
 
+/// Measure the Helmholtz solvers (both presets) and the SciPy baseline side by side; returns the
+/// directory of the CSV files for the report's performance page.
+fn performance() -> Result<PathBuf> {
+    let out = target_dir().join("performance");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    for preset in ["small", "paper"] {
+        run(
+            Command::new(memprior_binary())
+                .args(["helmholtz", "bench", "--preset", preset, "--repeats", "3", "--out"])
+                .arg(&out),
+            &format!("time the Helmholtz solvers on the {preset} geometry"),
+        )?;
+    }
+    run(
+        Command::new(venv_bin("python"))
+            .arg(root().join("tools/bench_helmholtz.py"))
+            .arg("--memprior")
+            .arg(memprior_binary())
+            .arg("--out")
+            .arg(&out)
+            .args(["--presets", "small,paper", "--repeats", "3"]),
+        "time memprior against the SciPy baseline",
+    )?;
+    Ok(out)
+}
+
 /// `build`: false when `cargo test --workspace` has just built the binary (its integration tests
 /// need it); building again with `cargo build -p memprior` would resolve features differently and
 /// recompile part of the tree (measured: 64 s on 2 cores).
@@ -385,6 +411,9 @@ fn report(preset: &str, build: bool) -> Result<()> {
     let build_secs = t.elapsed().as_secs_f64();
     let mut timings = notebooks()?;
     timings.insert("build memprior".into(), build_secs);
+    let t = Instant::now();
+    let perf = performance()?;
+    timings.insert("performance measurements".into(), t.elapsed().as_secs_f64());
     let timings_path = target_dir().join("notebooks/report-timings.json");
     std::fs::write(
         &timings_path,
@@ -399,6 +428,8 @@ fn report(preset: &str, build: bool) -> Result<()> {
             .arg(target_dir().join("notebooks/html"))
             .arg("--timings")
             .arg(&timings_path)
+            .arg("--performance")
+            .arg(&perf)
             .current_dir(root()),
         "run the experiments and assemble the report",
     )?;
@@ -421,10 +452,12 @@ fn browser_check() -> Result<usize> {
             .arg(chrome),
         "open every report page in headless Chromium",
     )?;
-    let notebook_pages = std::fs::read_dir(root().join("reports/notebooks"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    Ok(1 + notebook_pages)
+    let count = |dir: PathBuf| {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "html")).count())
+            .unwrap_or(0)
+    };
+    Ok(count(root().join("reports")) + count(root().join("reports/notebooks")))
 }
 
 /// Run `cargo test --workspace`, echoing its output, and add up its "test result" lines.

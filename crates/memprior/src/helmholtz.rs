@@ -56,6 +56,18 @@ pub enum HelmholtzCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Time every solver on a geometry (symbolic analysis, numeric factorisation, forward solves,
+    /// misfit gradient; medians over repeats) and write helmholtz_solvers_<preset>.csv with fill and flops.
+    Bench {
+        #[command(flatten)]
+        geometry: GeometryArgs,
+        /// Timed repetitions per solver (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a geometry as TOML (a template to edit).
     Geometry {
         /// Preset to write: paper or small.
@@ -217,6 +229,20 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 out.display()
             );
         }
+        HelmholtzCommand::Bench { geometry, repeats, out } => {
+            if repeats == 0 {
+                bail!("invalid `--repeats`: must be ≥ 1 (got 0)");
+            }
+            let name = match (&geometry.preset, &geometry.geometry) {
+                (Some(p), _) => p.clone(),
+                (None, Some(f)) => f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into()),
+                _ => "custom".into(),
+            };
+            let geometry = load_geometry(&geometry)?;
+            let csv = bench(&geometry, repeats)?;
+            atomic::write(&out.join(format!("helmholtz_solvers_{name}.csv")), csv.as_bytes())?;
+            eprint!("{csv}");
+        }
         HelmholtzCommand::Geometry { preset, out } => {
             let g = Geometry::preset(GeometryPreset::parse(&preset)?);
             let text = format!(
@@ -266,6 +292,52 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One CSV row per solver: timings (medians), fill and flops of the symmetric factorisations.
+fn bench(geometry: &Geometry, repeats: usize) -> Result<String> {
+    use experiments::operators::helmholtz::Solver;
+    let m = experiments::fwi::smooth_test_model(geometry.nx, geometry.nz);
+    let (nxp, nzp) = geometry.padded_shape();
+    let mut csv = String::from(
+        "padded_grid,unknowns,sources,solver,symbolic_s,factorize_s,forward_s,gradient_s,factor_reals,factor_gflop,factor_gflops_per_s\n",
+    );
+    for (name, solver) in Solver::ALL {
+        let t = Instant::now();
+        let op = Helmholtz::with_solver(geometry.clone(), solver)?;
+        let symbolic = t.elapsed().as_secs_f64();
+        let d_obs = op.forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())?;
+        let (mut fac, mut fwd, mut grad) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let t = Instant::now();
+            std::hint::black_box(op.factorize(&m)?);
+            fac.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            std::hint::black_box(op.forward(&m)?);
+            fwd.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            std::hint::black_box(op.misfit_gradient(&m, &d_obs, 0.01)?);
+            grad.push(t.elapsed().as_secs_f64());
+        }
+        let factorize = median(fac);
+        let (reals, gflop, rate) = match op.symmetric_fill_and_flops() {
+            Some((len, flops)) => (len.to_string(), format!("{:.3}", flops / 1e9), format!("{:.2}", flops / 1e9 / factorize)),
+            None => (String::new(), String::new(), String::new()),
+        };
+        csv.push_str(&format!(
+            "{nxp}x{nzp},{},{},{name},{symbolic:.4},{factorize:.4},{:.4},{:.4},{reals},{gflop},{rate}\n",
+            op.n_unknowns(),
+            geometry.sources.len(),
+            median(fwd),
+            median(grad)
+        ));
+    }
+    Ok(csv)
 }
 
 fn bad_kind(kind: &str) -> anyhow::Error {

@@ -13,6 +13,7 @@ mod atomic;
 mod helmholtz;
 mod provenance;
 mod report;
+mod report_fwi;
 mod stylized;
 mod tables;
 
@@ -62,6 +63,10 @@ enum Command {
         /// JSON file of extra stage timings (name → seconds) to list in the provenance.
         #[arg(long)]
         timings: Option<PathBuf>,
+        /// Directory of Helmholtz performance measurements (helmholtz_scipy.csv,
+        /// helmholtz_solvers_<preset>.csv) for the performance page.
+        #[arg(long)]
+        performance: Option<PathBuf>,
     },
     /// The FWI forward model on NumPy .npy files: data, misfit gradient, geometry template, example models.
     #[command(subcommand)]
@@ -97,6 +102,7 @@ fn run() -> Result<()> {
             config,
             notebooks,
             timings,
+            performance,
         } => {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             report::build(&report::ReportInputs {
@@ -104,6 +110,7 @@ fn run() -> Result<()> {
                 cfg,
                 notebooks,
                 timings,
+                performance,
             })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,

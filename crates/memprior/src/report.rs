@@ -24,6 +24,8 @@ pub struct ReportInputs {
     pub notebooks: Option<PathBuf>,
     /// Extra stage timings (JSON object name → seconds).
     pub timings: Option<PathBuf>,
+    /// Directory of performance measurements (CSV) for the performance page.
+    pub performance: Option<PathBuf>,
 }
 
 /// A figure of the report with everything a reader needs to reproduce and check it.
@@ -259,6 +261,9 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         }
     }
 
+    let t_fwi = Instant::now();
+    let fwi_html = crate::report_fwi::section(&root, notebooks.iter().any(|n| n.starts_with("05_")))?;
+    prov.timings.push(("FWI forward-model section".into(), t_fwi.elapsed().as_secs_f64()));
     let figs = figures(&res, cfg);
     let mut body = String::new();
     let _ = write!(
@@ -267,6 +272,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <p class=\"meta\">An executable companion to Siahkoohi &amp; Sabeddu (2026). Every number below is recomputed by \
          <code>cargo xtask report</code>; every equation is derived and checked in a notebook.</p>\
          <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a>\
+         <a href=\"#fwi\">FWI forward model</a><a href=\"performance.html\">Performance</a>\
          <a href=\"#tables\">Tables</a><a href=\"#provenance\">Provenance</a></nav>\
          <p>The claim: a prior trained on few examples memorizes them, and the posterior then collapses onto the training set, \
          a likelihood-weighted lookup $p(x\\mid y) = \\sum_n w_n \\delta(x - x_n)$ with \
@@ -311,6 +317,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     prov.timings
         .push(("figures".into(), t.elapsed().as_secs_f64()));
 
+    body.push_str(&fwi_html);
     let _ = write!(body, "<h2 id=\"notebooks\">Notebooks</h2>");
     if notebooks.is_empty() {
         body.push_str("<p>No executed notebooks were supplied to this build (run <code>cargo xtask report</code>).</p>");
@@ -365,10 +372,29 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
             .map(|(k, v)| format!("<tr><td>{}</td><td>{v:.2}</td></tr>", html_escape(k)))
             .collect::<String>(),
     );
+    let head = format!(
+        "<link rel=\"stylesheet\" href=\"assets/style.css\">{MATHJAX_CONFIG}<script src=\"assets/tex-svg.js\"></script>\
+         <script src=\"assets/plotly.min.js\"></script>"
+    );
+    let prov_html = format!(
+        "<h2>Provenance</h2><table><tr><th>commit</th><td><code>{}</code></td></tr><tr><th>built</th><td>{}</td></tr>\
+         <tr><th>machine</th><td>{}</td></tr></table>",
+        html_escape(&prov.commit),
+        prov.date,
+        html_escape(&prov.machine)
+    );
+    if !crate::report_fwi::performance_page(&root, inputs.performance.as_deref(), &head, &prov_html)? {
+        // Keep the navigation link honest when no measurements were supplied.
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Performance — report</title>{head}</head><body>\
+             <p><a href=\"index.html\">← report</a></p><h1>Performance</h1><p>No measurements were supplied to this build: \
+             <code>cargo xtask report</code> measures the Helmholtz solver and the SciPy baseline side by side.</p>{prov_html}</body></html>"
+        );
+        atomic::write(&root.join("performance.html"), page.as_bytes())?;
+    }
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Memorization in learned priors — report</title>\
-         <link rel=\"stylesheet\" href=\"assets/style.css\">{MATHJAX_CONFIG}<script src=\"assets/tex-svg.js\"></script>\
-         <script src=\"assets/plotly.min.js\"></script></head><body>{body}</body></html>"
+         {head}</head><body>{body}</body></html>"
     );
     atomic::write(&root.join("index.html"), page.as_bytes())?;
     atomic::write(

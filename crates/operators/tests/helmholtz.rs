@@ -2,7 +2,7 @@
 //! of pixel, the analytic Green's function under refinement, and PML absorption.
 
 use faer::{Mat, c64};
-use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, PmlAxis};
+use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, PmlAxis, Solver};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -123,6 +123,35 @@ fn pad_adjoint_passes_the_dot_product_test_and_feeds_edges_and_corners() {
 }
 
 #[test]
+fn every_solver_gives_the_same_data_and_gradient() {
+    for geometry in [tiny(), Geometry::preset(GeometryPreset::Small)] {
+        let m = smooth_model(geometry.nx, geometry.nz);
+        let reference = Helmholtz::with_solver(geometry.clone(), Solver::Lu).unwrap();
+        let d_obs = observed(&reference, &m);
+        let (phi_ref, g_ref) = reference.misfit_gradient(&m, &d_obs, 0.01).unwrap();
+        let d_ref = reference.forward(&m).unwrap();
+        let g_scale = g_ref.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        for (name, solver) in Solver::ALL {
+            let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
+            let d = op.forward(&m).unwrap();
+            let mut err: f64 = 0.0;
+            let mut scale: f64 = 0.0;
+            for s in 0..d.nrows() {
+                for r in 0..d.ncols() {
+                    err = err.max((d[(s, r)] - d_ref[(s, r)]).norm());
+                    scale = scale.max(d_ref[(s, r)].norm());
+                }
+            }
+            assert!(err <= 1e-11 * scale, "{name}: data differ from LU by {:e}", err / scale);
+            let (phi, g) = op.misfit_gradient(&m, &d_obs, 0.01).unwrap();
+            assert!((phi - phi_ref).abs() <= 1e-10 * phi_ref, "{name}: misfit {phi} vs {phi_ref}");
+            let gerr = g.iter().zip(&g_ref).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(gerr <= 1e-10 * g_scale, "{name}: gradient differs by {:e}", gerr / g_scale);
+        }
+    }
+}
+
+#[test]
 fn jacobian_is_linear() {
     let op = Helmholtz::new(tiny()).unwrap();
     let g = op.geometry().clone();
@@ -154,12 +183,14 @@ fn jacobian_is_linear() {
 }
 
 #[test]
-fn dot_product_test_relative_1e_12_on_tiny_and_small_grids() {
-    for (name, geometry) in [
-        ("tiny", tiny()),
-        ("small", Geometry::preset(GeometryPreset::Small)),
-    ] {
-        let op = Helmholtz::new(geometry.clone()).unwrap();
+fn dot_product_test_relative_1e_12_on_tiny_and_small_grids_for_every_solver() {
+    let grids = [("tiny", tiny()), ("small", Geometry::preset(GeometryPreset::Small))];
+    for ((grid, geometry), (solver_name, solver)) in grids
+        .into_iter()
+        .flat_map(|g| Solver::ALL.into_iter().map(move |s| (g.clone(), s)))
+    {
+        let name = format!("{grid}/{solver_name}");
+        let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
         let state = op.solve(&smooth_model(geometry.nx, geometry.nz)).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for trial in 0..3 {

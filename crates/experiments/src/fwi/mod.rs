@@ -4,6 +4,8 @@
 //! respect to KL coefficients z and their z-scored form z̃.
 
 use faer::{Mat, c64};
+pub mod figures;
+
 use memprior_core::ConfigError;
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{GaussianRandomField, KlBasis};
@@ -297,4 +299,18 @@ pub fn add_noise(
         clean[(i, j)] + c64::new(eta * a, eta * b)
     });
     Ok((noisy, eta))
+}
+
+/// A smooth heterogeneous squared-slowness model (velocities 1.5–3 km/s) for timings and tests
+/// that need a model without drawing datasets.
+pub fn smooth_test_model(nx: usize, nz: usize) -> Vec<f64> {
+    let mut m = Vec::with_capacity(nx * nz);
+    for i in 0..nx {
+        for j in 0..nz {
+            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
+            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
+            m.push(1.0 / (v * v));
+        }
+    }
+    m
 }

@@ -8,7 +8,7 @@
 mod config;
 pub mod figures;
 mod run;
-mod summary;
+pub mod summary;
 mod tables;
 
 pub use config::{

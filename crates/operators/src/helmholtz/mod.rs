@@ -1,10 +1,12 @@
 //! Frequency-domain 2-D Helmholtz operator with a PML and adjoint-state derivatives (`FWI.md` §3).
 //!
 //! A(m) u_s = b_s with A(m) = ω² diag(m_pad) + L_PML on the interior n_x × n_z grid padded by p
-//! PML cells per side; data d_{s,r} = u_s at receiver r. One sparse LU of A per model serves
-//! every source (one block right-hand side) and every adjoint solve (Aᴴ from the same factors);
-//! the symbolic factorisation depends only on the grid and is computed once in
-//! [`Helmholtz::new`].
+//! PML cells per side; data d_{s,r} = u_s at receiver r. One sparse factorisation of A per model
+//! serves every source (one block right-hand side) and every adjoint solve (Aᴴ from the same
+//! factors); the symbolic factorisation depends only on the grid and is computed once in
+//! [`Helmholtz::new`]. Two factorisations are available ([`Solver`]): faer's sparse LU of A
+//! (COLAMD column ordering), and the default, a symmetric LBLᵀ factorisation of the real form
+//! of S A (complex symmetric) under a symmetric fill-reducing ordering — see [`symmetric`].
 //!
 //! Derivatives with respect to the interior squared slowness m (s²/km²), with
 //! pad: interior → padded grid (edge copy) and padᵀ its adjoint (sum PML cells into edge pixels):
@@ -17,6 +19,7 @@
 //! the real adjoint of J is exactly the Jᴴ above.
 
 mod geometry;
+pub mod symmetric;
 
 pub use geometry::{Geometry, GeometryPreset};
 
@@ -112,8 +115,78 @@ impl PmlAxis {
     }
 }
 
+/// Which sparse factorisation solves A u = b and Aᴴ λ = r.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Solver {
+    /// faer's sparse LU of A with partial pivoting (COLAMD ordering), one LU for A and Aᴴ.
+    Lu,
+    /// LBLᵀ of the real symmetric form of S A, approximate-minimum-degree ordering (default).
+    SymmetricAmd,
+    /// LBLᵀ of the real symmetric form of S A, nested dissection of the padded grid.
+    SymmetricNestedDissection,
+}
+
+impl Solver {
+    /// Every solver with its name.
+    pub const ALL: [(&'static str, Solver); 3] =
+        [("lu", Self::Lu), ("symmetric-amd", Self::SymmetricAmd), ("symmetric-nd", Self::SymmetricNestedDissection)];
+
+    /// The solver's name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, s)| *s == self).map(|(n, _)| *n).expect("listed")
+    }
+
+    /// Parse a solver name (`lu`, `symmetric-amd`, `symmetric-nd`).
+    pub fn parse(name: &str) -> Result<Self, ConfigError> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| ConfigError::new("solver", "must be one of: lu, symmetric-amd, symmetric-nd", format!("`{name}`")))
+    }
+}
+
+enum Analysis {
+    Lu(SymbolicLu<usize>),
+    Symmetric(symmetric::SymmetricAnalysis),
+}
+
+/// A numeric factorisation of A(m) for one model.
+pub enum Factor<'a> {
+    /// faer sparse LU of A.
+    Lu(Lu<usize, c64>),
+    /// LBLᵀ of the real form of S A.
+    Symmetric(symmetric::SymmetricFactor<'a>),
+}
+
+impl Factor<'_> {
+    /// Solve A X = B in place.
+    pub fn solve(&self, rhs: &mut Mat<c64>) {
+        match self {
+            Self::Lu(lu) => lu.solve_in_place(rhs),
+            Self::Symmetric(f) => f.solve(rhs),
+        }
+    }
+
+    /// Solve Aᴴ X = B in place.
+    pub fn solve_adjoint(&self, rhs: &mut Mat<c64>) {
+        match self {
+            Self::Lu(lu) => lu.solve_adjoint_in_place(rhs),
+            Self::Symmetric(f) => f.solve_adjoint(rhs),
+        }
+    }
+}
+
+/// S = diag(s_{x,i} s_{z,j}) on the padded grid: S A is complex symmetric.
+pub fn stretch_scale(geometry: &Geometry, omega: f64) -> Vec<c64> {
+    let (nxp, nzp) = geometry.padded_shape();
+    let sx = PmlAxis::new(nxp, geometry.npml, geometry.pml_max, omega).stretch;
+    let sz = PmlAxis::new(nzp, geometry.npml, geometry.pml_max, omega).stretch;
+    (0..nxp * nzp).map(|q| sx[q / nzp] * sz[q % nzp]).collect()
+}
+
 /// The Helmholtz forward operator for one geometry: sparsity pattern, m-independent stencil
-/// values, and the symbolic LU, all computed once.
+/// values, and the symbolic factorisation, all computed once.
 pub struct Helmholtz {
     geometry: Geometry,
     omega: f64,
@@ -123,7 +196,8 @@ pub struct Helmholtz {
     laplacian: Vec<c64>,
     /// Position of each unknown's diagonal entry in the value array.
     diag_pos: Vec<usize>,
-    symbolic: SymbolicLu<usize>,
+    solver: Solver,
+    analysis: Analysis,
     sources: Vec<usize>,
     receivers: Vec<usize>,
 }
@@ -138,8 +212,15 @@ impl std::fmt::Debug for Helmholtz {
 }
 
 impl Helmholtz {
-    /// Validate the geometry, assemble the stencil and compute the symbolic LU.
+    /// Validate the geometry, assemble the stencil and analyse it for the default solver
+    /// ([`Solver::SymmetricAmd`]).
     pub fn new(geometry: Geometry) -> Result<Self, HelmholtzError> {
+        Self::with_solver(geometry, Solver::SymmetricAmd)
+    }
+
+    /// Validate the geometry, assemble the stencil and compute the symbolic factorisation of the
+    /// chosen solver.
+    pub fn with_solver(geometry: Geometry, solver: Solver) -> Result<Self, HelmholtzError> {
         geometry.validate()?;
         let omega = geometry.omega();
         let (nxp, nzp) = geometry.padded_shape();
@@ -184,8 +265,24 @@ impl Helmholtz {
             }
         }
         let pattern = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, row_idx);
-        let symbolic = SymbolicLu::try_new(pattern.as_ref())
-            .map_err(|e| HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}")))?;
+        let analysis = match solver {
+            Solver::Lu => Analysis::Lu(
+                SymbolicLu::try_new(pattern.as_ref())
+                    .map_err(|e| HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}")))?,
+            ),
+            Solver::SymmetricAmd | Solver::SymmetricNestedDissection => {
+                let ordering = if solver == Solver::SymmetricAmd {
+                    symmetric::Ordering::Amd
+                } else {
+                    symmetric::Ordering::NestedDissection
+                };
+                let scale = stretch_scale(&geometry, omega);
+                Analysis::Symmetric(
+                    symmetric::SymmetricAnalysis::new(&pattern, scale, (nxp, nzp), ordering)
+                        .map_err(HelmholtzError::Factorization)?,
+                )
+            }
+        };
         let node = |[ix, iz]: [usize; 2]| (ix + p) * nzp + iz + p;
         let sources = geometry.sources.iter().copied().map(node).collect();
         let receivers = geometry.receivers.iter().copied().map(node).collect();
@@ -196,7 +293,8 @@ impl Helmholtz {
             pattern,
             laplacian,
             diag_pos,
-            symbolic,
+            solver,
+            analysis,
             sources,
             receivers,
         })
@@ -235,6 +333,20 @@ impl Helmholtz {
     /// Padded-grid indices of the receivers.
     pub fn receiver_nodes(&self) -> &[usize] {
         &self.receivers
+    }
+
+    /// The factorisation this operator uses.
+    pub fn solver(&self) -> Solver {
+        self.solver
+    }
+
+    /// Fill of the symmetric factorisation (stored reals of L) and its flop count, or `None`
+    /// for the LU solver (faer does not expose its LU fill).
+    pub fn symmetric_fill_and_flops(&self) -> Option<(usize, f64)> {
+        match &self.analysis {
+            Analysis::Symmetric(a) => Some((a.factor_len(), a.flops())),
+            Analysis::Lu(_) => None,
+        }
     }
 
     /// Check that `m` is a finite, positive squared-slowness model of the interior grid.
@@ -308,19 +420,23 @@ impl Helmholtz {
         (self.pattern.clone(), self.matrix_values(&self.pad(m)))
     }
 
-    /// Numeric LU of A(m) only (reusing the symbolic factorisation).
-    pub fn factorize(&self, m: &[f64]) -> Result<Lu<usize, c64>, HelmholtzError> {
+    /// Numeric factorisation of A(m) only (reusing the symbolic factorisation).
+    pub fn factorize(&self, m: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
         self.check_model(m)?;
         self.factorize_padded(&self.pad(m))
     }
 
-    fn factorize_padded(&self, m_pad: &[f64]) -> Result<Lu<usize, c64>, HelmholtzError> {
+    fn factorize_padded(&self, m_pad: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
         let values = self.matrix_values(m_pad);
-        Lu::try_new_with_symbolic(
-            self.symbolic.clone(),
-            SparseColMatRef::new(self.pattern.as_ref(), &values),
-        )
-        .map_err(|e| HelmholtzError::Factorization(format!("{e:?}")))
+        match &self.analysis {
+            Analysis::Lu(symbolic) => Lu::try_new_with_symbolic(
+                symbolic.clone(),
+                SparseColMatRef::new(self.pattern.as_ref(), &values),
+            )
+            .map(Factor::Lu)
+            .map_err(|e| HelmholtzError::Factorization(format!("{e:?}"))),
+            Analysis::Symmetric(a) => Ok(Factor::Symmetric(a.factorize(&values, &self.pattern))),
+        }
     }
 
     /// Factorise A(m) and solve for every source wavefield: the state all derivatives start from.
@@ -333,7 +449,7 @@ impl Helmholtz {
         for (s, &q) in self.sources.iter().enumerate() {
             fields[(q, s)] = c64::new(inv_h2, 0.0);
         }
-        lu.solve_in_place(&mut fields);
+        lu.solve(&mut fields);
         Ok(State {
             op: self,
             lu,
@@ -391,7 +507,7 @@ impl Helmholtz {
 /// all reuse the one LU.
 pub struct State<'a> {
     op: &'a Helmholtz,
-    lu: Lu<usize, c64>,
+    lu: Factor<'a>,
     fields: Mat<c64>,
 }
 
@@ -417,7 +533,7 @@ impl State<'_> {
                 rhs[(q, s)] += w[(s, r)];
             }
         }
-        self.lu.solve_adjoint_in_place(&mut rhs);
+        self.lu.solve_adjoint(&mut rhs);
         rhs
     }
 
@@ -442,7 +558,7 @@ impl State<'_> {
         let mut rhs = Mat::from_fn(self.fields.nrows(), self.fields.ncols(), |q, s| {
             self.fields[(q, s)] * (-w2 * dm_pad[q])
         });
-        self.lu.solve_in_place(&mut rhs);
+        self.lu.solve(&mut rhs);
         let rec = &self.op.receivers;
         Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
     }

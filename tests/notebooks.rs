@@ -1,10 +1,12 @@
 //! The committed notebooks: valid nbformat 4 JSON for the `rust` kernel, stripped of outputs,
 //! depending on workspace crates only, and each one asserting its checks.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn notebooks() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = // The runtime value: a target directory shared by several clones may hold a binary built
+    // for another checkout, whose compile-time path would point there.
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .unwrap()
         .join("notebooks");

@@ -16,20 +16,33 @@ fn bench(c: &mut Criterion) {
     for (name, geometry) in geometries() {
         let m = model(&geometry);
         let mut group = c.benchmark_group(format!("helmholtz/{name}"));
-        group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(6));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(6));
         for (solver_name, solver) in Solver::ALL {
             let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
-            let d_obs = op.forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>()).unwrap();
+            let d_obs = op
+                .forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())
+                .unwrap();
             if solver == Solver::Lu {
                 let (pattern, values) = op.matrix(&m);
                 group.bench_function("lu_symbolic_and_numeric", |b| {
                     b.iter(|| {
                         let sym = SymbolicLu::try_new(pattern.as_ref()).unwrap();
-                        black_box(Lu::try_new_with_symbolic(sym, SparseColMatRef::new(pattern.as_ref(), &values)).unwrap())
+                        black_box(
+                            Lu::try_new_with_symbolic(
+                                sym,
+                                SparseColMatRef::new(pattern.as_ref(), &values),
+                            )
+                            .unwrap(),
+                        )
                     })
                 });
             }
-            group.bench_function(format!("factorize/{solver_name}"), |b| b.iter(|| black_box(op.factorize(&m).unwrap())));
+            group.bench_function(format!("factorize/{solver_name}"), |b| {
+                b.iter(|| black_box(op.factorize(&m).unwrap()))
+            });
             group.bench_function(format!("gradient/{solver_name}"), |b| {
                 b.iter(|| black_box(op.misfit_gradient(&m, &d_obs, 0.01).unwrap()))
             });

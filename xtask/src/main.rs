@@ -18,7 +18,11 @@ type Result<T> = std::result::Result<T, String>;
 const EVCXR_VERSION: &str = "0.22.0";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // The runtime value: a target directory shared by several clones may hold a binary built
+    // for another checkout, whose compile-time path would point there.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
@@ -375,7 +379,15 @@ fn performance() -> Result<PathBuf> {
     for preset in ["small", "paper"] {
         run(
             Command::new(memprior_binary())
-                .args(["helmholtz", "bench", "--preset", preset, "--repeats", "3", "--out"])
+                .args([
+                    "helmholtz",
+                    "bench",
+                    "--preset",
+                    preset,
+                    "--repeats",
+                    "3",
+                    "--out",
+                ])
                 .arg(&out),
             &format!("time the Helmholtz solvers on the {preset} geometry"),
         )?;
@@ -454,7 +466,11 @@ fn browser_check() -> Result<usize> {
     )?;
     let count = |dir: PathBuf| {
         std::fs::read_dir(dir)
-            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "html")).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+                    .count()
+            })
             .unwrap_or(0)
     };
     Ok(count(root().join("reports")) + count(root().join("reports/notebooks")))

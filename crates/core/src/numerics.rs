@@ -137,3 +137,29 @@ mod tests {
         assert!((l[0] - 0.01).abs() < 1e-15 && (l[69] - 5.0).abs() < 1e-12);
     }
 }
+
+/// Least-squares slope of ln y against ln x: the observed order of a remainder or an error that
+/// behaves like C xᵖ (Taylor tests, convergence under refinement). Needs two or more positive
+/// pairs of equal-length slices.
+pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
+    assert!(
+        x.len() == y.len() && x.len() >= 2,
+        "loglog_slope needs two or more (x, y) pairs"
+    );
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let n = lx.len() as f64;
+    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
+    let cov: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
+    cov / lx.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
+}
+
+#[cfg(test)]
+mod slope_tests {
+    #[test]
+    fn loglog_slope_recovers_the_power() {
+        let x = [0.1, 0.2, 0.4, 0.8];
+        let y: Vec<f64> = x.iter().map(|v: &f64| 3.0 * v.powi(2)).collect();
+        assert!((super::loglog_slope(&x, &y) - 2.0).abs() < 1e-12);
+    }
+}

@@ -2,6 +2,7 @@
 //! selection, and Taylor tests of ∇_z Φ and ∇_z̃ Φ.
 
 use experiments::fwi::{DatasetConfig, FwiDatasets, KlMisfit, ZScore, add_noise};
+use memprior_core::numerics::loglog_slope as slope;
 use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz};
 use priors::KlBasis;
 
@@ -73,20 +74,6 @@ fn datasets_are_nested_deterministic_and_the_truth_is_far_from_training() {
         .is_err()
     );
     assert!(a.training_set(61).is_err());
-}
-
-fn slope(eps: &[f64], rem: &[f64]) -> f64 {
-    let xs: Vec<f64> = eps.iter().map(|e| e.ln()).collect();
-    let ys: Vec<f64> = rem.iter().map(|r| r.ln()).collect();
-    let (mx, my) = (
-        xs.iter().sum::<f64>() / xs.len() as f64,
-        ys.iter().sum::<f64>() / ys.len() as f64,
-    );
-    xs.iter()
-        .zip(&ys)
-        .map(|(x, y)| (x - mx) * (y - my))
-        .sum::<f64>()
-        / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
 }
 
 #[test]

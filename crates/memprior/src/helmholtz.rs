@@ -162,17 +162,15 @@ fn read_data(path: &Path, op: &Helmholtz) -> Result<Mat<c64>> {
     }))
 }
 
-fn write_data(path: &Path, d: &Mat<c64>) -> Result<()> {
+/// Data (n_sources × n_receivers) as a complex128 `.npy` file.
+pub fn data_npy(d: &Mat<c64>) -> Vec<u8> {
     let mut flat = Vec::with_capacity(2 * d.nrows() * d.ncols());
     for s in 0..d.nrows() {
         for r in 0..d.ncols() {
             flat.extend([d[(s, r)].re, d[(s, r)].im]);
         }
     }
-    atomic::write(
-        path,
-        &npy::encode(Dtype::C128, &[d.nrows(), d.ncols()], &flat),
-    )
+    npy::encode(Dtype::C128, &[d.nrows(), d.ncols()], &flat)
 }
 
 /// Run one `helmholtz` subcommand.
@@ -190,7 +188,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let t1 = Instant::now();
             let data = op.forward(&m)?;
             let t2 = Instant::now();
-            write_data(&out, &data)?;
+            atomic::write(&out, &data_npy(&data))?;
             eprintln!(
                 "forward: {} unknowns, {} sources; setup (assembly + symbolic LU) {:.3} s, factorisation + solves {:.3} s; wrote {}",
                 op.n_unknowns(),
@@ -229,18 +227,28 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 out.display()
             );
         }
-        HelmholtzCommand::Bench { geometry, repeats, out } => {
+        HelmholtzCommand::Bench {
+            geometry,
+            repeats,
+            out,
+        } => {
             if repeats == 0 {
                 bail!("invalid `--repeats`: must be ≥ 1 (got 0)");
             }
             let name = match (&geometry.preset, &geometry.geometry) {
                 (Some(p), _) => p.clone(),
-                (None, Some(f)) => f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into()),
+                (None, Some(f)) => f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "custom".into()),
                 _ => "custom".into(),
             };
             let geometry = load_geometry(&geometry)?;
             let csv = bench(&geometry, repeats)?;
-            atomic::write(&out.join(format!("helmholtz_solvers_{name}.csv")), csv.as_bytes())?;
+            atomic::write(
+                &out.join(format!("helmholtz_solvers_{name}.csv")),
+                csv.as_bytes(),
+            )?;
             eprint!("{csv}");
         }
         HelmholtzCommand::Geometry { preset, out } => {
@@ -326,7 +334,11 @@ fn bench(geometry: &Geometry, repeats: usize) -> Result<String> {
         }
         let factorize = median(fac);
         let (reals, gflop, rate) = match op.symmetric_fill_and_flops() {
-            Some((len, flops)) => (len.to_string(), format!("{:.3}", flops / 1e9), format!("{:.2}", flops / 1e9 / factorize)),
+            Some((len, flops)) => (
+                len.to_string(),
+                format!("{:.3}", flops / 1e9),
+                format!("{:.2}", flops / 1e9 / factorize),
+            ),
             None => (String::new(), String::new(), String::new()),
         };
         csv.push_str(&format!(

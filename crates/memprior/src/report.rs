@@ -262,8 +262,12 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     }
 
     let t_fwi = Instant::now();
-    let fwi_html = crate::report_fwi::section(&root, notebooks.iter().any(|n| n.starts_with("05_")))?;
-    prov.timings.push(("FWI forward-model section".into(), t_fwi.elapsed().as_secs_f64()));
+    let fwi_html =
+        crate::report_fwi::section(&root, notebooks.iter().any(|n| n.starts_with("05_")))?;
+    prov.timings.push((
+        "FWI forward-model section".into(),
+        t_fwi.elapsed().as_secs_f64(),
+    ));
     let figs = figures(&res, cfg);
     let mut body = String::new();
     let _ = write!(
@@ -383,7 +387,12 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         prov.date,
         html_escape(&prov.machine)
     );
-    if !crate::report_fwi::performance_page(&root, inputs.performance.as_deref(), &head, &prov_html)? {
+    if !crate::report_fwi::performance_page(
+        &root,
+        inputs.performance.as_deref(),
+        &head,
+        &prov_html,
+    )? {
         // Keep the navigation link honest when no measurements were supplied.
         let page = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Performance — report</title>{head}</head><body>\

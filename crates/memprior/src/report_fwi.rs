@@ -12,7 +12,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The FWI forward-model section of the index: true model and one wavefield on the `small`
@@ -28,27 +30,49 @@ pub fn section(root: &Path, notebook_present: bool) -> Result<String> {
     let (nxp, nzp) = op.padded_shape();
     let re_u: Vec<f64> = (0..nxp * nzp).map(|q| state.fields()[(q, 2)].re).collect();
     let peak = re_u.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    let clipped: Vec<f64> = re_u.iter().map(|v| v.clamp(-0.3 * peak, 0.3 * peak)).collect();
+    let clipped: Vec<f64> = re_u
+        .iter()
+        .map(|v| v.clamp(-0.3 * peak, 0.3 * peak))
+        .collect();
     let v: Vec<f64> = m.iter().map(|x| 1.0 / x.sqrt()).collect();
     let dir = root.join("data/fwi");
-    atomic::write(&dir.join("true_model_velocity_small.npy"), &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v))?;
-    atomic::write(&dir.join("true_model_kl.npy"), &npy::encode(Dtype::F64, &[sets.truth.len()], &sets.truth))?;
-    atomic::write(&dir.join("geometry_small.toml"), geometry.to_toml().as_bytes())?;
-    let data = state.data();
-    let mut flat = Vec::new();
-    for s in 0..data.nrows() {
-        for r in 0..data.ncols() {
-            flat.extend([data[(s, r)].re, data[(s, r)].im]);
-        }
-    }
-    atomic::write(&dir.join("true_data_small.npy"), &npy::encode(Dtype::C128, &[data.nrows(), data.ncols()], &flat))?;
+    atomic::write(
+        &dir.join("true_model_velocity_small.npy"),
+        &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v),
+    )?;
+    atomic::write(
+        &dir.join("true_model_kl.npy"),
+        &npy::encode(Dtype::F64, &[sets.truth.len()], &sets.truth),
+    )?;
+    atomic::write(
+        &dir.join("geometry_small.toml"),
+        geometry.to_toml().as_bytes(),
+    )?;
+    atomic::write(
+        &dir.join("true_data_small.npy"),
+        &crate::helmholtz::data_npy(&state.data()),
+    )?;
     let nb = if notebook_present {
         "<a href=\"notebooks/05_helmholtz_adjoint.html\">05_helmholtz_adjoint</a>".to_string()
     } else {
         "05_helmholtz_adjoint (not executed in this build)".to_string()
     };
-    let true_plot = figures::velocity_image(&m, geometry.nx, geometry.nz, geometry.h, "True model (km/s)");
-    let wave_plot = figures::field_image(&clipped, nxp, nzp, geometry.h, "Re u, source 3, padded grid", ColorScalePalette::RdBu, Some(0.0));
+    let true_plot = figures::velocity_image(
+        &m,
+        geometry.nx,
+        geometry.nz,
+        geometry.h,
+        "True model (km/s)",
+    );
+    let wave_plot = figures::field_image(
+        &clipped,
+        nxp,
+        nzp,
+        geometry.h,
+        "Re u, source 3, padded grid",
+        ColorScalePalette::RdBu,
+        Some(0.0),
+    );
     let mut html = String::new();
     let _ = write!(
         html,
@@ -102,7 +126,12 @@ fn csv_table(text: &str) -> String {
 /// The performance page from the measurements in `perf` (written by `cargo xtask report`):
 /// `helmholtz_scipy.csv` and `helmholtz_solvers_<preset>.csv`. Copies them to
 /// `data/performance/` and returns false when no measurements were supplied.
-pub fn performance_page(root: &Path, perf: Option<&Path>, head: &str, provenance: &str) -> Result<bool> {
+pub fn performance_page(
+    root: &Path,
+    perf: Option<&Path>,
+    head: &str,
+    provenance: &str,
+) -> Result<bool> {
     let Some(perf) = perf else { return Ok(false) };
     let mut body = String::from(
         "<p><a href=\"index.html\">← report</a></p><h1>Performance of the Helmholtz solver</h1>\
@@ -114,7 +143,8 @@ pub fn performance_page(root: &Path, perf: Option<&Path>, head: &str, provenance
         if !p.is_file() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
         atomic::write(&root.join("data/performance").join(name), text.as_bytes())?;
         Ok(Some(text))
     };
@@ -160,7 +190,9 @@ pub fn performance_page(root: &Path, perf: Option<&Path>, head: &str, provenance
          <li><code>cargo bench -p memprior-bench</code> — criterion micro-benchmarks at 84², 140² and 260² padded grids</li></ul>",
     );
     body.push_str(provenance);
-    let page = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Performance — report</title>{head}</head><body>{body}</body></html>");
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Performance — report</title>{head}</head><body>{body}</body></html>"
+    );
     atomic::write(&root.join("performance.html"), page.as_bytes())?;
     Ok(true)
 }

@@ -2,6 +2,8 @@
 //! of pixel, the analytic Green's function under refinement, and PML absorption.
 
 use faer::{Mat, c64};
+use memprior_core::numerics::loglog_slope as slope;
+use operators::helmholtz::green::{bessel_j0_y0, free_space_green};
 use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, PmlAxis, Solver};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -142,11 +144,26 @@ fn every_solver_gives_the_same_data_and_gradient() {
                     scale = scale.max(d_ref[(s, r)].norm());
                 }
             }
-            assert!(err <= 1e-11 * scale, "{name}: data differ from LU by {:e}", err / scale);
+            assert!(
+                err <= 1e-11 * scale,
+                "{name}: data differ from LU by {:e}",
+                err / scale
+            );
             let (phi, g) = op.misfit_gradient(&m, &d_obs, 0.01).unwrap();
-            assert!((phi - phi_ref).abs() <= 1e-10 * phi_ref, "{name}: misfit {phi} vs {phi_ref}");
-            let gerr = g.iter().zip(&g_ref).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            assert!(gerr <= 1e-10 * g_scale, "{name}: gradient differs by {:e}", gerr / g_scale);
+            assert!(
+                (phi - phi_ref).abs() <= 1e-10 * phi_ref,
+                "{name}: misfit {phi} vs {phi_ref}"
+            );
+            let gerr = g
+                .iter()
+                .zip(&g_ref)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                gerr <= 1e-10 * g_scale,
+                "{name}: gradient differs by {:e}",
+                gerr / g_scale
+            );
         }
     }
 }
@@ -184,7 +201,10 @@ fn jacobian_is_linear() {
 
 #[test]
 fn dot_product_test_relative_1e_12_on_tiny_and_small_grids_for_every_solver() {
-    let grids = [("tiny", tiny()), ("small", Geometry::preset(GeometryPreset::Small))];
+    let grids = [
+        ("tiny", tiny()),
+        ("small", Geometry::preset(GeometryPreset::Small)),
+    ];
     for ((grid, geometry), (solver_name, solver)) in grids
         .into_iter()
         .flat_map(|g| Solver::ALL.into_iter().map(move |s| (g.clone(), s)))
@@ -216,18 +236,6 @@ fn observed(op: &Helmholtz, m: &[f64]) -> Mat<c64> {
         .map(|(k, v)| v * (1.0 + 0.05 * ((k as f64) * 0.37).sin()))
         .collect();
     op.forward(&m_true).unwrap()
-}
-
-/// Fit the slope of log remainder against log step.
-fn slope(eps: &[f64], rem: &[f64]) -> f64 {
-    let xs: Vec<f64> = eps.iter().map(|e| e.ln()).collect();
-    let ys: Vec<f64> = rem.iter().map(|r| r.ln()).collect();
-    let (mx, my) = (
-        xs.iter().sum::<f64>() / xs.len() as f64,
-        ys.iter().sum::<f64>() / ys.len() as f64,
-    );
-    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    num / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
 }
 
 #[test]
@@ -335,24 +343,6 @@ fn invalid_models_and_data_are_rejected_with_the_offending_entry() {
 // u = −(i/4) H₀⁽¹⁾(k r) (the PML's stretch s = 1 + iσ/ω absorbs e^{ikr} waves). Our point
 // source e_q / h² is the discrete delta, so the discrete solution must converge to it.
 
-/// J₀ and Y₀ by their power series (accurate to ~1e-9 for x ≤ 25, enough for these tests).
-fn bessel_j0_y0(x: f64) -> (f64, f64) {
-    let q = x * x / 4.0;
-    let (mut term, mut j0, mut y_sum, mut harmonic) = (1.0, 1.0, 0.0, 0.0);
-    for k in 1..200 {
-        term *= -q / (k as f64 * k as f64);
-        harmonic += 1.0 / k as f64;
-        j0 += term;
-        y_sum -= harmonic * term; // (−1)^{k+1} H_k q^k/(k!)² = −H_k · term
-        if term.abs() < 1e-18 * j0.abs().max(1e-3) && k > 10 {
-            break;
-        }
-    }
-    let euler_gamma = 0.577_215_664_901_532_9;
-    let y0 = 2.0 / std::f64::consts::PI * (((x / 2.0).ln() + euler_gamma) * j0 + y_sum);
-    (j0, y0)
-}
-
 #[test]
 fn bessel_series_matches_tabulated_values() {
     // Abramowitz & Stegun, Table 9.1.
@@ -390,8 +380,7 @@ fn greens_error(h: f64) -> f64 {
             if !(0.25..=0.75).contains(&r) {
                 continue;
             }
-            let (j0, y0) = bessel_j0_y0(k * r);
-            let exact = c64::new(y0 / 4.0, -j0 / 4.0); // −(i/4)(J₀ + iY₀)
+            let exact = free_space_green(k, r);
             let u = state.fields()[((i + p) * nzp + j + p, 0)];
             err += (u - exact).norm_sqr();
             norm += exact.norm_sqr();

@@ -8,11 +8,21 @@ use plotly::layout::{Axis, Layout};
 use plotly::{HeatMap, Plot, Scatter};
 
 /// An image of a row-major (ix · n_z + iz) field with x across and depth down, in km.
-pub fn field_image(values: &[f64], nx: usize, nz: usize, h: f64, title: &str, palette: ColorScalePalette, zmid: Option<f64>) -> Plot {
+pub fn field_image(
+    values: &[f64],
+    nx: usize,
+    nz: usize,
+    h: f64,
+    title: &str,
+    palette: ColorScalePalette,
+    zmid: Option<f64>,
+) -> Plot {
     let x: Vec<f64> = (0..nx).map(|i| round_sig(i as f64 * h, 6)).collect();
     let z: Vec<f64> = (0..nz).map(|j| round_sig(j as f64 * h, 6)).collect();
     // Plotly's z is indexed [row = depth][column = x].
-    let grid: Vec<Vec<f64>> = (0..nz).map(|j| (0..nx).map(|i| round_sig(values[i * nz + j], 4)).collect()).collect();
+    let grid: Vec<Vec<f64>> = (0..nz)
+        .map(|j| (0..nx).map(|i| round_sig(values[i * nz + j], 4)).collect())
+        .collect();
     let mut trace = HeatMap::new(x, z, grid).color_scale(ColorScale::Palette(palette));
     if let Some(mid) = zmid {
         trace = trace.zmid(mid);
@@ -23,7 +33,13 @@ pub fn field_image(values: &[f64], nx: usize, nz: usize, h: f64, title: &str, pa
         Layout::new()
             .title(Title::with_text(title))
             .x_axis(Axis::new().title(Title::with_text("x (km)")))
-            .y_axis(Axis::new().title(Title::with_text("depth (km)")).auto_range(false).range(vec![(nz - 1) as f64 * h, 0.0]).scale_anchor("x"))
+            .y_axis(
+                Axis::new()
+                    .title(Title::with_text("depth (km)"))
+                    .auto_range(false)
+                    .range(vec![(nz - 1) as f64 * h, 0.0])
+                    .scale_anchor("x"),
+            )
             .width(620)
             .height(520),
     );
@@ -40,8 +56,19 @@ pub fn velocity_image(m: &[f64], nx: usize, nz: usize, h: f64, title: &str) -> P
 pub fn greens_profile(r: &[f64], numeric: &[f64], analytic: &[f64], title: &str) -> Plot {
     let mut plot = Plot::new();
     let r4: Vec<f64> = r.iter().map(|v| round_sig(*v, 6)).collect();
-    plot.add_trace(Scatter::new(r4.clone(), analytic.iter().map(|v| round_sig(*v, 5)).collect()).mode(Mode::Lines).name("−(i/4) H₀⁽¹⁾(kr), real part"));
-    plot.add_trace(Scatter::new(r4, numeric.iter().map(|v| round_sig(*v, 5)).collect()).mode(Mode::Markers).name("finite differences"));
+    plot.add_trace(
+        Scatter::new(
+            r4.clone(),
+            analytic.iter().map(|v| round_sig(*v, 5)).collect(),
+        )
+        .mode(Mode::Lines)
+        .name("−(i/4) H₀⁽¹⁾(kr), real part"),
+    );
+    plot.add_trace(
+        Scatter::new(r4, numeric.iter().map(|v| round_sig(*v, 5)).collect())
+            .mode(Mode::Markers)
+            .name("finite differences"),
+    );
     plot.set_layout(
         Layout::new()
             .title(Title::with_text(title))

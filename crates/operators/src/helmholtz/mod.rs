@@ -19,6 +19,7 @@
 //! the real adjoint of J is exactly the Jᴴ above.
 
 mod geometry;
+pub mod green;
 pub mod symmetric;
 
 pub use geometry::{Geometry, GeometryPreset};
@@ -128,12 +129,19 @@ pub enum Solver {
 
 impl Solver {
     /// Every solver with its name.
-    pub const ALL: [(&'static str, Solver); 3] =
-        [("lu", Self::Lu), ("symmetric-amd", Self::SymmetricAmd), ("symmetric-nd", Self::SymmetricNestedDissection)];
+    pub const ALL: [(&'static str, Solver); 3] = [
+        ("lu", Self::Lu),
+        ("symmetric-amd", Self::SymmetricAmd),
+        ("symmetric-nd", Self::SymmetricNestedDissection),
+    ];
 
     /// The solver's name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, s)| *s == self).map(|(n, _)| *n).expect("listed")
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map(|(n, _)| *n)
+            .expect("listed")
     }
 
     /// Parse a solver name (`lu`, `symmetric-amd`, `symmetric-nd`).
@@ -142,16 +150,25 @@ impl Solver {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, s)| *s)
-            .ok_or_else(|| ConfigError::new("solver", "must be one of: lu, symmetric-amd, symmetric-nd", format!("`{name}`")))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "solver",
+                    "must be one of: lu, symmetric-amd, symmetric-nd",
+                    format!("`{name}`"),
+                )
+            })
     }
 }
 
+// One per operator (and one `Factor` per model): the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Analysis {
     Lu(SymbolicLu<usize>),
     Symmetric(symmetric::SymmetricAnalysis),
 }
 
 /// A numeric factorisation of A(m) for one model.
+#[allow(clippy::large_enum_variant)]
 pub enum Factor<'a> {
     /// faer sparse LU of A.
     Lu(Lu<usize, c64>),
@@ -178,11 +195,11 @@ impl Factor<'_> {
 }
 
 /// S = diag(s_{x,i} s_{z,j}) on the padded grid: S A is complex symmetric.
-pub fn stretch_scale(geometry: &Geometry, omega: f64) -> Vec<c64> {
-    let (nxp, nzp) = geometry.padded_shape();
-    let sx = PmlAxis::new(nxp, geometry.npml, geometry.pml_max, omega).stretch;
-    let sz = PmlAxis::new(nzp, geometry.npml, geometry.pml_max, omega).stretch;
-    (0..nxp * nzp).map(|q| sx[q / nzp] * sz[q % nzp]).collect()
+fn stretch_scale(ax: &PmlAxis, az: &PmlAxis) -> Vec<c64> {
+    let nzp = az.stretch.len();
+    (0..ax.stretch.len() * nzp)
+        .map(|q| ax.stretch[q / nzp] * az.stretch[q % nzp])
+        .collect()
 }
 
 /// The Helmholtz forward operator for one geometry: sparsity pattern, m-independent stencil
@@ -266,17 +283,16 @@ impl Helmholtz {
         }
         let pattern = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, row_idx);
         let analysis = match solver {
-            Solver::Lu => Analysis::Lu(
-                SymbolicLu::try_new(pattern.as_ref())
-                    .map_err(|e| HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}")))?,
-            ),
+            Solver::Lu => Analysis::Lu(SymbolicLu::try_new(pattern.as_ref()).map_err(|e| {
+                HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}"))
+            })?),
             Solver::SymmetricAmd | Solver::SymmetricNestedDissection => {
                 let ordering = if solver == Solver::SymmetricAmd {
                     symmetric::Ordering::Amd
                 } else {
                     symmetric::Ordering::NestedDissection
                 };
-                let scale = stretch_scale(&geometry, omega);
+                let scale = stretch_scale(&ax, &az);
                 Analysis::Symmetric(
                     symmetric::SymmetricAnalysis::new(&pattern, scale, (nxp, nzp), ordering)
                         .map_err(HelmholtzError::Factorization)?,
@@ -590,15 +606,17 @@ impl State<'_> {
             .into());
         }
         let inv_s2 = 1.0 / (sigma_d * sigma_d);
+        // Weighted residual (P u − d)/σ_d²; Φ = ½ σ_d² ‖weighted residual‖².
         let resid = Mat::from_fn(data.nrows(), data.ncols(), |s, r| {
             (data[(s, r)] - d_obs[(s, r)]) * inv_s2
         });
-        let mut phi = 0.0;
-        for s in 0..data.nrows() {
-            for r in 0..data.ncols() {
-                phi += 0.5 * (data[(s, r)] - d_obs[(s, r)]).norm_sqr() * inv_s2;
+        let mut sum_sq = 0.0;
+        for s in 0..resid.nrows() {
+            for r in 0..resid.ncols() {
+                sum_sq += resid[(s, r)].norm_sqr();
             }
         }
+        let phi = 0.5 * sum_sq * sigma_d * sigma_d;
         Ok((phi, self.jacobian_adjoint_apply(&resid)))
     }
 }

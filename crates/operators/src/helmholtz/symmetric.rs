@@ -20,8 +20,8 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::lblt::factor::LbltParams;
 use faer::perm::PermRef;
 use faer::sparse::linalg::cholesky::{
-    CholeskySymbolicParams, IntranodeLbltRef, SymbolicCholesky, SymbolicCholeskyRaw, SymmetricOrdering,
-    factorize_symbolic_cholesky,
+    CholeskySymbolicParams, IntranodeLbltRef, SymbolicCholesky, SymbolicCholeskyRaw,
+    SymmetricOrdering, factorize_symbolic_cholesky,
 };
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
 use faer::{Conj, Mat, Par, Side, c64};
@@ -29,7 +29,15 @@ use faer::{Conj, Mat, Par, Side, c64};
 /// Node elimination order of an n_x × n_z grid (index i·n_z + j) by nested dissection:
 /// rectangles with at most `leaf` nodes are ordered naturally.
 pub fn nested_dissection(nx: usize, nz: usize, leaf: usize) -> Vec<usize> {
-    fn rec(x0: usize, x1: usize, z0: usize, z1: usize, nz: usize, leaf: usize, out: &mut Vec<usize>) {
+    fn rec(
+        x0: usize,
+        x1: usize,
+        z0: usize,
+        z1: usize,
+        nz: usize,
+        leaf: usize,
+        out: &mut Vec<usize>,
+    ) {
         let (w, h) = (x1 - x0, z1 - z0);
         if w == 0 || h == 0 {
             return;
@@ -95,8 +103,10 @@ impl SymmetricAnalysis {
         let mut source = Vec::new();
         k_ptr.push(0);
         for c in 0..n {
-            let entries: Vec<(usize, usize)> =
-                (col_ptr[c]..col_ptr[c + 1]).map(|p| (row_idx[p], p)).filter(|&(r, _)| r >= c).collect();
+            let entries: Vec<(usize, usize)> = (col_ptr[c]..col_ptr[c + 1])
+                .map(|p| (row_idx[p], p))
+                .filter(|&(r, _)| r >= c)
+                .collect();
             // Column 2c: rows 2r (Re M_rc), 2r+1 (Im M_rc).
             for &(r, p) in &entries {
                 k_rows.extend([2 * r, 2 * r + 1]);
@@ -131,9 +141,20 @@ impl SymmetricAnalysis {
             Some((fwd, inv)) => SymmetricOrdering::Custom(PermRef::new_checked(fwd, inv, 2 * n)),
             None => SymmetricOrdering::Amd,
         };
-        let symbolic = factorize_symbolic_cholesky(pattern.as_ref(), Side::Lower, ord, CholeskySymbolicParams::default())
-            .map_err(|e| format!("symbolic factorisation of K: {e:?}"))?;
-        Ok(Self { n, pattern, source, scale, symbolic })
+        let symbolic = factorize_symbolic_cholesky(
+            pattern.as_ref(),
+            Side::Lower,
+            ord,
+            CholeskySymbolicParams::default(),
+        )
+        .map_err(|e| format!("symbolic factorisation of K: {e:?}"))?;
+        Ok(Self {
+            n,
+            pattern,
+            source,
+            scale,
+            symbolic,
+        })
     }
 
     /// Stored values of L (the fill of the factorisation, in reals).
@@ -160,13 +181,19 @@ impl SymmetricAnalysis {
             // Small problems are factored simplicially: count from the factor's column lengths.
             SymbolicCholeskyRaw::Simplicial(sp) => {
                 let ptr = sp.col_ptr();
-                (0..sp.ncols()).map(|j| ((ptr[j + 1] - ptr[j]) as f64 - 1.0).max(0.0).powi(2)).sum()
+                (0..sp.ncols())
+                    .map(|j| ((ptr[j + 1] - ptr[j]) as f64 - 1.0).max(0.0).powi(2))
+                    .sum()
             }
         }
     }
 
     /// Numeric factorisation of K for A's values (in A's pattern order).
-    pub fn factorize(&self, a_values: &[c64], a_pattern: &SymbolicSparseColMat<usize>) -> SymmetricFactor<'_> {
+    pub fn factorize(
+        &self,
+        a_values: &[c64],
+        a_pattern: &SymbolicSparseColMat<usize>,
+    ) -> SymmetricFactor<'_> {
         // M_rc = s_r A_rc for every stored A entry (row r of column c).
         let rows = a_pattern.row_idx();
         let k_values: Vec<f64> = self
@@ -187,7 +214,10 @@ impl SymmetricAnalysis {
         let mut perm_fwd = vec![0usize; n2];
         let mut perm_inv = vec![0usize; n2];
         let params: faer::Spec<LbltParams, f64> = Default::default();
-        let mut mem = MemBuffer::new(self.symbolic.factorize_numeric_intranode_lblt_scratch::<f64>(Par::Seq, params));
+        let mut mem = MemBuffer::new(
+            self.symbolic
+                .factorize_numeric_intranode_lblt_scratch::<f64>(Par::Seq, params),
+        );
         self.symbolic.factorize_numeric_intranode_lblt(
             &mut values,
             &mut subdiag,
@@ -199,7 +229,13 @@ impl SymmetricAnalysis {
             MemStack::new(&mut mem),
             params,
         );
-        SymmetricFactor { analysis: self, values, subdiag, perm_fwd, perm_inv }
+        SymmetricFactor {
+            analysis: self,
+            values,
+            subdiag,
+            perm_fwd,
+            perm_inv,
+        }
     }
 }
 

@@ -190,7 +190,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let t2 = Instant::now();
             atomic::write(&out, &data_npy(&data))?;
             eprintln!(
-                "forward: {} unknowns, {} sources; setup (assembly + symbolic LU) {:.3} s, factorisation + solves {:.3} s; wrote {}",
+                "forward: {} unknowns, {} sources; setup (assembly + symbolic factorisation) {:.3} s, factorisation + solves {:.3} s; wrote {}",
                 op.n_unknowns(),
                 data.nrows(),
                 (t1 - t0).as_secs_f64(),

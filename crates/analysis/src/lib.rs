@@ -5,7 +5,11 @@
 //! - [`sigma_crit`]: the dominance heuristic σ_crit = √(δ γ / ‖F'‖) of the authors' code
 //!   ([eq:linearized-posterior]);
 //! - [`GridDistances`]: total variation, Hellinger and KL(exact ‖ linearised) between two
-//!   log-densities on one grid, computed in log space.
+//!   log-densities on one grid, computed in log space;
+//! - [`memorization`]: the memorization ratio r with its null and leave-one-out controls
+//!   ([eq:memorization-ratio]).
+
+pub mod memorization;
 
 use memprior_core::numerics::{entropy, logsumexp, squared_distance};
 use memprior_core::{ConfigError, JacobianAction};

@@ -11,12 +11,14 @@
 //! Numerics shared by every crate (log-sum-exp, softmax of log-weights, entropy) live in
 //! [`numerics`]; invalid settings are reported through [`ConfigError`].
 
+pub mod diffusion;
 pub mod error;
 pub mod npy;
 pub mod numerics;
 pub mod operator;
 pub mod prior;
 
+pub use diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
 pub use error::ConfigError;
 pub use operator::{ForwardOperator, JacobianAction, dense_jacobian};
 pub use prior::{LogDensity, Score};

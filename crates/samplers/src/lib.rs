@@ -8,8 +8,10 @@
 //!   component weights π_n by quadrature ([eq:gmm-posterior]);
 //! - [`linearized`]: linearising F around each training point gives a Gaussian mixture posterior
 //!   in closed form ([eq:linearized-posterior]), weighted by the exact evidence or, as in the
-//!   authors' code, by the quadratic form alone.
+//!   authors' code, by the quadratic form alone;
+//! - [`diffusion`]: DDIM and DDPM reverse steps, the loop that runs them, and its observers.
 
+pub mod diffusion;
 pub mod grid;
 pub mod likelihood;
 pub mod linearized;

@@ -12,6 +12,6 @@ pub mod stylized;
 
 // Re-exported so that notebooks `:dep` one workspace crate and get matching versions of all.
 pub use {
-    analysis, faer, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr,
+    analysis, faer, learned, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr,
     samplers,
 };

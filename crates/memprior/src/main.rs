@@ -7,10 +7,14 @@
 //! memprior helmholtz gradient --model V.npy --data D.npy --sigma-d S (--geometry G.toml | --preset …) --out G.npy
 //! memprior helmholtz geometry --preset small --out G.toml
 //! memprior helmholtz model    (--geometry G.toml | --preset …) [--kind true|train:K|null:K] --out V.npy
+//! memprior prior train        --n-train N [--preset quick|default|paper] [--cache DIR]
+//! memprior prior sample       --denoiser learned|memorized|gaussian --n-train N [--samples K] --out Z.npy
+//! memprior prior memorization [--preset quick|default|paper] --out DIR [--cache DIR]
 //! ```
 
 mod atomic;
 mod helmholtz;
+mod prior;
 mod provenance;
 mod report;
 mod report_fwi;
@@ -71,6 +75,9 @@ enum Command {
     /// The FWI forward model on NumPy .npy files: data, misfit gradient, geometry template, example models.
     #[command(subcommand)]
     Helmholtz(helmholtz::HelmholtzCommand),
+    /// Diffusion priors on KL coefficients: train the network, sample, measure memorization.
+    #[command(subcommand)]
+    Prior(prior::PriorCommand),
 }
 
 fn main() {
@@ -114,6 +121,7 @@ fn run() -> Result<()> {
             })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,
+        Command::Prior(cmd) => prior::command(cmd)?,
     }
     Ok(())
 }

@@ -78,3 +78,55 @@ pub fn greens_profile(r: &[f64], numeric: &[f64], analytic: &[f64], title: &str)
     );
     plot
 }
+
+/// Histograms of the memorization ratio r: one trace per named set, overlaid, with the τ lines
+/// of Table 1 (Figure 3 companion).
+pub fn ratio_histograms(sets: &[(&str, Vec<f64>)], title: &str) -> Plot {
+    use plotly::Histogram;
+    use plotly::histogram::{Bins, HistNorm};
+    let mut plot = Plot::new();
+    for (name, r) in sets {
+        plot.add_trace(
+            Histogram::new(r.clone())
+                .name(*name)
+                .opacity(0.55)
+                .hist_norm(HistNorm::Probability)
+                .x_bins(Bins::new(0.0, 1.2, 0.025)),
+        );
+    }
+    plot.set_layout(
+        Layout::new()
+            .title(Title::with_text(title))
+            .bar_mode(plotly::layout::BarMode::Overlay)
+            .x_axis(Axis::new().title(Title::with_text("r = d₁ / mean(d₂…d_k)")).range(vec![0.0, 1.2]))
+            .y_axis(Axis::new().title(Title::with_text("fraction")))
+            .height(320),
+    );
+    plot
+}
+
+/// Training loss against step, one trace per N (a moving mean over `window` steps).
+pub fn training_curves(curves: &[(usize, Vec<f32>)], window: usize, title: &str) -> Plot {
+    let mut plot = Plot::new();
+    for (n, loss) in curves {
+        let w = window.max(1);
+        let (xs, ys): (Vec<usize>, Vec<f64>) = loss
+            .chunks(w)
+            .enumerate()
+            .map(|(i, c)| ((i + 1) * w, c.iter().map(|v| *v as f64).sum::<f64>() / c.len() as f64))
+            .unzip();
+        plot.add_trace(Scatter::new(xs, ys).name(format!("N = {n}")));
+    }
+    plot.set_layout(
+        Layout::new()
+            .title(Title::with_text(title))
+            .x_axis(Axis::new().title(Title::with_text("Adam step")))
+            .y_axis(
+                Axis::new()
+                    .title(Title::with_text("denoising loss (mean over a window)"))
+                    .type_(plotly::layout::AxisType::Log),
+            )
+            .height(320),
+    );
+    plot
+}

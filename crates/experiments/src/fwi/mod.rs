@@ -5,6 +5,7 @@
 
 use faer::{Mat, c64};
 pub mod figures;
+pub mod prior;
 
 use memprior_core::ConfigError;
 use operators::helmholtz::{Helmholtz, HelmholtzError};

@@ -1,0 +1,395 @@
+//! Diffusion priors on KL coefficients and their memorization (FWI.md §2, §4; Figure 3 left).
+//!
+//! For each N: z-score the first N training coefficient vectors, build the three denoisers
+//! (closed-form memorized, Gaussian of the training mean and covariance, the trained MLP), draw
+//! unconditional samples with deterministic DDIM over all T levels from N(0, I), map them back
+//! to raw KL coefficients and measure the memorization ratio r against the raw training set —
+//! next to r of held-out prior draws (the null) and of the training points themselves
+//! (leave-one-out).
+
+use std::path::Path;
+use std::time::Instant;
+
+use analysis::memorization::{MemorizationSummary, Neighbours, leave_one_out, ratios};
+use learned::{LearnedDenoiser, Recipe, StepRecord, TrainError, Trainer};
+use memprior_core::ConfigError;
+use memprior_core::diffusion::{Batch, Denoiser, NoiseSchedule};
+use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use samplers::diffusion::{DdimStep, reverse, standard_normal};
+use serde::{Deserialize, Serialize};
+
+use super::{DatasetConfig, FwiDatasets, ZScore};
+
+/// The three priors of the experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorKind {
+    /// The trained ε-prediction MLP.
+    Learned,
+    /// The closed-form empirical-optimal denoiser (the fully memorized limit).
+    Memorized,
+    /// The exact denoiser of N(training mean, training covariance) (cannot memorize).
+    Gaussian,
+}
+
+impl PriorKind {
+    /// All three, in table order.
+    pub const ALL: [PriorKind; 3] = [PriorKind::Learned, PriorKind::Memorized, PriorKind::Gaussian];
+
+    /// Name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PriorKind::Learned => "learned",
+            PriorKind::Memorized => "memorized",
+            PriorKind::Gaussian => "gaussian",
+        }
+    }
+
+    /// Parse a name.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| ConfigError::new("denoiser", "must be one of learned, memorized, gaussian", s))
+    }
+}
+
+/// Settings of the prior experiment; every stream is seeded here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorConfig {
+    /// Preset name the settings came from.
+    pub preset: String,
+    /// Training-set sizes (prefixes of one stream).
+    pub n_values: Vec<usize>,
+    /// Unconditional samples per prior and N.
+    pub samples: usize,
+    /// Seed of the DDIM starting points (combined with N and the prior).
+    pub seed: u64,
+    /// The network and its training recipe.
+    pub recipe: Recipe,
+    /// The field datasets.
+    pub datasets: DatasetConfig,
+}
+
+impl PriorConfig {
+    /// `quick` (tests: N = 20, 50, tiny network), `default` (the report: N = 50, 200, 1000,
+    /// the CPU recipe) or `paper` (the paper's network and 256 samples).
+    ///
+    /// # Errors
+    /// An unknown preset name.
+    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+        let kl_dim = KlBasis::default().dim();
+        let recipe = Recipe::preset(name, kl_dim)?;
+        let mut datasets = DatasetConfig::default();
+        let (n_values, samples) = match name {
+            "quick" => {
+                datasets.n_train = 50;
+                datasets.n_null = 50;
+                datasets.n_candidates = 10;
+                datasets.true_model_reference = 20;
+                (vec![20, 50], 16)
+            }
+            "default" => (vec![50, 200, 1000], 100),
+            _ => (vec![50, 200, 1000], 256),
+        };
+        Ok(Self {
+            preset: name.to_string(),
+            n_values,
+            samples,
+            seed: 20_240_620,
+            recipe,
+            datasets,
+        })
+    }
+
+    /// Check the settings; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.datasets.validate()?;
+        self.recipe.validate()?;
+        if self.samples == 0 {
+            return Err(ConfigError::new("samples", "must be ≥ 1", 0));
+        }
+        if self.n_values.is_empty() {
+            return Err(ConfigError::new("n_values", "must list at least one N", "[]"));
+        }
+        for &n in &self.n_values {
+            if n < 3 || n > self.datasets.n_train {
+                return Err(ConfigError::new(
+                    "n_values",
+                    format!("each N must lie in 3..=datasets.n_train = {}", self.datasets.n_train),
+                    n,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Samples of one prior at one N, with their memorization ratios.
+#[derive(Debug, Clone)]
+pub struct PriorSamples {
+    /// Which prior.
+    pub kind: PriorKind,
+    /// Samples in raw KL coefficients.
+    pub samples: Vec<Vec<f64>>,
+    /// r and nearest training index of each sample.
+    pub neighbours: Vec<Neighbours>,
+    /// Table summary.
+    pub summary: MemorizationSummary,
+    /// Wall time of the sampling.
+    pub seconds: f64,
+}
+
+/// Everything measured at one N.
+#[derive(Debug, Clone)]
+pub struct PerN {
+    /// Training-set size.
+    pub n: usize,
+    /// The z-scoring the denoisers work in.
+    pub zscore: ZScore,
+    /// r of the null draws against this training set.
+    pub null: Vec<Neighbours>,
+    /// r of each training point against the others.
+    pub loo: Vec<Neighbours>,
+    /// One entry per prior.
+    pub priors: Vec<PriorSamples>,
+    /// The network's per-step training record.
+    pub history: Vec<StepRecord>,
+    /// Whether the weights came from the cache.
+    pub cached: bool,
+    /// Training wall time in this run (0 when cached).
+    pub train_seconds: f64,
+    /// Steps trained in this run.
+    pub steps_trained: usize,
+}
+
+/// The whole experiment.
+#[derive(Debug, Clone)]
+pub struct PriorRun {
+    /// Settings.
+    pub config: PriorConfig,
+    /// Datasets (training, null, true model).
+    pub datasets: FwiDatasets,
+    /// One entry per N.
+    pub per_n: Vec<PerN>,
+}
+
+/// Why the experiment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PriorError {
+    /// Invalid settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+}
+
+/// Deterministic seed of the DDIM starting points of (prior, N).
+pub fn sampling_seed(seed: u64, kind: PriorKind, n: usize) -> u64 {
+    let k = match kind {
+        PriorKind::Learned => 1,
+        PriorKind::Memorized => 2,
+        PriorKind::Gaussian => 3,
+    };
+    seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k << 56)
+}
+
+/// The z-scored training set of size n.
+pub fn normalized_training(sets: &FwiDatasets, n: usize) -> Result<(ZScore, Vec<Vec<f64>>), ConfigError> {
+    let raw = sets.training_set(n)?;
+    let zs = ZScore::fit(raw)?;
+    let rows = raw.iter().map(|z| zs.normalize(z)).collect();
+    Ok((zs, rows))
+}
+
+/// Train (or load) the network of `config.recipe` on the z-scored set of size n.
+pub fn train_network(
+    config: &PriorConfig,
+    sets: &FwiDatasets,
+    n: usize,
+    cache_root: &Path,
+    progress: &mut dyn FnMut(usize, &StepRecord),
+) -> Result<learned::Trained, PriorError> {
+    let (_, rows) = normalized_training(sets, n)?;
+    let trainer = Trainer::new(config.recipe, NoiseSchedule::paper(), &rows)?;
+    Ok(trainer.run(cache_root, None, progress)?)
+}
+
+/// DDIM samples of `denoiser` from N(0, I) in z̃, returned in raw z.
+pub fn sample_raw<D: Denoiser + ?Sized>(denoiser: &D, zscore: &ZScore, count: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let start: Batch = standard_normal(count, denoiser.dim(), &mut rng);
+    let out = reverse(denoiser, &DdimStep, start, &mut rng, &mut ());
+    out.rows().map(|r| zscore.denormalize(r)).collect()
+}
+
+/// Train (or load) the network of every N, at most `available_parallelism` at a time (each
+/// training run is single-threaded and independent, so the weights do not depend on the order).
+fn train_all(
+    config: &PriorConfig,
+    sets: &FwiDatasets,
+    cache_root: &Path,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<learned::Trained>, PriorError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let steps = config.recipe.training.steps;
+    let every = (steps / 10).max(1);
+    let mut out: Vec<Option<Result<learned::Trained, PriorError>>> = (0..config.n_values.len()).map(|_| None).collect();
+    for chunk in (0..config.n_values.len()).collect::<Vec<_>>().chunks(workers) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&i| {
+                    let n = config.n_values[i];
+                    scope.spawn(move || {
+                        let clock = Instant::now();
+                        let mut progress = |k: usize, rec: &StepRecord| {
+                            if k % every == 0 {
+                                let el = clock.elapsed().as_secs_f64();
+                                log(&format!(
+                                    "N = {n}: step {k}/{steps}, loss {:.4} ({el:.0} s, ETA {:.0} s)",
+                                    rec.loss,
+                                    el / k as f64 * (steps - k) as f64
+                                ));
+                            }
+                        };
+                        train_network(config, sets, n, cache_root, &mut progress)
+                    })
+                })
+                .collect();
+            for (&i, h) in chunk.iter().zip(handles) {
+                out[i] = Some(h.join().expect("training thread panicked"));
+            }
+        });
+    }
+    out.into_iter().map(|r| r.expect("every N trained")).collect()
+}
+
+/// Run the experiment; `cache_root` holds the trained weights, `log` receives progress lines.
+///
+/// # Errors
+/// Invalid settings or a failed training run.
+pub fn run(config: &PriorConfig, cache_root: &Path, log: &(dyn Fn(&str) + Sync)) -> Result<PriorRun, PriorError> {
+    config.validate()?;
+    let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
+    let schedule = NoiseSchedule::paper();
+    let trained_all = train_all(config, &sets, cache_root, log)?;
+    let mut per_n = Vec::new();
+    for (&n, trained) in config.n_values.iter().zip(trained_all) {
+        let raw = sets.training_set(n)?.to_vec();
+        let (zs, rows) = normalized_training(&sets, n)?;
+        if trained.cached {
+            log(&format!("N = {n}: weights from the cache (mlp-{})", &trained.key[..16]));
+        }
+        let mut priors = Vec::new();
+        for kind in PriorKind::ALL {
+            let clock = Instant::now();
+            let seed = sampling_seed(config.seed, kind, n);
+            let samples = match kind {
+                PriorKind::Learned => {
+                    let den = LearnedDenoiser::new(&trained.ema, schedule.clone());
+                    sample_raw(&den, &zs, config.samples, seed)
+                }
+                PriorKind::Memorized => {
+                    let den = MemorizedDenoiser::new(TrainingSet::new(&rows)?, schedule.clone());
+                    sample_raw(&den, &zs, config.samples, seed)
+                }
+                PriorKind::Gaussian => {
+                    let den = GaussianDenoiser::fit(&TrainingSet::new(&rows)?, schedule.clone())?;
+                    sample_raw(&den, &zs, config.samples, seed)
+                }
+            };
+            let neighbours = ratios(&samples, &raw)?;
+            let summary = MemorizationSummary::of(&neighbours);
+            let seconds = clock.elapsed().as_secs_f64();
+            log(&format!(
+                "N = {n}, {}: mean r {:.3}, r < 0.3 / 0.5 / 0.7: {:.2} / {:.2} / {:.2} ({seconds:.1} s)",
+                kind.name(),
+                summary.mean_r,
+                summary.fractions[0],
+                summary.fractions[1],
+                summary.fractions[2]
+            ));
+            priors.push(PriorSamples { kind, samples, neighbours, summary, seconds });
+        }
+        per_n.push(PerN {
+            n,
+            zscore: zs,
+            null: ratios(&sets.null, &raw)?,
+            loo: leave_one_out(&raw)?,
+            priors,
+            history: trained.history,
+            cached: trained.cached,
+            train_seconds: trained.seconds,
+            steps_trained: trained.steps_trained,
+        });
+    }
+    Ok(PriorRun { config: config.clone(), datasets: sets, per_n })
+}
+
+/// One row of the memorization table: a prior's samples, the null or the training points
+/// themselves (leave-one-out), at one N.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemorizationRow {
+    /// `learned`, `memorized`, `gaussian`, `null` or `leave_one_out`.
+    pub source: String,
+    /// Training-set size.
+    pub n_train: usize,
+    /// Points measured.
+    pub count: usize,
+    /// Mean r.
+    pub mean_r: f64,
+    /// Fractions with r < 0.3, 0.5, 0.7.
+    pub fractions: [f64; 3],
+    /// Distinct nearest training points.
+    pub unique_nn: usize,
+}
+
+impl PriorRun {
+    /// The memorization table: per N, each prior, then the null and leave-one-out rows.
+    pub fn table(&self) -> Vec<MemorizationRow> {
+        let row = |source: &str, n: usize, s: MemorizationSummary| MemorizationRow {
+            source: source.to_string(),
+            n_train: n,
+            count: s.count,
+            mean_r: s.mean_r,
+            fractions: s.fractions,
+            unique_nn: s.unique_nn,
+        };
+        let mut rows = Vec::new();
+        for p in &self.per_n {
+            for s in &p.priors {
+                rows.push(row(s.kind.name(), p.n, s.summary.clone()));
+            }
+            rows.push(row("null", p.n, MemorizationSummary::of(&p.null)));
+            rows.push(row("leave_one_out", p.n, MemorizationSummary::of(&p.loo)));
+        }
+        rows
+    }
+
+    /// The samples of `kind` at N = n.
+    pub fn samples(&self, kind: PriorKind, n: usize) -> Option<&PriorSamples> {
+        self.per_n
+            .iter()
+            .find(|p| p.n == n)
+            .and_then(|p| p.priors.iter().find(|s| s.kind == kind))
+    }
+
+    /// Indices of the `count` most memorized samples (smallest r) of `kind` at N = n.
+    pub fn most_memorized(&self, kind: PriorKind, n: usize, count: usize) -> Vec<usize> {
+        let Some(s) = self.samples(kind, n) else {
+            return Vec::new();
+        };
+        let mut idx: Vec<usize> = (0..s.neighbours.len()).collect();
+        idx.sort_by(|a, b| s.neighbours[*a].r.total_cmp(&s.neighbours[*b].r).then(a.cmp(b)));
+        idx.truncate(count);
+        idx
+    }
+}

@@ -1,0 +1,244 @@
+//! `memprior prior …`: diffusion priors on KL coefficients (train, sample, memorization).
+//!
+//! Trained weights live in a cache directory (`--cache`, else `$MEMPRIOR_CACHE`, else
+//! `~/.cache/memprior/weights`) under a hash of everything that determines them; a stopped
+//! training run resumes from its last checkpoint there. Outputs are written atomically.
+
+use crate::atomic;
+use crate::tables::{Table, write_csv_parquet};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use experiments::fwi::FwiDatasets;
+use experiments::fwi::prior::{
+    self, PriorConfig, PriorKind, PriorRun, normalized_training, sample_raw, sampling_seed,
+};
+use experiments::learned::{LearnedDenoiser, Trainer};
+use experiments::memprior_core::diffusion::NoiseSchedule;
+use experiments::memprior_core::npy::{self, Dtype};
+use experiments::priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The `prior` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum PriorCommand {
+    /// Train (or load from the cache) the ε-prediction network on the first N training models.
+    Train {
+        /// Recipe: quick, default (CPU) or paper (W = 2048, L = 12, 50,000 steps).
+        #[arg(long, default_value = "default")]
+        preset: String,
+        /// Training-set size N.
+        #[arg(long = "n-train")]
+        n_train: usize,
+        /// Weight cache directory.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Unconditional DDIM samples of one prior, as raw KL coefficients Z.npy (samples, 100).
+    Sample {
+        /// learned, memorized or gaussian.
+        #[arg(long)]
+        denoiser: String,
+        /// Preset of the datasets and (for learned) the network recipe.
+        #[arg(long, default_value = "default")]
+        preset: String,
+        /// Training-set size N.
+        #[arg(long = "n-train")]
+        n_train: usize,
+        /// Number of samples.
+        #[arg(long, default_value_t = 16)]
+        samples: usize,
+        /// Seed of the starting points (default: the preset's, as in the memorization run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Weight cache directory (learned only).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Output .npy (float64, samples × 100).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The memorization experiment: every prior at every N of the preset, with null and
+    /// leave-one-out controls → memorization.csv, ratios.csv, training_curves.csv.
+    Memorization {
+        /// quick, default or paper.
+        #[arg(long, default_value = "default")]
+        preset: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Weight cache directory.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+}
+
+/// The weight cache: `--cache`, `$MEMPRIOR_CACHE`, or `~/.cache/memprior/weights`.
+pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("MEMPRIOR_CACHE") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache/memprior/weights")
+}
+
+fn check_n(config: &PriorConfig, n: usize) -> Result<()> {
+    if n < 3 || n > config.datasets.n_train {
+        bail!(
+            "invalid `--n-train`: must lie in 3..={} for preset `{}` (got {n})",
+            config.datasets.n_train,
+            config.preset
+        );
+    }
+    Ok(())
+}
+
+/// Run a `prior` subcommand.
+pub fn command(cmd: PriorCommand) -> Result<()> {
+    match cmd {
+        PriorCommand::Train { preset, n_train, cache } => {
+            let config = PriorConfig::preset(&preset)?;
+            check_n(&config, n_train)?;
+            let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
+            let root = cache_dir(cache.as_deref());
+            let steps = config.recipe.training.steps;
+            let every = (steps / 20).max(1);
+            let clock = Instant::now();
+            let trained = prior::train_network(&config, &sets, n_train, &root, &mut |k, rec| {
+                if k % every == 0 {
+                    let el = clock.elapsed().as_secs_f64();
+                    eprintln!(
+                        "step {k}/{steps}: loss {:.4}, |g| {:.3} ({el:.0} s, ETA {:.0} s)",
+                        rec.loss,
+                        rec.grad_norm,
+                        el / k as f64 * (steps - k) as f64
+                    );
+                }
+            })?;
+            let (_, rows) = normalized_training(&sets, n_train)?;
+            let dir = Trainer::new(config.recipe, NoiseSchedule::paper(), &rows)?.run_dir(&root);
+            if trained.cached {
+                eprintln!("weights from the cache: {}", dir.display());
+            } else {
+                eprintln!(
+                    "trained {} steps in {:.1} s ({:.1} steps/s); weights in {}",
+                    trained.steps_trained,
+                    trained.seconds,
+                    trained.steps_trained as f64 / trained.seconds,
+                    dir.display()
+                );
+            }
+            println!("{}", trained.key);
+        }
+        PriorCommand::Sample { denoiser, preset, n_train, samples, seed, cache, out } => {
+            let kind = PriorKind::parse(&denoiser)?;
+            let config = PriorConfig::preset(&preset)?;
+            check_n(&config, n_train)?;
+            if samples == 0 {
+                bail!("invalid `--samples`: must be ≥ 1 (got 0)");
+            }
+            let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
+            let (zs, rows) = normalized_training(&sets, n_train)?;
+            let seed = seed.unwrap_or_else(|| sampling_seed(config.seed, kind, n_train));
+            let schedule = NoiseSchedule::paper();
+            let z = match kind {
+                PriorKind::Learned => {
+                    let root = cache_dir(cache.as_deref());
+                    let trained = prior::train_network(&config, &sets, n_train, &root, &mut |_, _| {})?;
+                    sample_raw(&LearnedDenoiser::new(&trained.ema, schedule), &zs, samples, seed)
+                }
+                PriorKind::Memorized => sample_raw(
+                    &MemorizedDenoiser::new(TrainingSet::new(&rows)?, schedule),
+                    &zs,
+                    samples,
+                    seed,
+                ),
+                PriorKind::Gaussian => sample_raw(
+                    &GaussianDenoiser::fit(&TrainingSet::new(&rows)?, schedule)?,
+                    &zs,
+                    samples,
+                    seed,
+                ),
+            };
+            let d = z[0].len();
+            atomic::write(&out, &npy::encode(Dtype::F64, &[samples, d], &z.concat()))?;
+            eprintln!("wrote {samples} {} samples (seed {seed}) to {}", kind.name(), out.display());
+        }
+        PriorCommand::Memorization { preset, out, cache } => {
+            let config = PriorConfig::preset(&preset)?;
+            let clock = Instant::now();
+            let run = prior::run(&config, &cache_dir(cache.as_deref()), &|s| eprintln!("{s}"))?;
+            write_outputs(&run, &out)?;
+            eprintln!("memorization: wrote {} in {:.1} s", out.display(), clock.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}
+
+/// Write the memorization tables of a run into `dir`.
+pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let rows = run.table();
+    let mut df = Table::new()
+        .str("source", rows.iter().map(|r| r.source.clone()))
+        .u64("n_train", rows.iter().map(|r| r.n_train as u64))
+        .u64("count", rows.iter().map(|r| r.count as u64))
+        .f64("mean_r", rows.iter().map(|r| r.mean_r))
+        .f64("frac_r_lt_0_3", rows.iter().map(|r| r.fractions[0]))
+        .f64("frac_r_lt_0_5", rows.iter().map(|r| r.fractions[1]))
+        .f64("frac_r_lt_0_7", rows.iter().map(|r| r.fractions[2]))
+        .u64("unique_nn", rows.iter().map(|r| r.unique_nn as u64))
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "memorization")?;
+
+    let (mut src, mut nn, mut idx, mut r, mut near) = (vec![], vec![], vec![], vec![], vec![]);
+    for p in &run.per_n {
+        let mut push = |name: &str, list: &[experiments::analysis::memorization::Neighbours]| {
+            for (i, x) in list.iter().enumerate() {
+                src.push(name.to_string());
+                nn.push(p.n as u64);
+                idx.push(i as u64);
+                r.push(x.r);
+                near.push(x.nearest as u64);
+            }
+        };
+        for s in &p.priors {
+            push(s.kind.name(), &s.neighbours);
+        }
+        push("null", &p.null);
+        push("leave_one_out", &p.loo);
+    }
+    let mut df = Table::new()
+        .str("source", src)
+        .u64("n_train", nn)
+        .u64("index", idx)
+        .f64("r", r)
+        .u64("nearest", near)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "ratios")?;
+
+    let (mut nn, mut step, mut loss, mut gn) = (vec![], vec![], vec![], vec![]);
+    for p in &run.per_n {
+        for (k, rec) in p.history.iter().enumerate() {
+            nn.push(p.n as u64);
+            step.push(k as u64 + 1);
+            loss.push(f64::from(rec.loss));
+            gn.push(f64::from(rec.grad_norm));
+        }
+    }
+    let mut df = Table::new()
+        .u64("n_train", nn)
+        .u64("step", step)
+        .f64("loss", loss)
+        .f64("grad_norm", gn)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "training_curves")?;
+    atomic::write(
+        &dir.join("config.toml"),
+        toml::to_string(&run.config).context("serialising the config")?.as_bytes(),
+    )?;
+    Ok(())
+}

@@ -316,7 +316,10 @@ fn notebooks() -> Result<BTreeMap<String, f64>> {
                 .arg(&executed_dir)
                 .arg(&nb)
                 .env("EVCXR_TMPDIR", &tmp)
-                .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr")),
+                .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr"))
+                // Notebook 06 runs the trained-network experiment through the command line, so
+                // that evcxr never compiles the deep-learning stack.
+                .env("MEMPRIOR_BIN", memprior_binary()),
             &format!("execute notebook {stem}"),
         );
         let executed = executed_dir.join(format!("{stem}.ipynb"));
@@ -436,7 +439,7 @@ fn report(preset: &str, build: bool) -> Result<()> {
         Command::new(memprior_binary())
             .args(["report", "--out"])
             .arg(root().join("reports"))
-            .args(["--preset", preset, "--notebooks"])
+            .args(["--preset", preset, "--prior-preset", preset, "--notebooks"])
             .arg(target_dir().join("notebooks/html"))
             .arg("--timings")
             .arg(&timings_path)
@@ -558,7 +561,17 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(args.iter().any(|a| a == "--browser")),
-        Some("notebooks") => setup(false).and_then(|_| notebooks()).map(|_| ()),
+        Some("notebooks") => setup(false)
+            .and_then(|_| {
+                run(
+                    Command::new("cargo")
+                        .args(["build", "--package", "memprior"])
+                        .current_dir(root()),
+                    "build the memprior command (notebook 06 runs it)",
+                )
+            })
+            .and_then(|_| notebooks())
+            .map(|_| ()),
         Some("report") => {
             let preset = args
                 .iter()

@@ -10,8 +10,11 @@ pub mod fwi;
 pub mod html;
 pub mod stylized;
 
+#[cfg(feature = "learned")]
+pub use learned;
+
 // Re-exported so that notebooks `:dep` one workspace crate and get matching versions of all.
 pub use {
-    analysis, faer, learned, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr,
+    analysis, faer, memprior_core, operators, plotly, priors, rand, rand_chacha, rand_distr,
     samplers,
 };

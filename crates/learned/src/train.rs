@@ -164,6 +164,8 @@ impl Recipe {
 /// training data (bit patterns), plus a format version.
 pub fn weights_key(recipe: &Recipe, schedule: &NoiseSchedule, data: &[Vec<f64>]) -> String {
     let mut h = Sha256::new();
+    // Bump when the training algorithm changes: cached weights must not outlive the code that
+    // made them.
     h.update(b"memprior-learned v1\n");
     h.update(serde_json::to_vec(recipe).expect("recipe serialises"));
     for t in 0..schedule.steps() {

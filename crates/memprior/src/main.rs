@@ -18,6 +18,7 @@ mod prior;
 mod provenance;
 mod report;
 mod report_fwi;
+mod report_prior;
 mod stylized;
 mod tables;
 
@@ -71,6 +72,9 @@ enum Command {
         /// helmholtz_solvers_<preset>.csv) for the performance page.
         #[arg(long)]
         performance: Option<PathBuf>,
+        /// Preset of the diffusion-prior experiment: quick, default or paper.
+        #[arg(long = "prior-preset", default_value = "default")]
+        prior_preset: String,
     },
     /// The FWI forward model on NumPy .npy files: data, misfit gradient, geometry template, example models.
     #[command(subcommand)]
@@ -110,6 +114,7 @@ fn run() -> Result<()> {
             notebooks,
             timings,
             performance,
+            prior_preset,
         } => {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             report::build(&report::ReportInputs {
@@ -118,6 +123,7 @@ fn run() -> Result<()> {
                 notebooks,
                 timings,
                 performance,
+                prior_preset,
             })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,

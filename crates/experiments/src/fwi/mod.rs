@@ -5,6 +5,7 @@
 
 use faer::{Mat, c64};
 pub mod figures;
+#[cfg(feature = "learned")]
 pub mod prior;
 
 use memprior_core::ConfigError;

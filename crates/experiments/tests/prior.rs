@@ -1,0 +1,62 @@
+//! The diffusion-prior experiment at the quick preset: the memorization table is pinned, the
+//! closed-form memorized denoiser lands on training points, the null and leave-one-out rows are
+//! the controls the paper's τ = 0.7 needs, and bad settings are named.
+
+use experiments::fwi::prior::{PriorConfig, PriorKind, run};
+use experiments::stylized::summary::round_sig;
+
+#[test]
+fn quick_memorization_table() {
+    let config = PriorConfig::preset("quick").unwrap();
+    let cache = std::env::temp_dir().join(format!("memprior-prior-test-{}", std::process::id()));
+    let run1 = run(&config, &cache, &|_| {}).unwrap();
+    // Same config, weights now from the cache: identical numbers.
+    let run2 = run(&config, &cache, &|_| {}).unwrap();
+    assert!(run2.per_n.iter().all(|p| p.cached));
+    assert_eq!(run1.table(), run2.table());
+    std::fs::remove_dir_all(&cache).unwrap();
+
+    for p in &run1.per_n {
+        let mem = p.priors.iter().find(|s| s.kind == PriorKind::Memorized).unwrap();
+        // DDIM with the empirical-optimal denoiser ends on training points.
+        assert!(mem.summary.mean_r < 1e-3, "N = {}: memorized mean r {}", p.n, mem.summary.mean_r);
+        // The null is far from memorized: no fresh draw has r < 0.3.
+        let null = analysis_summary(&p.null);
+        assert_eq!(null.0, 0.0, "N = {}", p.n);
+    }
+    let rows: Vec<String> = run1
+        .table()
+        .iter()
+        .map(|r| {
+            format!(
+                "{:>14} N={:<3} n={:<3} mean_r={} fr={}/{}/{} unique_nn={}",
+                r.source,
+                r.n_train,
+                r.count,
+                if r.mean_r < 1e-6 { "<1e-6".to_string() } else { round_sig(r.mean_r, 3).to_string() },
+                r.fractions[0],
+                r.fractions[1],
+                r.fractions[2],
+                r.unique_nn
+            )
+        })
+        .collect();
+    insta::assert_yaml_snapshot!("memorization_quick", rows);
+}
+
+fn analysis_summary(n: &[experiments::analysis::memorization::Neighbours]) -> (f64, f64) {
+    let s = experiments::analysis::memorization::MemorizationSummary::of(n);
+    (s.fractions[0], s.mean_r)
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let mut c = PriorConfig::preset("quick").unwrap();
+    c.n_values = vec![2];
+    assert_eq!(c.validate().unwrap_err().field, "n_values");
+    let mut c = PriorConfig::preset("quick").unwrap();
+    c.samples = 0;
+    assert_eq!(c.validate().unwrap_err().field, "samples");
+    assert_eq!(PriorConfig::preset("huge").unwrap_err().field, "preset");
+    assert_eq!(PriorKind::parse("vae").unwrap_err().field, "denoiser");
+}

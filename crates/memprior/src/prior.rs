@@ -108,7 +108,8 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             let every = (steps / 20).max(1);
             let clock = Instant::now();
             let trained = prior::train_network(&config, &sets, n_train, &root, &mut |k, rec| {
-                if k % every == 0 {
+                // Early lines give the throughput of slow recipes within minutes.
+                if k % every == 0 || k == 1 || k == 10 || k == 100 {
                     let el = clock.elapsed().as_secs_f64();
                     eprintln!(
                         "step {k}/{steps}: loss {:.4}, |g| {:.3} ({el:.0} s, ETA {:.0} s)",

@@ -156,8 +156,9 @@ impl Batch {
         Self::new(dim, rows.concat())
     }
 
-    /// n zero rows.
+    /// n zero rows of length `dim` ≥ 1.
     pub fn zeros(n: usize, dim: usize) -> Self {
+        assert!(dim >= 1, "a batch needs dim ≥ 1");
         Self {
             dim,
             data: vec![0.0; n * dim],

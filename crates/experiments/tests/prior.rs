@@ -55,6 +55,10 @@ fn invalid_settings_are_named() {
     c.n_values = vec![2];
     assert_eq!(c.validate().unwrap_err().field, "n_values");
     let mut c = PriorConfig::preset("quick").unwrap();
+    c.n_values = vec![20, 50, 20];
+    let e = c.validate().unwrap_err();
+    assert!(e.field == "n_values" && e.requirement.contains("twice"), "{e}");
+    let mut c = PriorConfig::preset("quick").unwrap();
     c.samples = 0;
     assert_eq!(c.validate().unwrap_err().field, "samples");
     assert_eq!(PriorConfig::preset("huge").unwrap_err().field, "preset");

@@ -75,7 +75,8 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// Cosine-annealed learning rate at step k.
+    /// Cosine-annealed learning rate at step k: lr_max at k = 0, falling towards lr_min, which the
+    /// last step (k = steps − 1) misses by O(1/steps²).
     pub fn learning_rate(&self, k: usize) -> f64 {
         let frac = k as f64 / self.steps.max(1) as f64;
         self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (1.0 + (std::f64::consts::PI * frac).cos())
@@ -230,8 +231,8 @@ pub enum TrainError {
     /// A checkpoint could not be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// The loss became NaN or infinite.
-    #[error("training diverged at step {step}: loss {loss} (lower training.lr_max)")]
+    /// The loss or the gradient norm became NaN or infinite.
+    #[error("training diverged at step {step}: loss {loss} or a non-finite gradient (lower training.lr_max)")]
     Diverged {
         /// The step.
         step: usize,
@@ -365,6 +366,10 @@ impl<'a> Trainer<'a> {
             .map(|gi| gi.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64)
             .sum();
         let norm = norm2.sqrt();
+        if !norm.is_finite() {
+            // A NaN would pass the clip test below and poison the weights and the EMA.
+            return Err(TrainError::Diverged { step: k, loss: f32::NAN });
+        }
         let clip = if norm > cfg.clip_norm { cfg.clip_norm / norm } else { 1.0 };
 
         let (b1, b2, e) = (0.9f64, 0.999f64, 1e-8);
@@ -464,6 +469,7 @@ impl<'a> Trainer<'a> {
         let clock = Instant::now();
         while state.step < cfg.steps {
             if stop_after.is_some_and(|s| state.step >= s) {
+                checkpoint::write(&state_file, &self.to_checkpoint(&state, false))?;
                 return Err(TrainError::Stopped(state.step));
             }
             let rec = self.step(&mut state)?;

@@ -111,7 +111,10 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<Prio
          <p>A diffusion model trained on N velocity models (their 100 KL coefficients, z-scored) against two controls that \
          need no training: the closed-form empirical-optimal denoiser, the limit a network reaches when it memorizes \
          (eq:empirical-denoiser), and the exact denoiser of a Gaussian with the training mean and covariance, which cannot \
-         memorize. Unconditional samples by deterministic DDIM over all T = 200 levels from $\\mathcal N(0, I)$. \
+         memorize (for N ≤ 100 its samples still lie in the affine span of the training points). Unconditional samples by \
+         deterministic DDIM over all T = 200 levels from $\\mathcal N(0, I)$, as in the paper; since $\\bar\\alpha_{{T-1}} \\approx 0.132$ \
+         that is not the exact marginal at the first level, which shrinks the Gaussian control's spread along its leading \
+         directions. \
          Memorization ratio $r = d_1 / \\mathrm{{mean}}(d_2, \\dots, d_k)$, $k = \\min(50, N)$, in raw KL coefficients \
          (eq:memorization-ratio), next to the same ratio for {} held-out draws of the data-generating prior (the null) \
          and for each training point against the others (leave-one-out). Derived in {nb}.</p>\

@@ -140,7 +140,7 @@ impl Observer for Progress {
         self.done += 1;
         if self.done % self.every == 0 || self.done == self.total {
             let el = self.start.elapsed().as_secs_f64();
-            let eta = el / self.done as f64 * (self.total - self.done) as f64;
+            let eta = el / self.done as f64 * self.total.saturating_sub(self.done) as f64;
             eprintln!(
                 "{}: step {}/{} ({el:.1} s, ETA {eta:.1} s)",
                 self.label, self.done, self.total

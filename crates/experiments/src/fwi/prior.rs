@@ -118,6 +118,11 @@ impl PriorConfig {
         if self.n_values.is_empty() {
             return Err(ConfigError::new("n_values", "must list at least one N", "[]"));
         }
+        let mut sorted = self.n_values.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError::new("n_values", "must not list an N twice", w[0]));
+        }
         for &n in &self.n_values {
             if n < 3 || n > self.datasets.n_train {
                 return Err(ConfigError::new(
@@ -250,13 +255,16 @@ fn train_all(
                     let n = config.n_values[i];
                     scope.spawn(move || {
                         let clock = Instant::now();
+                        let mut first: Option<usize> = None;
                         let mut progress = |k: usize, rec: &StepRecord| {
+                            // ETA from the steps done in this call (a resumed run starts late).
+                            let k0 = *first.get_or_insert(k - 1);
                             if k % every == 0 {
                                 let el = clock.elapsed().as_secs_f64();
                                 log(&format!(
                                     "N = {n}: step {k}/{steps}, loss {:.4} ({el:.0} s, ETA {:.0} s)",
                                     rec.loss,
-                                    el / k as f64 * (steps - k) as f64
+                                    el / (k - k0) as f64 * (steps - k) as f64
                                 ));
                             }
                         };

@@ -182,6 +182,11 @@ pub fn weights_key(recipe: &Recipe, schedule: &NoiseSchedule, data: &[Vec<f64>])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Directory of the run with cache key `key` under `cache_root`.
+pub fn run_dir(cache_root: &Path, key: &str) -> PathBuf {
+    cache_root.join(format!("mlp-{}", &key[..16.min(key.len())]))
+}
+
 /// Per-step record of a training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
@@ -426,7 +431,7 @@ impl<'a> Trainer<'a> {
 
     /// Directory of this run's files under `cache_root`.
     pub fn run_dir(&self, cache_root: &Path) -> PathBuf {
-        cache_root.join(format!("mlp-{}", &self.key[..16]))
+        run_dir(cache_root, &self.key)
     }
 
     /// Train to the end, or return cached weights.

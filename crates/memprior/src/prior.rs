@@ -12,7 +12,7 @@ use experiments::fwi::FwiDatasets;
 use experiments::fwi::prior::{
     self, PriorConfig, PriorKind, PriorRun, normalized_training, sample_raw, sampling_seed,
 };
-use experiments::learned::{LearnedDenoiser, Trainer};
+use experiments::learned::LearnedDenoiser;
 use experiments::memprior_core::diffusion::NoiseSchedule;
 use experiments::memprior_core::npy::{self, Dtype};
 use experiments::priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
@@ -119,8 +119,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                     );
                 }
             })?;
-            let (_, rows) = normalized_training(&sets, n_train)?;
-            let dir = Trainer::new(config.recipe, NoiseSchedule::paper(), &rows)?.run_dir(&root);
+            let dir = experiments::learned::train::run_dir(&root, &trained.key);
             if trained.cached {
                 eprintln!("weights from the cache: {}", dir.display());
             } else {

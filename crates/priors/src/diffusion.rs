@@ -11,64 +11,44 @@
 
 use faer::{Mat, Side};
 use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
-use memprior_core::numerics::softmax;
 use memprior_core::ConfigError;
 
-use crate::TrainingSet;
+use crate::{EmpiricalDenoiser, TrainingSet};
 
-/// The empirical-optimal (memorized) denoiser over a training set [eq:empirical-denoiser].
+/// The empirical-optimal (memorized) denoiser over a training set [eq:empirical-denoiser]:
+/// [`EmpiricalDenoiser`] evaluated at the ᾱ_t of a schedule.
 #[derive(Debug, Clone)]
 pub struct MemorizedDenoiser {
-    training: TrainingSet,
+    inner: EmpiricalDenoiser,
     schedule: NoiseSchedule,
 }
 
 impl MemorizedDenoiser {
     /// The denoiser of `training` under `schedule`.
     pub fn new(training: TrainingSet, schedule: NoiseSchedule) -> Self {
-        Self { training, schedule }
+        Self { inner: EmpiricalDenoiser::new(training), schedule }
     }
 
     /// The training set.
     pub fn training(&self) -> &TrainingSet {
-        &self.training
+        self.inner.training()
     }
 
-    /// Weights w_n(x_t) = softmax_n(−‖x_t − √ᾱ_t x_n‖² / (2(1 − ᾱ_t))), one row per point.
+    /// Weights w_n(x_t) = softmax_n(−‖x_t − √ᾱ_t x_n‖² / (2(1 − ᾱ_t))).
     pub fn weights(&self, x_t: &[f64], t: usize) -> Vec<f64> {
-        let ab = self.schedule.alpha_bar(t);
-        let (a, two_var) = (ab.sqrt(), 2.0 * (1.0 - ab));
-        let logits: Vec<f64> = self
-            .training
-            .iter()
-            .map(|xn| {
-                -x_t.iter()
-                    .zip(xn)
-                    .map(|(x, v)| (x - a * v).powi(2))
-                    .sum::<f64>()
-                    / two_var
-            })
-            .collect();
-        softmax(&logits)
+        self.inner
+            .weights(x_t, self.schedule.alpha_bar(t))
+            .expect("a schedule's ᾱ_t lies in (0, 1)")
     }
 
     fn weighted_mean(&self, w: &[f64]) -> Vec<f64> {
-        let mut mean = vec![0.0; self.training.dim()];
-        for (wn, xn) in w.iter().zip(self.training.iter()) {
-            if *wn == 0.0 {
-                continue;
-            }
-            for (m, v) in mean.iter_mut().zip(xn) {
-                *m += wn * v;
-            }
-        }
-        mean
+        self.inner.weighted_mean(w)
     }
 }
 
 impl Denoiser for MemorizedDenoiser {
     fn dim(&self) -> usize {
-        self.training.dim()
+        self.training().dim()
     }
 
     fn schedule(&self) -> &NoiseSchedule {
@@ -98,7 +78,7 @@ impl DifferentiableDenoiser for MemorizedDenoiser {
             let mean = self.weighted_mean(&w);
             let vi = v.row(i);
             let o = out.row_mut(i);
-            for (wn, xn) in w.iter().zip(self.training.iter()) {
+            for (wn, xn) in w.iter().zip(self.training().iter()) {
                 if *wn == 0.0 {
                     continue;
                 }

@@ -6,7 +6,7 @@
 
 use crate::TrainingSet;
 use memprior_core::ConfigError;
-use memprior_core::numerics::{softmax, squared_distance};
+use memprior_core::numerics::softmax;
 use rand::{Rng, RngExt};
 
 /// The empirical measure of a training set: sampling returns training points.
@@ -68,32 +68,46 @@ impl EmpiricalDenoiser {
         }
     }
 
+    /// The training set.
+    pub fn training(&self) -> &TrainingSet {
+        &self.training
+    }
+
     /// Posterior weights softmax_n(−‖x_t − √ᾱ x_n‖² / (2(1 − ᾱ))).
     pub fn weights(&self, x_t: &[f64], alpha_bar: f64) -> Result<Vec<f64>, ConfigError> {
         Self::check_alpha_bar(alpha_bar)?;
-        let sa = alpha_bar.sqrt();
-        let var = 1.0 - alpha_bar;
+        let (a, two_var) = (alpha_bar.sqrt(), 2.0 * (1.0 - alpha_bar));
         let logits: Vec<f64> = self
             .training
             .iter()
             .map(|xn| {
-                let scaled: Vec<f64> = xn.iter().map(|v| sa * v).collect();
-                -squared_distance(x_t, &scaled) / (2.0 * var)
+                -x_t.iter()
+                    .zip(xn)
+                    .map(|(x, v)| (x - a * v).powi(2))
+                    .sum::<f64>()
+                    / two_var
             })
             .collect();
         Ok(softmax(&logits))
     }
 
-    /// x̂₀ = E[x₀ | x_t] [eq:empirical-denoiser].
-    pub fn posterior_mean(&self, x_t: &[f64], alpha_bar: f64) -> Result<Vec<f64>, ConfigError> {
-        let w = self.weights(x_t, alpha_bar)?;
-        let mut mean = vec![0.0; x_t.len()];
+    /// Σ_n w_n x_n for weights `w` over the training points.
+    pub fn weighted_mean(&self, w: &[f64]) -> Vec<f64> {
+        let mut mean = vec![0.0; self.training.dim()];
         for (wn, xn) in w.iter().zip(self.training.iter()) {
+            if *wn == 0.0 {
+                continue;
+            }
             for (m, v) in mean.iter_mut().zip(xn) {
                 *m += wn * v;
             }
         }
-        Ok(mean)
+        mean
+    }
+
+    /// x̂₀ = E[x₀ | x_t] [eq:empirical-denoiser].
+    pub fn posterior_mean(&self, x_t: &[f64], alpha_bar: f64) -> Result<Vec<f64>, ConfigError> {
+        Ok(self.weighted_mean(&self.weights(x_t, alpha_bar)?))
     }
 
     /// ε̂(x_t) = (x_t − √ᾱ x̂₀) / √(1 − ᾱ).

@@ -9,9 +9,12 @@
 //! - [`linearized`]: linearising F around each training point gives a Gaussian mixture posterior
 //!   in closed form ([eq:linearized-posterior]), weighted by the exact evidence or, as in the
 //!   authors' code, by the quadratic form alone;
-//! - [`diffusion`]: DDIM and DDPM reverse steps, the loop that runs them, and its observers.
+//! - [`diffusion`]: DDIM and DDPM reverse steps, the loop that runs them, and its observers;
+//! - [`dps`]: diffusion posterior sampling [eq:dps], the paper's normalised variant and the
+//!   original through the denoiser.
 
 pub mod diffusion;
+pub mod dps;
 pub mod grid;
 pub mod likelihood;
 pub mod linearized;

@@ -10,9 +10,11 @@
 //! memprior prior train        --n-train N [--preset quick|default|paper] [--cache DIR]
 //! memprior prior sample       --denoiser learned|memorized|gaussian --n-train N [--samples K] --out Z.npy
 //! memprior prior memorization [--preset quick|default|paper] --out DIR [--cache DIR]
+//! memprior fwi --preset quick|default|paper --out DIR [--shard i/n | --merge-only] [--priors …] [--variants …]
 //! ```
 
 mod atomic;
+mod fwi;
 mod helmholtz;
 mod prior;
 mod provenance;
@@ -82,6 +84,9 @@ enum Command {
     /// Diffusion priors on KL coefficients: train the network, sample, measure memorization.
     #[command(subcommand)]
     Prior(prior::PriorCommand),
+    /// Diffusion posterior sampling for FWI with exact references: Figures 2–5 and Table 1
+    /// (table1.csv, lookup_weights.csv, …); resumable and shardable.
+    Fwi(fwi::FwiArgs),
 }
 
 fn main() {
@@ -128,6 +133,7 @@ fn run() -> Result<()> {
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,
         Command::Prior(cmd) => prior::command(cmd)?,
+        Command::Fwi(args) => fwi::command(&args)?,
     }
     Ok(())
 }

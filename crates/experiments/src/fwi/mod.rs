@@ -5,6 +5,9 @@
 
 use faer::{Mat, c64};
 pub mod figures;
+pub mod posterior;
+#[cfg(feature = "learned")]
+pub mod dps;
 #[cfg(feature = "learned")]
 pub mod prior;
 

@@ -237,7 +237,7 @@ pub fn sample_raw<D: Denoiser + ?Sized>(denoiser: &D, zscore: &ZScore, count: us
 
 /// Train (or load) the network of every N, at most `available_parallelism` at a time (each
 /// training run is single-threaded and independent, so the weights do not depend on the order).
-fn train_all(
+pub fn train_all(
     config: &PriorConfig,
     sets: &FwiDatasets,
     cache_root: &Path,

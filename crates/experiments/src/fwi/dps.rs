@@ -1,0 +1,955 @@
+//! Diffusion posterior sampling for FWI (FWI.md §5–7; Figures 2–5, Table 1) with its exact
+//! references.
+//!
+//! For each training-set size N and each prior (trained network, closed-form memorized denoiser,
+//! Gaussian control), DPS draws posterior samples of z̃ given noisy Helmholtz data of the
+//! out-of-distribution true model, in two variants: the paper's (DDIM, re-denoise, a move of fixed
+//! length ζ along the normalised misfit gradient at x̂₀) and Chung et al.'s (DDPM, gradient through
+//! the denoiser, step ζ'/‖r̃‖). Beside them, per N: the exact posterior of the memorized prior
+//! (lookup weights over the training set, N misfit evaluations) and the linearised Gaussian
+//! mixture around every training model at a few bandwidths, both weightings.
+//!
+//! Every sample is a job with its own seed (from the run seed, N, prior, variant and index), so
+//! jobs can run in any order, on any machine: `shard` selects every k-th job, each finished job
+//! is written atomically as one file, and a rerun skips finished jobs. Assembling the results
+//! reads the files in job order, so a sharded run merged afterwards equals a single run bit for bit.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use analysis::memorization::{MemorizationSummary, Neighbours, ratios};
+use learned::LearnedDenoiser;
+use memprior_core::ConfigError;
+use memprior_core::diffusion::{DifferentiableDenoiser, NoiseSchedule};
+use memprior_core::npy::{self, Dtype};
+use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, HelmholtzError};
+use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use samplers::diffusion::{DdpmStep, standard_normal};
+use samplers::dps::{StepSize, dps_paper, dps_through_denoiser};
+use serde::{Deserialize, Serialize};
+
+use super::posterior::{self, KlForward, LinearizedSummary, NormalizedMisfit};
+use super::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
+use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
+
+/// The two DPS variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// DDIM step, re-denoise, fixed-length move along ∇Φ(x̂₀)/‖∇Φ(x̂₀)‖ (the paper's runs).
+    Paper,
+    /// DDPM step, gradient through the denoiser, step ζ'/‖r̃‖ (Chung et al. 2023).
+    Chung,
+}
+
+impl Variant {
+    /// Both, the paper's first.
+    pub const ALL: [Variant; 2] = [Variant::Paper, Variant::Chung];
+
+    /// Name in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Paper => "paper",
+            Variant::Chung => "chung",
+        }
+    }
+
+    /// Parse a name.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| ConfigError::new("variants", "must be paper or chung", s))
+    }
+}
+
+/// Settings of the DPS experiment; every random stream is seeded here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpsConfig {
+    /// Preset the settings came from.
+    pub preset: String,
+    /// Training sets, N values and the network recipe (shared with `memprior prior`, so the
+    /// trained weights come from the same cache).
+    pub prior: PriorConfig,
+    /// The simulation geometry.
+    pub geometry: Geometry,
+    /// Noise std relative to max |d|.
+    pub noise_rel: f64,
+    /// Seed of the data noise.
+    pub noise_seed: u64,
+    /// Priors to sample.
+    pub priors: Vec<PriorKind>,
+    /// DPS variants to run.
+    pub variants: Vec<Variant>,
+    /// Posterior samples per (prior, N) with the paper's variant.
+    pub samples: usize,
+    /// Posterior samples per (prior, N) with Chung's variant.
+    pub samples_chung: usize,
+    /// Step length ζ of the paper's variant (z̃ units).
+    pub zeta: f64,
+    /// Step ζ' of Chung's variant (multiplies ∇‖r̃‖²/‖r̃‖).
+    pub zeta_chung: f64,
+    /// Record the mean misfit every this many reverse steps.
+    pub record_every: usize,
+    /// Seed of the starting points and DDPM noise (combined with N, prior, variant, index).
+    pub seed: u64,
+    /// Bandwidths σ (z̃ units) of the linearised mixture.
+    pub linearized_sigmas: Vec<f64>,
+    /// Equal-count calibration bins over the KL coefficients.
+    pub calibration_bins_kl: usize,
+    /// Equal-count calibration bins over the velocity pixels.
+    pub calibration_bins_velocity: usize,
+}
+
+/// A scaled geometry for the report: 32² cells of 62.5 m (the same 2 km square as the paper's
+/// grid), 3 Hz (8 cells per wavelength at 1.5 km/s), 8 PML cells, 5 sources and 30 receivers.
+pub fn report_geometry() -> Geometry {
+    Geometry {
+        nx: 32,
+        nz: 32,
+        h: 0.0625,
+        npml: 8,
+        pml_max: 100.0,
+        freq: 3.0,
+        sources: [2usize, 8, 15, 22, 29].iter().map(|&ix| [ix, 2]).collect(),
+        receivers: (1..=30).map(|ix| [ix, 29]).collect(),
+    }
+}
+
+/// A tiny geometry for tests: 16² cells of 125 m, 2 Hz, 3 sources, 14 receivers.
+pub fn quick_geometry() -> Geometry {
+    Geometry {
+        nx: 16,
+        nz: 16,
+        h: 0.125,
+        npml: 5,
+        pml_max: 60.0,
+        freq: 2.0,
+        sources: [2usize, 8, 13].iter().map(|&ix| [ix, 1]).collect(),
+        receivers: (1..=14).map(|ix| [ix, 14]).collect(),
+    }
+}
+
+impl DpsConfig {
+    /// `quick` (tests: tiny grid and network, 4 + 2 samples), `default` (the report: 32² grid,
+    /// the CPU network, 32 + 16 samples) or `paper` (200² grid, the paper's network, 256 + 64
+    /// samples, ζ = 0.07).
+    ///
+    /// # Errors
+    /// An unknown preset.
+    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+        let prior = PriorConfig::preset(name)?;
+        let (geometry, samples, samples_chung, noise_rel) = match name {
+            "quick" => (quick_geometry(), 4, 2, 0.05),
+            "default" => (report_geometry(), 32, 16, 0.05),
+            _ => (Geometry::preset(GeometryPreset::Paper), 256, 64, 0.055),
+        };
+        Ok(Self {
+            preset: name.to_string(),
+            prior,
+            geometry,
+            noise_rel,
+            noise_seed: 20_240_630,
+            priors: PriorKind::ALL.to_vec(),
+            variants: Variant::ALL.to_vec(),
+            samples,
+            samples_chung,
+            zeta: 0.07,
+            zeta_chung: 0.05,
+            record_every: 10,
+            seed: 20_240_631,
+            linearized_sigmas: vec![0.01, 0.1, 0.3],
+            calibration_bins_kl: 10,
+            calibration_bins_velocity: 16,
+        })
+    }
+
+    /// Check the settings; the error names the key and what is allowed.
+    ///
+    /// # Errors
+    /// The first invalid setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.prior.validate()?;
+        self.geometry.validate()?;
+        memprior_core::error::positive("noise_rel", self.noise_rel)?;
+        if self.priors.is_empty() {
+            return Err(ConfigError::new("priors", "must list at least one of learned, memorized, gaussian", "[]"));
+        }
+        if self.variants.is_empty() {
+            return Err(ConfigError::new("variants", "must list at least one of paper, chung", "[]"));
+        }
+        for (key, v) in [("zeta", self.zeta), ("zeta_chung", self.zeta_chung)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::new(key, "must be a finite number ≥ 0", v));
+            }
+        }
+        if self.variants.contains(&Variant::Paper) && self.samples == 0 {
+            return Err(ConfigError::new("samples", "must be ≥ 1 when the paper variant runs", 0));
+        }
+        if self.variants.contains(&Variant::Chung) && self.samples_chung == 0 {
+            return Err(ConfigError::new("samples_chung", "must be ≥ 1 when the chung variant runs", 0));
+        }
+        if self.record_every == 0 {
+            return Err(ConfigError::new("record_every", "must be ≥ 1", 0));
+        }
+        for &s in &self.linearized_sigmas {
+            memprior_core::error::positive("linearized_sigmas", s)?;
+        }
+        if self.calibration_bins_kl == 0 || self.calibration_bins_velocity == 0 {
+            return Err(ConfigError::new("calibration_bins_kl / calibration_bins_velocity", "must be ≥ 1", 0));
+        }
+        Ok(())
+    }
+
+    /// Samples per (prior, N) of a variant.
+    pub fn count(&self, variant: Variant) -> usize {
+        match variant {
+            Variant::Paper => self.samples,
+            Variant::Chung => self.samples_chung,
+        }
+    }
+
+    /// The reverse levels at which the misfit is recorded, in the order run.
+    pub fn recorded_levels(&self) -> Vec<usize> {
+        let steps = NoiseSchedule::paper().steps();
+        (0..steps).rev().filter(|&t| t == 0 || t % self.record_every == 0).collect()
+    }
+
+    /// Every job in the fixed order that sharding and assembly use.
+    pub fn jobs(&self) -> Vec<Job> {
+        let mut out = Vec::new();
+        for &n in &self.prior.n_values {
+            for &kind in &self.priors {
+                for &variant in &self.variants {
+                    for index in 0..self.count(variant) {
+                        out.push(Job { n, kind, variant, index });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One posterior sample to draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Job {
+    /// Training-set size.
+    pub n: usize,
+    /// Prior.
+    pub kind: PriorKind,
+    /// DPS variant.
+    pub variant: Variant,
+    /// Sample index within (N, prior, variant).
+    pub index: usize,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Job {
+    /// The job's own seed: a hash of the run seed and the job's coordinates.
+    pub fn seed(&self, run_seed: u64) -> u64 {
+        let k = match self.kind {
+            PriorKind::Learned => 1u64,
+            PriorKind::Memorized => 2,
+            PriorKind::Gaussian => 3,
+        };
+        let v = match self.variant {
+            Variant::Paper => 1u64,
+            Variant::Chung => 2,
+        };
+        [self.n as u64, k, v, self.index as u64]
+            .into_iter()
+            .fold(splitmix(run_seed), |h, x| splitmix(h ^ x))
+    }
+
+    /// Directory (below `samples/`) of the job's group.
+    pub fn group(&self) -> String {
+        format!("{}-{}-n{}", self.kind.name(), self.variant.name(), self.n)
+    }
+
+    /// File of the finished job below the output directory.
+    pub fn path(&self, out: &Path) -> PathBuf {
+        out.join("samples").join(self.group()).join(format!("{:05}.npy", self.index))
+    }
+}
+
+/// Select the jobs of shard `i` of `n` (1-based): every n-th job starting at the i-th.
+///
+/// # Errors
+/// A shard outside 1..=n.
+pub fn shard(jobs: &[Job], i: usize, n: usize) -> Result<Vec<Job>, ConfigError> {
+    if n == 0 || i == 0 || i > n {
+        return Err(ConfigError::new("shard", "must be i/n with 1 ≤ i ≤ n (e.g. 2/4)", format!("{i}/{n}")));
+    }
+    Ok(jobs.iter().enumerate().filter(|(j, _)| j % n == i - 1).map(|(_, job)| *job).collect())
+}
+
+/// Why a DPS run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DpsError {
+    /// Invalid settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Training or loading a network.
+    #[error(transparent)]
+    Prior(#[from] PriorError),
+    /// The simulator rejected a model.
+    #[error("{context}: {source}")]
+    Solver {
+        /// Which sample or reference.
+        context: String,
+        /// The solver's error.
+        source: HelmholtzError,
+    },
+    /// Reading or writing results.
+    #[error("{context}: {source}")]
+    Io {
+        /// The file and what was being done.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The output directory holds results of another configuration, or results are incomplete.
+    #[error("{0}")]
+    State(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DpsError {
+    let context = context.into();
+    move |source| DpsError::Io { context, source }
+}
+
+/// Write atomically: a temporary sibling (named by process and thread), then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DpsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let res = (|| {
+        use std::io::Write;
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map_err(io(format!("cannot write {}", path.display())))
+}
+
+/// Data, training sets and networks shared by every job.
+pub struct Setup {
+    /// The settings.
+    pub config: DpsConfig,
+    /// Training, null and true-model coefficients.
+    pub datasets: FwiDatasets,
+    /// Noisy observed data.
+    pub data: faer::Mat<faer::c64>,
+    /// Noise std σ_d.
+    pub sigma_d: f64,
+    /// Per N: z-scoring and the z-scored training set.
+    pub normalized: HashMap<usize, (ZScore, Vec<Vec<f64>>)>,
+    /// Per N: trained EMA weights (only when the learned prior is sampled).
+    pub networks: HashMap<usize, learned::HostParams>,
+    /// Seconds spent training (0 for cached weights).
+    pub train_seconds: f64,
+}
+
+/// Generate data, z-score the training sets and train (or load) the networks.
+///
+/// # Errors
+/// Invalid settings, a failed training run or a rejected true model.
+/// With `cache_root` `None` the networks are not loaded (enough to analyse finished samples).
+pub fn setup(config: &DpsConfig, cache_root: Option<&Path>, log: &(dyn Fn(&str) + Sync)) -> Result<Setup, DpsError> {
+    config.validate()?;
+    let kl = KlBasis::default();
+    let datasets = FwiDatasets::generate(&config.prior.datasets, &kl)?;
+    let op = Helmholtz::new(config.geometry.clone()).map_err(|source| DpsError::Solver {
+        context: "geometry".into(),
+        source,
+    })?;
+    let g = &config.geometry;
+    let m_true = kl.reconstruct(&datasets.truth, g.nx, g.nz)?;
+    let clean = op.forward(&m_true).map_err(|source| DpsError::Solver { context: "true model".into(), source })?;
+    let (data, sigma_d) = add_noise(&clean, config.noise_rel, config.noise_seed)?;
+    let mut normalized = HashMap::new();
+    for &n in &config.prior.n_values {
+        normalized.insert(n, normalized_training(&datasets, n)?);
+    }
+    let mut networks = HashMap::new();
+    let mut train_seconds = 0.0;
+    if let (true, Some(cache_root)) = (config.priors.contains(&PriorKind::Learned), cache_root) {
+        let trained = train_all(&config.prior, &datasets, cache_root, log)?;
+        for (&n, t) in config.prior.n_values.iter().zip(trained) {
+            if t.cached {
+                log(&format!("N = {n}: weights from the cache (mlp-{})", &t.key[..16]));
+            }
+            train_seconds += t.seconds;
+            networks.insert(n, t.ema);
+        }
+    }
+    Ok(Setup { config: config.clone(), datasets, data, sigma_d, normalized, networks, train_seconds })
+}
+
+/// A finished job: the final sample (raw z), its misfit and the recorded misfit trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRecord {
+    /// Raw KL coefficients of the final sample.
+    pub z: Vec<f64>,
+    /// Φ at the final sample.
+    pub final_misfit: f64,
+    /// Φ(x̂₀) at the recorded levels.
+    pub trace: Vec<f64>,
+}
+
+impl SampleRecord {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = vec![self.final_misfit];
+        v.extend(&self.trace);
+        v.extend(&self.z);
+        npy::encode(Dtype::F64, &[v.len()], &v)
+    }
+
+    fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
+        let a = npy::decode(bytes, Dtype::F64).map_err(|e| e.to_string())?;
+        if a.data.len() != 1 + levels + d {
+            return Err(format!("holds {} values, expected {}", a.data.len(), 1 + levels + d));
+        }
+        Ok(Self {
+            final_misfit: a.data[0],
+            trace: a.data[1..=levels].to_vec(),
+            z: a.data[1 + levels..].to_vec(),
+        })
+    }
+}
+
+fn denoiser(setup: &Setup, kind: PriorKind, n: usize) -> Result<Box<dyn DifferentiableDenoiser>, DpsError> {
+    let schedule = NoiseSchedule::paper();
+    let (_, rows) = &setup.normalized[&n];
+    Ok(match kind {
+        PriorKind::Learned => Box::new(LearnedDenoiser::new(&setup.networks[&n], schedule)),
+        PriorKind::Memorized => Box::new(MemorizedDenoiser::new(TrainingSet::new(rows)?, schedule)),
+        PriorKind::Gaussian => Box::new(GaussianDenoiser::fit(&TrainingSet::new(rows)?, schedule)?),
+    })
+}
+
+/// Draw one posterior sample.
+///
+/// # Errors
+/// The simulator rejecting a model on the way.
+pub fn run_job(setup: &Setup, op: &Helmholtz, den: &dyn DifferentiableDenoiser, job: &Job) -> Result<SampleRecord, DpsError> {
+    let cfg = &setup.config;
+    let kl = KlBasis::default();
+    let (zscore, _) = &setup.normalized[&job.n];
+    let misfit = NormalizedMisfit {
+        misfit: KlMisfit { op, kl: &kl, data: &setup.data, sigma_d: setup.sigma_d },
+        zscore,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(job.seed(cfg.seed));
+    let start = standard_normal(1, den.dim(), &mut rng).row(0).to_vec();
+    let trace = match job.variant {
+        Variant::Paper => dps_paper(den, &misfit, &StepSize::Normalized(cfg.zeta), &start, cfg.record_every),
+        Variant::Chung => dps_through_denoiser(
+            den,
+            &misfit,
+            &DdpmStep,
+            &StepSize::ResidualScaled(cfg.zeta_chung),
+            &start,
+            &mut rng,
+            cfg.record_every,
+        ),
+    }
+    .map_err(|source| DpsError::Solver {
+        context: format!("{} sample {} left the solver's domain", job.group(), job.index),
+        source,
+    })?;
+    Ok(SampleRecord {
+        z: zscore.denormalize(&trace.x),
+        final_misfit: trace.final_misfit,
+        trace: trace.misfit_trace.iter().map(|(_, p)| *p).collect(),
+    })
+}
+
+/// The configuration file that marks an output directory's samples.
+fn fingerprint_path(out: &Path) -> PathBuf {
+    out.join("samples").join("run.toml")
+}
+
+/// Claim `out/samples` for this configuration, or check that it already belongs to it.
+///
+/// # Errors
+/// Samples of a different configuration are present.
+pub fn claim(config: &DpsConfig, out: &Path) -> Result<(), DpsError> {
+    let text = toml::to_string(config).expect("config serialises");
+    let path = fingerprint_path(out);
+    match fs::read_to_string(&path) {
+        Ok(existing) if existing == text => Ok(()),
+        Ok(_) => Err(DpsError::State(format!(
+            "{} holds samples of a different configuration; use another --out, or delete {} to start over",
+            out.display(),
+            out.join("samples").display()
+        ))),
+        Err(_) => write_atomic(&path, text.as_bytes()),
+    }
+}
+
+/// Run `jobs` (skipping those already on disk) on `workers` threads; returns how many ran.
+///
+/// # Errors
+/// The first failing job (the others stop after their current sample; finished files stay).
+pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<usize, DpsError> {
+    claim(&setup.config, out)?;
+    let pending: Vec<Job> = jobs.iter().copied().filter(|j| !j.path(out).exists()).collect();
+    if pending.len() < jobs.len() {
+        log(&format!("{} of {} samples already on disk: resuming", jobs.len() - pending.len(), jobs.len()));
+    }
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<DpsError>> = Mutex::new(None);
+    let clock = Instant::now();
+    let total = pending.len();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1).min(total.max(1)) {
+            scope.spawn(|| {
+                let op = match Helmholtz::new(setup.config.geometry.clone()) {
+                    Ok(op) => op,
+                    Err(source) => {
+                        *first_error.lock().unwrap() = Some(DpsError::Solver { context: "geometry".into(), source });
+                        stop.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                };
+                let mut dens: HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>> = HashMap::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = pending.get(i) else { break };
+                    let result = (|| {
+                        if !dens.contains_key(&(job.kind, job.n)) {
+                            dens.insert((job.kind, job.n), denoiser(setup, job.kind, job.n)?);
+                        }
+                        let rec = run_job(setup, &op, dens[&(job.kind, job.n)].as_ref(), job)?;
+                        write_atomic(&job.path(out), &rec.encode())?;
+                        Ok::<_, DpsError>(rec)
+                    })();
+                    match result {
+                        Ok(rec) => {
+                            let k = done.fetch_add(1, Ordering::SeqCst) + 1;
+                            let el = clock.elapsed().as_secs_f64();
+                            log(&format!(
+                                "[{k}/{total}] {} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
+                                job.group(),
+                                job.index,
+                                rec.final_misfit,
+                                el / k as f64 * (total - k) as f64
+                            ));
+                        }
+                        Err(e) => {
+                            first_error.lock().unwrap().get_or_insert(e);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(done.into_inner()),
+    }
+}
+
+/// Read every job's file, in job order.
+///
+/// # Errors
+/// Missing or unreadable files (the message says how many and what to run).
+pub fn load(config: &DpsConfig, out: &Path) -> Result<Vec<(Job, SampleRecord)>, DpsError> {
+    let levels = config.recorded_levels().len();
+    let d = KlBasis::default().dim();
+    let jobs = config.jobs();
+    let missing = jobs.iter().filter(|j| !j.path(out).exists()).count();
+    if missing > 0 {
+        return Err(DpsError::State(format!(
+            "{missing} of {} samples are missing in {}: run the remaining shards, or rerun without --shard to draw them",
+            jobs.len(),
+            out.join("samples").display()
+        )));
+    }
+    jobs.into_iter()
+        .map(|job| {
+            let path = job.path(out);
+            let bytes = fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
+            let rec = SampleRecord::decode(&bytes, levels, d).map_err(|e| {
+                DpsError::State(format!("{} is corrupt ({e}); delete it and rerun to redraw that sample", path.display()))
+            })?;
+            Ok((job, rec))
+        })
+        .collect()
+}
+
+/// The samples of one (prior, variant, N) and what they are measured by.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Prior.
+    pub kind: PriorKind,
+    /// Variant.
+    pub variant: Variant,
+    /// Training-set size.
+    pub n: usize,
+    /// Raw KL coefficients of the samples.
+    pub samples: Vec<Vec<f64>>,
+    /// Final misfits.
+    pub final_misfit: Vec<f64>,
+    /// Mean Φ(x̂₀) at each recorded level.
+    pub mean_trace: Vec<f64>,
+    /// Memorization ratio of each sample against the raw training set.
+    pub neighbours: Vec<Neighbours>,
+    /// Its summary.
+    pub summary: MemorizationSummary,
+    /// Visits of each training model (nearest neighbour counts).
+    pub visits: Vec<usize>,
+    /// Velocity RMSE of each sample against the true model (km/s) on the simulation grid.
+    pub rmse_velocity: Vec<f64>,
+    /// Per-pixel posterior mean and std of velocity.
+    pub velocity_mean: Vec<f64>,
+    /// Per-pixel posterior std of velocity.
+    pub velocity_std: Vec<f64>,
+    /// Per-coefficient posterior mean and std of raw z.
+    pub z_mean: Vec<f64>,
+    /// Per-coefficient posterior std of raw z.
+    pub z_std: Vec<f64>,
+    /// Calibration bins (mean std, mean |error|) over KL coefficients.
+    pub calibration_kl: Vec<(f64, f64)>,
+    /// Calibration bins over velocity pixels.
+    pub calibration_velocity: Vec<(f64, f64)>,
+}
+
+impl Group {
+    /// The training index visited most often and its count.
+    pub fn most_visited(&self) -> (usize, usize) {
+        self.visits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .map_or((0, 0), |(i, v)| (i, *v))
+    }
+}
+
+/// The exact and linearised references at one N.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Training-set size.
+    pub n: usize,
+    /// Φ(z_n) of each training model.
+    pub misfits: Vec<f64>,
+    /// Lookup weights [eq:lookup-table].
+    pub lookup: Vec<f64>,
+    /// The null: r of held-out prior draws against this training set.
+    pub null: MemorizationSummary,
+    /// The linearised mixture at each bandwidth and weighting.
+    pub linearized: Vec<LinearizedSummary>,
+}
+
+/// Everything the figures and tables need.
+#[derive(Debug, Clone)]
+pub struct DpsResults {
+    /// The settings.
+    pub config: DpsConfig,
+    /// Training, null and truth.
+    pub datasets: FwiDatasets,
+    /// Noise std.
+    pub sigma_d: f64,
+    /// Φ of the true model (≈ number of real data / 2 at the noise level).
+    pub truth_misfit: f64,
+    /// Number of real data values.
+    pub data_count: usize,
+    /// Recorded levels t.
+    pub levels: Vec<usize>,
+    /// Sample groups in job order.
+    pub groups: Vec<Group>,
+    /// References per N.
+    pub references: Vec<Reference>,
+    /// Seconds spent on the references.
+    pub reference_seconds: f64,
+}
+
+fn velocity(m: &[f64]) -> Vec<f64> {
+    m.iter().map(|v| 1.0 / v.sqrt()).collect()
+}
+
+/// Compute the references and summarise every group from the loaded samples.
+///
+/// # Errors
+/// The solver rejecting a training model, or a non-positive-definite linearised system.
+pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+    let cfg = &setup.config;
+    let kl = KlBasis::default();
+    let g = &cfg.geometry;
+    let op = Helmholtz::new(g.clone()).map_err(|source| DpsError::Solver { context: "geometry".into(), source })?;
+    let km = KlMisfit { op: &op, kl: &kl, data: &setup.data, sigma_d: setup.sigma_d };
+    let solver = |context: &str| {
+        let context = context.to_string();
+        move |source| DpsError::Solver { context, source }
+    };
+    let truth_misfit = posterior::misfits(&km, std::slice::from_ref(&setup.datasets.truth)).map_err(solver("true model"))?[0];
+    let v_true = velocity(&kl.reconstruct(&setup.datasets.truth, g.nx, g.nz)?);
+    let clock = Instant::now();
+    let n_max = *cfg.prior.n_values.iter().max().expect("validated");
+    let all_misfits = posterior::misfits(&km, &setup.datasets.train[..n_max]).map_err(solver("training models"))?;
+    let mut references = Vec::new();
+    for &n in &cfg.prior.n_values {
+        let raw = setup.datasets.training_set(n)?;
+        let (zscore, rows) = &setup.normalized[&n];
+        let misfits = all_misfits[..n].to_vec();
+        let lookup = posterior::lookup_weights(&misfits);
+        let forward = KlForward { op: &op, kl: &kl, zscore };
+        let y = Helmholtz::data_to_real(&setup.data);
+        let linearized = posterior::linearized_summaries(&forward, y, setup.sigma_d, rows, &cfg.linearized_sigmas, &lookup)?;
+        let null = MemorizationSummary::of(&ratios(&setup.datasets.null, raw)?);
+        log(&format!(
+            "N = {n}: lookup weights: max {:.3} at model {}, effective count {:.2} ({:.1} s)",
+            lookup.iter().cloned().fold(0.0, f64::max),
+            lookup.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |p| p.0),
+            posterior::effective_count(&lookup),
+            clock.elapsed().as_secs_f64()
+        ));
+        references.push(Reference { n, misfits, lookup, null, linearized });
+    }
+    let reference_seconds = clock.elapsed().as_secs_f64();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_group: Vec<((PriorKind, Variant, usize), Vec<SampleRecord>)> = Vec::new();
+    for (job, rec) in records {
+        let key = (job.kind, job.variant, job.n);
+        match by_group.last_mut() {
+            Some((k, v)) if *k == key => v.push(rec),
+            _ => by_group.push((key, vec![rec])),
+        }
+    }
+    for ((kind, variant, n), recs) in by_group {
+        let raw = setup.datasets.training_set(n)?;
+        let samples: Vec<Vec<f64>> = recs.iter().map(|r| r.z.clone()).collect();
+        let neighbours = ratios(&samples, raw)?;
+        let summary = MemorizationSummary::of(&neighbours);
+        let mut visits = vec![0; n];
+        for b in &neighbours {
+            visits[b.nearest] += 1;
+        }
+        let velocities: Vec<Vec<f64>> = samples
+            .iter()
+            .map(|z| kl.reconstruct(z, g.nx, g.nz).map(|m| velocity(&m)))
+            .collect::<Result<_, _>>()?;
+        let rmse_velocity = velocities
+            .iter()
+            .map(|v| (v.iter().zip(&v_true).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / v.len() as f64).sqrt())
+            .collect();
+        let (velocity_mean, velocity_std) = posterior::mean_std(&velocities);
+        let (z_mean, z_std) = posterior::mean_std(&samples);
+        let err_kl: Vec<f64> = z_mean.iter().zip(&setup.datasets.truth).map(|(a, b)| (a - b).abs()).collect();
+        let err_v: Vec<f64> = velocity_mean.iter().zip(&v_true).map(|(a, b)| (a - b).abs()).collect();
+        let levels = recs[0].trace.len();
+        let mean_trace = (0..levels)
+            .map(|i| recs.iter().map(|r| r.trace[i]).sum::<f64>() / recs.len() as f64)
+            .collect();
+        groups.push(Group {
+            kind,
+            variant,
+            n,
+            final_misfit: recs.iter().map(|r| r.final_misfit).collect(),
+            mean_trace,
+            calibration_kl: posterior::calibration_bins(&z_std, &err_kl, cfg.calibration_bins_kl),
+            calibration_velocity: posterior::calibration_bins(&velocity_std, &err_v, cfg.calibration_bins_velocity),
+            samples,
+            neighbours,
+            summary,
+            visits,
+            rmse_velocity,
+            velocity_mean,
+            velocity_std,
+            z_mean,
+            z_std,
+        });
+    }
+    Ok(DpsResults {
+        config: cfg.clone(),
+        datasets: setup.datasets.clone(),
+        sigma_d: setup.sigma_d,
+        truth_misfit,
+        data_count: 2 * g.sources.len() * g.receivers.len(),
+        levels: cfg.recorded_levels(),
+        groups,
+        references,
+        reference_seconds,
+    })
+}
+
+/// One row of Table 1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableRow {
+    /// Prior name.
+    pub prior: String,
+    /// DPS variant.
+    pub variant: String,
+    /// N.
+    pub n_train: usize,
+    /// Posterior samples.
+    pub samples: usize,
+    /// Mean memorization ratio.
+    pub mean_r: f64,
+    /// Fractions r < 0.3, 0.5, 0.7.
+    pub frac: [f64; 3],
+    /// The null's fractions.
+    pub null_frac: [f64; 3],
+    /// Distinct nearest training models.
+    pub unique_nn: usize,
+    /// Mean velocity RMSE (km/s).
+    pub rmse_velocity: f64,
+    /// Mean final misfit.
+    pub final_misfit: f64,
+    /// The most visited training model, its visit fraction and its lookup weight.
+    pub most_visited: usize,
+    /// Its visit fraction.
+    pub most_visited_frac: f64,
+    /// Its lookup weight.
+    pub most_visited_lookup: f64,
+    /// Total-variation distance between visit frequencies and lookup weights.
+    pub tv_to_lookup: f64,
+}
+
+impl DpsResults {
+    /// The reference at N.
+    pub fn reference(&self, n: usize) -> Option<&Reference> {
+        self.references.iter().find(|r| r.n == n)
+    }
+
+    /// The group of (prior, variant, N).
+    pub fn group(&self, kind: PriorKind, variant: Variant, n: usize) -> Option<&Group> {
+        self.groups.iter().find(|g| g.kind == kind && g.variant == variant && g.n == n)
+    }
+
+    /// Table 1, one row per group in job order.
+    pub fn table(&self) -> Vec<TableRow> {
+        self.groups
+            .iter()
+            .map(|g| {
+                let r = self.reference(g.n).expect("a reference per N");
+                let (mv, count) = g.most_visited();
+                let s = g.samples.len() as f64;
+                let tv = g
+                    .visits
+                    .iter()
+                    .zip(&r.lookup)
+                    .map(|(&v, w)| (v as f64 / s - w).abs())
+                    .sum::<f64>()
+                    / 2.0;
+                TableRow {
+                    prior: g.kind.name().into(),
+                    variant: g.variant.name().into(),
+                    n_train: g.n,
+                    samples: g.samples.len(),
+                    mean_r: g.summary.mean_r,
+                    frac: g.summary.fractions,
+                    null_frac: r.null.fractions,
+                    unique_nn: g.summary.unique_nn,
+                    rmse_velocity: g.rmse_velocity.iter().sum::<f64>() / s,
+                    final_misfit: g.final_misfit.iter().sum::<f64>() / s,
+                    most_visited: mv,
+                    most_visited_frac: count as f64 / s,
+                    most_visited_lookup: r.lookup[mv],
+                    tv_to_lookup: tv,
+                }
+            })
+            .collect()
+    }
+
+    /// Indices of the `count` samples of a group with the smallest r (ties by index).
+    pub fn most_memorized(&self, kind: PriorKind, variant: Variant, n: usize, count: usize) -> Vec<usize> {
+        let Some(g) = self.group(kind, variant, n) else { return Vec::new() };
+        let mut idx: Vec<usize> = (0..g.samples.len()).collect();
+        idx.sort_by(|&a, &b| g.neighbours[a].r.total_cmp(&g.neighbours[b].r).then(a.cmp(&b)));
+        idx.truncate(count);
+        idx
+    }
+}
+
+/// What a call to [`run`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunStats {
+    /// Samples drawn in this call.
+    pub drawn: usize,
+    /// Wall time of the sampling.
+    pub sampling_seconds: f64,
+    /// Wall time spent training networks (0 when cached).
+    pub train_seconds: f64,
+}
+
+/// Draw the samples of `shard` (all when `None`) into `out`, resuming, and — for a full run —
+/// assemble and analyse the results.
+///
+/// # Errors
+/// Invalid settings, a solver failure, I/O, or samples of another configuration in `out`.
+pub fn run(
+    config: &DpsConfig,
+    out: &Path,
+    shard_of: Option<(usize, usize)>,
+    cache_root: &Path,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<(Option<DpsResults>, RunStats), DpsError> {
+    let setup = setup(config, Some(cache_root), log)?;
+    let all = config.jobs();
+    let jobs = match shard_of {
+        Some((i, n)) => shard(&all, i, n)?,
+        None => all,
+    };
+    let clock = Instant::now();
+    let drawn = run_jobs(&setup, &jobs, out, workers, log)?;
+    let stats = RunStats { drawn, sampling_seconds: clock.elapsed().as_secs_f64(), train_seconds: setup.train_seconds };
+    if shard_of.is_some() {
+        return Ok((None, stats));
+    }
+    let records = load(config, out)?;
+    Ok((Some(analyse(&setup, records, log)?), stats))
+}
+
+/// Assemble and analyse the samples already in `out` (the merge step after sharded runs).
+///
+/// # Errors
+/// Samples of another configuration, missing or corrupt sample files.
+pub fn merge(config: &DpsConfig, out: &Path, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+    let text = toml::to_string(config).expect("config serialises");
+    match fs::read_to_string(fingerprint_path(out)) {
+        Ok(existing) if existing == text => {}
+        Ok(_) => {
+            return Err(DpsError::State(format!(
+                "{} holds samples of a different configuration: merge with the settings the shards ran with (OUT/samples/run.toml)",
+                out.display()
+            )));
+        }
+        Err(_) => {
+            return Err(DpsError::State(format!(
+                "{} holds no samples (no samples/run.toml): run the shards first",
+                out.display()
+            )));
+        }
+    }
+    let setup = setup(config, None, log)?;
+    let records = load(config, out)?;
+    analyse(&setup, records, log)
+}

@@ -1,0 +1,376 @@
+//! `memprior fwi`: diffusion posterior sampling for FWI with exact references (Figures 2–5,
+//! Table 1). Samples are drawn into `OUT/samples/` one file per sample (atomic), so a rerun
+//! resumes and `--shard i/n` runs split the work; the unsharded (or `--merge-only`) run then
+//! writes the tables.
+
+use crate::atomic;
+use crate::tables::{Table, write_csv_parquet};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
+use experiments::fwi::posterior::effective_count;
+use experiments::fwi::prior::PriorKind;
+use experiments::memprior_core::npy::{self, Dtype};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `memprior fwi`.
+#[derive(Args, Debug)]
+pub struct FwiArgs {
+    /// quick (tests, seconds), default (the report, minutes) or paper (200² grid, the paper's
+    /// network, 256 samples; hours).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// A full configuration TOML (as written to OUT/config.toml); excludes --preset.
+    #[arg(long, conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Run only shard i of n (1-based, e.g. 2/4); merge with a later run without --shard.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Draw nothing: assemble the samples already in OUT/samples (fails if any is missing).
+    #[arg(long = "merge-only")]
+    pub merge_only: bool,
+    /// Comma-separated priors to sample: learned, memorized, gaussian.
+    #[arg(long)]
+    pub priors: Option<String>,
+    /// Comma-separated DPS variants: paper, chung.
+    #[arg(long)]
+    pub variants: Option<String>,
+    /// Samples per (prior, N) with the paper's variant.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Samples per (prior, N) with Chung's variant.
+    #[arg(long = "samples-chung")]
+    pub samples_chung: Option<usize>,
+    /// Step length ζ of the paper's variant.
+    #[arg(long)]
+    pub zeta: Option<f64>,
+    /// Worker threads (default: available cores). The numbers do not depend on it.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Weight cache directory.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow::anyhow!("invalid `--shard`: must be i/n with 1 ≤ i ≤ n, e.g. 2/4 (got `{s}`)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The configuration from `--config` or `--preset` plus overrides, validated.
+pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
+    let mut cfg = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read --config {}", p.display()))?;
+            toml::from_str::<DpsConfig>(&text).with_context(|| format!("invalid configuration {}", p.display()))?
+        }
+        None => {
+            if !["quick", "default", "paper"].contains(&args.preset.as_str()) {
+                bail!("invalid `--preset`: must be quick, default or paper (got `{}`)", args.preset);
+            }
+            DpsConfig::preset(&args.preset)?
+        }
+    };
+    if let Some(p) = &args.priors {
+        cfg.priors = p.split(',').map(|s| PriorKind::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--priors`: {e}"))).collect::<Result<_>>()?;
+    }
+    if let Some(v) = &args.variants {
+        cfg.variants = v.split(',').map(|s| Variant::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--variants`: {e}"))).collect::<Result<_>>()?;
+    }
+    if let Some(s) = args.samples {
+        cfg.samples = s;
+    }
+    if let Some(s) = args.samples_chung {
+        cfg.samples_chung = s;
+    }
+    if let Some(z) = args.zeta {
+        cfg.zeta = z;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Run `memprior fwi`.
+pub fn command(args: &FwiArgs) -> Result<()> {
+    let cfg = config_from(args)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if shard.is_some() && args.merge_only {
+        bail!("`--shard` and `--merge-only` exclude each other: draw a shard, or merge all shards");
+    }
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if workers == 0 {
+        bail!("invalid `--workers`: must be ≥ 1 (got 0)");
+    }
+    let cache = crate::prior::cache_dir(args.cache.as_deref());
+    let clock = Instant::now();
+    let log = |s: &str| eprintln!("{s}");
+    let results = if args.merge_only {
+        Some(dps::merge(&cfg, &args.out, &log)?)
+    } else {
+        let (results, stats) = dps::run(&cfg, &args.out, shard, &cache, workers, &log)?;
+        eprintln!(
+            "fwi: drew {} samples in {:.1} s (training {:.1} s)",
+            stats.drawn, stats.sampling_seconds, stats.train_seconds
+        );
+        results
+    };
+    match results {
+        Some(r) => {
+            write_outputs(&r, &args.out)?;
+            eprintln!("fwi: wrote {} in {:.1} s", args.out.display(), clock.elapsed().as_secs_f64());
+        }
+        None => eprintln!(
+            "fwi: shard {} done in {:.1} s; when every shard is done, run `memprior fwi --merge-only` with the same settings",
+            args.shard.as_deref().unwrap_or_default(),
+            clock.elapsed().as_secs_f64()
+        ),
+    }
+    Ok(())
+}
+
+/// Write every table of a run into `dir` (CSV and Parquet, atomically), plus the velocity fields
+/// of Figure 4 as .npy and the configuration.
+pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let rows = r.table();
+    let paper: Vec<_> = rows.iter().filter(|t| t.variant == "paper").collect();
+    let mut df = Table::new()
+        .str("prior", paper.iter().map(|t| t.prior.clone()))
+        .u64("n_train", paper.iter().map(|t| t.n_train as u64))
+        .u64("samples", paper.iter().map(|t| t.samples as u64))
+        .f64("mean_r", paper.iter().map(|t| t.mean_r))
+        .f64("frac_r_lt_0_3", paper.iter().map(|t| t.frac[0]))
+        .f64("frac_r_lt_0_5", paper.iter().map(|t| t.frac[1]))
+        .f64("frac_r_lt_0_7", paper.iter().map(|t| t.frac[2]))
+        .f64("null_frac_r_lt_0_3", paper.iter().map(|t| t.null_frac[0]))
+        .f64("null_frac_r_lt_0_5", paper.iter().map(|t| t.null_frac[1]))
+        .f64("null_frac_r_lt_0_7", paper.iter().map(|t| t.null_frac[2]))
+        .u64("unique_nn", paper.iter().map(|t| t.unique_nn as u64))
+        .f64("rmse_velocity", paper.iter().map(|t| t.rmse_velocity))
+        .f64("final_misfit", paper.iter().map(|t| t.final_misfit))
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "table1")?;
+
+    let mut df = Table::new()
+        .str("prior", rows.iter().map(|t| t.prior.clone()))
+        .str("variant", rows.iter().map(|t| t.variant.clone()))
+        .u64("n_train", rows.iter().map(|t| t.n_train as u64))
+        .u64("samples", rows.iter().map(|t| t.samples as u64))
+        .f64("mean_r", rows.iter().map(|t| t.mean_r))
+        .f64("frac_r_lt_0_3", rows.iter().map(|t| t.frac[0]))
+        .f64("frac_r_lt_0_5", rows.iter().map(|t| t.frac[1]))
+        .f64("frac_r_lt_0_7", rows.iter().map(|t| t.frac[2]))
+        .f64("null_frac_r_lt_0_3", rows.iter().map(|t| t.null_frac[0]))
+        .f64("null_frac_r_lt_0_5", rows.iter().map(|t| t.null_frac[1]))
+        .f64("null_frac_r_lt_0_7", rows.iter().map(|t| t.null_frac[2]))
+        .u64("unique_nn", rows.iter().map(|t| t.unique_nn as u64))
+        .f64("rmse_velocity", rows.iter().map(|t| t.rmse_velocity))
+        .f64("final_misfit", rows.iter().map(|t| t.final_misfit))
+        .u64("most_visited", rows.iter().map(|t| t.most_visited as u64))
+        .f64("most_visited_frac", rows.iter().map(|t| t.most_visited_frac))
+        .f64("most_visited_lookup_weight", rows.iter().map(|t| t.most_visited_lookup))
+        .f64("tv_to_lookup", rows.iter().map(|t| t.tv_to_lookup))
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "table1_all")?;
+
+    let (mut nn, mut idx, mut mis, mut w) = (vec![], vec![], vec![], vec![]);
+    for rf in &r.references {
+        for (i, (m, wi)) in rf.misfits.iter().zip(&rf.lookup).enumerate() {
+            nn.push(rf.n as u64);
+            idx.push(i as u64);
+            mis.push(*m);
+            w.push(*wi);
+        }
+    }
+    let mut df = Table::new().u64("n_train", nn).u64("train_index", idx).f64("misfit", mis).f64("weight", w).frame()?;
+    write_csv_parquet(&mut df, dir, "lookup_weights")?;
+
+    let (mut pr, mut va, mut nn, mut idx, mut vis, mut frac, mut lw) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        let rf = r.reference(g.n).expect("reference per N");
+        for (i, &v) in g.visits.iter().enumerate() {
+            if v > 0 || rf.lookup[i] >= 1e-3 {
+                pr.push(g.kind.name().to_string());
+                va.push(g.variant.name().to_string());
+                nn.push(g.n as u64);
+                idx.push(i as u64);
+                vis.push(v as u64);
+                frac.push(v as f64 / g.samples.len() as f64);
+                lw.push(rf.lookup[i]);
+            }
+        }
+    }
+    let mut df = Table::new()
+        .str("prior", pr)
+        .str("variant", va)
+        .u64("n_train", nn)
+        .u64("train_index", idx)
+        .u64("visits", vis)
+        .f64("visit_frac", frac)
+        .f64("lookup_weight", lw)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "visits")?;
+
+    let (mut pr, mut va, mut nn, mut tt, mut mm) = (vec![], vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        for (t, m) in r.levels.iter().zip(&g.mean_trace) {
+            pr.push(g.kind.name().to_string());
+            va.push(g.variant.name().to_string());
+            nn.push(g.n as u64);
+            tt.push(*t as u64);
+            mm.push(*m);
+        }
+    }
+    let mut df = Table::new().str("prior", pr).str("variant", va).u64("n_train", nn).u64("t", tt).f64("mean_misfit", mm).frame()?;
+    write_csv_parquet(&mut df, dir, "misfit_curves")?;
+
+    let (mut pr, mut va, mut nn, mut sp, mut bi, mut ms, mut me) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        for (space, bins) in [("kl", &g.calibration_kl), ("velocity", &g.calibration_velocity)] {
+            for (b, (s, e)) in bins.iter().enumerate() {
+                pr.push(g.kind.name().to_string());
+                va.push(g.variant.name().to_string());
+                nn.push(g.n as u64);
+                sp.push(space.to_string());
+                bi.push(b as u64);
+                ms.push(*s);
+                me.push(*e);
+            }
+        }
+    }
+    let mut df = Table::new()
+        .str("prior", pr)
+        .str("variant", va)
+        .u64("n_train", nn)
+        .str("space", sp)
+        .u64("bin", bi)
+        .f64("mean_std", ms)
+        .f64("mean_error", me)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "calibration")?;
+
+    let (mut pr, mut va, mut nn, mut idx, mut rr, mut near, mut d1, mut rmse, mut fm) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        for (i, b) in g.neighbours.iter().enumerate() {
+            pr.push(g.kind.name().to_string());
+            va.push(g.variant.name().to_string());
+            nn.push(g.n as u64);
+            idx.push(i as u64);
+            rr.push(b.r);
+            near.push(b.nearest as u64);
+            d1.push(b.d1);
+            rmse.push(g.rmse_velocity[i]);
+            fm.push(g.final_misfit[i]);
+        }
+    }
+    let mut df = Table::new()
+        .str("prior", pr)
+        .str("variant", va)
+        .u64("n_train", nn)
+        .u64("index", idx)
+        .f64("r", rr)
+        .u64("nearest", near)
+        .f64("d1", d1)
+        .f64("rmse_velocity", rmse)
+        .f64("final_misfit", fm)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "samples")?;
+
+    let (mut src, mut nn, mut idx, mut z0, mut z1) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut push = |s: String, n: usize, list: &[Vec<f64>]| {
+        for (i, z) in list.iter().enumerate() {
+            src.push(s.clone());
+            nn.push(n as u64);
+            idx.push(i as u64);
+            z0.push(z[0]);
+            z1.push(z[1]);
+        }
+    };
+    for g in &r.groups {
+        push(format!("{}/{}", g.kind.name(), g.variant.name()), g.n, &g.samples);
+    }
+    for &n in &r.config.prior.n_values {
+        push("training".into(), n, &r.datasets.train[..n]);
+    }
+    push("truth".into(), 0, std::slice::from_ref(&r.datasets.truth));
+    let mut df = Table::new().str("source", src).u64("n_train", nn).u64("index", idx).f64("z0", z0).f64("z1", z1).frame()?;
+    write_csv_parquet(&mut df, dir, "kl_coefficients")?;
+
+    let (mut nn, mut sg, mut wt, mut ne, mut ti, mut tw, mut tv, mut ms) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for rf in &r.references {
+        for l in &rf.linearized {
+            let (top, w) = l.weights.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or((0, 0.0), |(i, w)| (i, *w));
+            nn.push(rf.n as u64);
+            sg.push(l.sigma);
+            wt.push(l.weighting.name().to_string());
+            ne.push(effective_count(&l.weights));
+            ti.push(top as u64);
+            tw.push(w);
+            tv.push(l.tv_to_lookup);
+            ms.push(l.std_raw.iter().sum::<f64>() / l.std_raw.len() as f64);
+        }
+    }
+    let mut df = Table::new()
+        .u64("n_train", nn)
+        .f64("sigma", sg)
+        .str("weighting", wt)
+        .f64("effective_components", ne)
+        .u64("top_index", ti)
+        .f64("top_weight", tw)
+        .f64("tv_to_lookup", tv)
+        .f64("mean_std", ms)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "linearized")?;
+
+    let (mut src, mut nn, mut kk, mut sd) = (vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        for (k, s) in g.z_std.iter().enumerate() {
+            src.push(format!("{}/{}", g.kind.name(), g.variant.name()));
+            nn.push(g.n as u64);
+            kk.push(k as u64);
+            sd.push(*s);
+        }
+    }
+    for rf in &r.references {
+        for l in &rf.linearized {
+            for (k, s) in l.std_raw.iter().enumerate() {
+                src.push(format!("linearized/{}/{}", l.weighting.name(), l.sigma));
+                nn.push(rf.n as u64);
+                kk.push(k as u64);
+                sd.push(*s);
+            }
+        }
+    }
+    let mut df = Table::new().str("source", src).u64("n_train", nn).u64("k", kk).f64("std", sd).frame()?;
+    write_csv_parquet(&mut df, dir, "spread")?;
+
+    let g = &r.config.geometry;
+    for grp in &r.groups {
+        let stem = format!("{}-{}-n{}", grp.kind.name(), grp.variant.name(), grp.n);
+        atomic::write(
+            &dir.join("fields").join(format!("velocity_mean_{stem}.npy")),
+            &npy::encode(Dtype::F64, &[g.nx, g.nz], &grp.velocity_mean),
+        )?;
+        atomic::write(
+            &dir.join("fields").join(format!("velocity_std_{stem}.npy")),
+            &npy::encode(Dtype::F64, &[g.nx, g.nz], &grp.velocity_std),
+        )?;
+    }
+    atomic::write(
+        &dir.join("config.toml"),
+        toml::to_string(&r.config).context("serialising the config")?.as_bytes(),
+    )?;
+    Ok(())
+}

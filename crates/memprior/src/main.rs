@@ -19,6 +19,7 @@ mod helmholtz;
 mod prior;
 mod provenance;
 mod report;
+mod report_dps;
 mod report_fwi;
 mod report_prior;
 mod stylized;

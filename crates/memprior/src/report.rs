@@ -44,7 +44,7 @@ struct FigureEntry {
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
-.pair { display: flex; gap: 0.5em; } .pair > div { flex: 1; }
+.pair, .triple { display: flex; gap: 0.5em; } .pair > div, .triple > div { flex: 1; }
 figure { margin: 1.5em 0; border: 1px solid #e3e3e3; border-radius: 6px; padding: 0.8em; }
 figcaption { font-size: 0.95em; color: #333; margin-top: 0.5em; }
 .meta { font-size: 0.85em; color: #555; } .meta code { background: #f4f4f4; padding: 0 0.25em; }
@@ -280,6 +280,15 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     let prior_secs = t_prior.elapsed().as_secs_f64();
     prov.timings.extend(prior.timings);
     prov.seeds.extend(prior.seeds);
+    let t_dps = Instant::now();
+    let dps = crate::report_dps::section(
+        &root,
+        notebooks.iter().any(|n| n.starts_with("07_")),
+        &inputs.prior_preset,
+    )?;
+    let dps_secs = t_dps.elapsed().as_secs_f64();
+    prov.timings.extend(dps.timings);
+    prov.seeds.extend(dps.seeds);
     let figs = figures(&res, cfg);
     let mut body = String::new();
     let _ = write!(
@@ -288,7 +297,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <p class=\"meta\">An executable companion to Siahkoohi &amp; Sabeddu (2026). Every number below is recomputed by \
          <code>cargo xtask report</code>; every equation is derived and checked in a notebook.</p>\
          <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a>\
-         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"performance.html\">Performance</a>\
+         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"performance.html\">Performance</a>\
          <a href=\"#tables\">Tables</a><a href=\"#provenance\">Provenance</a></nav>\
          <p>The claim: a prior trained on few examples memorizes them, and the posterior then collapses onto the training set, \
          a likelihood-weighted lookup $p(x\\mid y) = \\sum_n w_n \\delta(x - x_n)$ with \
@@ -331,11 +340,14 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         );
     }
     // The prior section ran inside this interval and has its own lines.
-    prov.timings
-        .push(("figures".into(), t.elapsed().as_secs_f64() - prior_secs));
+    prov.timings.push((
+        "figures".into(),
+        t.elapsed().as_secs_f64() - prior_secs - dps_secs,
+    ));
 
     body.push_str(&fwi_html);
     body.push_str(&prior.html);
+    body.push_str(&dps.html);
     let _ = write!(body, "<h2 id=\"notebooks\">Notebooks</h2>");
     if notebooks.is_empty() {
         body.push_str("<p>No executed notebooks were supplied to this build (run <code>cargo xtask report</code>).</p>");

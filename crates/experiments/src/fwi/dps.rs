@@ -34,7 +34,7 @@ use samplers::diffusion::{DdpmStep, standard_normal};
 use samplers::dps::{StepSize, dps_paper, dps_through_denoiser};
 use serde::{Deserialize, Serialize};
 
-use super::posterior::{self, KlForward, LinearizedSummary, NormalizedMisfit};
+use super::posterior::{self, LinearizedSummary, NormalizedMisfit};
 use super::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
 use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
 
@@ -712,16 +712,22 @@ pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, log: &(dyn Fn(&
     let v_true = velocity(&kl.reconstruct(&setup.datasets.truth, g.nx, g.nz)?);
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
-    let all_misfits = posterior::misfits(&km, &setup.datasets.train[..n_max]).map_err(solver("training models"))?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers).map_err(solver("training models"))?;
+    let y = Helmholtz::data_to_real(&setup.data);
+    let all_misfits: Vec<f64> = lin
+        .forward
+        .iter()
+        .map(|f| 0.5 * f.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (setup.sigma_d * setup.sigma_d))
+        .collect();
+    log(&format!("Jacobians at {n_max} training models ({:.1} s)", clock.elapsed().as_secs_f64()));
     let mut references = Vec::new();
     for &n in &cfg.prior.n_values {
         let raw = setup.datasets.training_set(n)?;
         let (zscore, rows) = &setup.normalized[&n];
         let misfits = all_misfits[..n].to_vec();
         let lookup = posterior::lookup_weights(&misfits);
-        let forward = KlForward { op: &op, kl: &kl, zscore };
-        let y = Helmholtz::data_to_real(&setup.data);
-        let linearized = posterior::linearized_summaries(&forward, y, setup.sigma_d, rows, &cfg.linearized_sigmas, &lookup)?;
+        let linearized = posterior::linearized_summaries(&lin, zscore, y.clone(), setup.sigma_d, rows, &cfg.linearized_sigmas, &lookup)?;
         let null = MemorizationSummary::of(&ratios(&setup.datasets.null, raw)?);
         log(&format!(
             "N = {n}: lookup weights: max {:.3} at model {}, effective count {:.2} ({:.1} s)",

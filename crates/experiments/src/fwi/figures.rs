@@ -130,3 +130,75 @@ pub fn training_curves(curves: &[(usize, Vec<f32>)], window: usize, title: &str)
     );
     plot
 }
+
+/// One named series of a line or marker plot.
+pub struct Series {
+    /// Legend name.
+    pub name: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates.
+    pub y: Vec<f64>,
+    /// Markers instead of lines.
+    pub markers: bool,
+    /// Dashed line (references such as e = s or the noise level).
+    pub dashed: bool,
+}
+
+impl Series {
+    /// A solid line.
+    pub fn line(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Self { name: name.into(), x, y, markers: false, dashed: false }
+    }
+    /// Markers only.
+    pub fn points(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Self { name: name.into(), x, y, markers: true, dashed: false }
+    }
+    /// A dashed reference line.
+    pub fn reference(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Self { name: name.into(), x, y, markers: false, dashed: true }
+    }
+}
+
+/// Axis scale of [`series_plot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Linear.
+    Linear,
+    /// Logarithmic.
+    Log,
+}
+
+/// Lines and markers on shared axes (values rounded to 5 significant digits).
+pub fn series_plot(series: Vec<Series>, title: &str, x_label: &str, y_label: &str, x_scale: Scale, y_scale: Scale) -> Plot {
+    use plotly::common::{DashType, Line, Marker};
+    let mut plot = Plot::new();
+    for s in series {
+        let x: Vec<f64> = s.x.iter().map(|v| round_sig(*v, 5)).collect();
+        let y: Vec<f64> = s.y.iter().map(|v| round_sig(*v, 5)).collect();
+        let mut tr = Scatter::new(x, y).name(s.name);
+        tr = if s.markers {
+            tr.mode(Mode::Markers).marker(Marker::new().size(6).opacity(0.7))
+        } else if s.dashed {
+            tr.mode(Mode::Lines).line(Line::new().dash(DashType::Dash).color("#555"))
+        } else {
+            tr.mode(Mode::Lines)
+        };
+        plot.add_trace(tr);
+    }
+    let axis = |label: &str, scale: Scale| {
+        let a = Axis::new().title(Title::with_text(label));
+        match scale {
+            Scale::Linear => a,
+            Scale::Log => a.type_(plotly::layout::AxisType::Log),
+        }
+    };
+    plot.set_layout(
+        Layout::new()
+            .title(Title::with_text(title))
+            .x_axis(axis(x_label, x_scale))
+            .y_axis(axis(y_label, y_scale))
+            .height(360),
+    );
+    plot
+}

@@ -39,7 +39,7 @@ impl Misfit for NormalizedMisfit<'_> {
 }
 
 /// F(z̃) = [Re d; Im d] of the model m(μ + s ⊙ z̃): the forward map the linearised mixture needs.
-/// Its Jacobian comes from one factorisation per point (one block solve per KL direction).
+/// Its Jacobian comes from one factorisation and one block solve (all KL directions) per point.
 pub struct KlForward<'a> {
     /// The simulator.
     pub op: &'a Helmholtz,
@@ -49,26 +49,18 @@ pub struct KlForward<'a> {
     pub zscore: &'a ZScore,
 }
 
-impl KlForward<'_> {
+impl<'a> KlForward<'a> {
+    /// The map for a simulator, basis and z-scoring.
+    pub fn new(op: &'a Helmholtz, kl: &'a KlBasis, zscore: &'a ZScore) -> Self {
+        Self { op, kl, zscore }
+    }
+
+
     fn model(&self, zt: &[f64]) -> Vec<f64> {
         let g = self.op.geometry();
         self.kl
             .reconstruct(&self.zscore.denormalize(zt), g.nx, g.nz)
             .expect("z̃ has the basis dimension")
-    }
-
-    fn direction(&self, k: usize) -> Vec<f64> {
-        let g = self.op.geometry();
-        let mut e = vec![0.0; self.kl.dim()];
-        e[k] = self.zscore.scale[k];
-        // G (s ⊙ e_k) = m(e_k s_k) − m̄.
-        let m0 = self.kl.background();
-        self.kl
-            .reconstruct(&e, g.nx, g.nz)
-            .expect("basis dimension")
-            .into_iter()
-            .map(|v| v - m0)
-            .collect()
     }
 }
 
@@ -111,13 +103,33 @@ impl JacobianAction for KlForward<'_> {
         let gz = self.kl.adjoint(&gm, g.nx, g.nz).expect("grid");
         gz.iter().zip(&self.zscore.scale).map(|(a, s)| a * s).collect()
     }
-    /// All d columns from one factorisation.
+    /// All d columns from one factorisation and n_r adjoint solves ([`operators::helmholtz::State::jacobian_dense`]),
+    /// then Gᵀ and the scales: J̃ = [Re; Im](∂d/∂m) G diag(s).
     fn jacobian(&self, zt: &[f64]) -> Mat<f64> {
-        let state = self.op.solve(&self.model(zt)).expect("valid model");
-        let cols: Vec<Vec<f64>> = (0..self.kl.dim())
-            .map(|k| Helmholtz::data_to_real(&state.jacobian_apply(&self.direction(k))))
-            .collect();
-        Mat::from_fn(self.output_dim(), cols.len(), |i, k| cols[k][i])
+        self.jacobian_of(&self.op.solve(&self.model(zt)).expect("valid model"))
+    }
+}
+
+impl KlForward<'_> {
+    /// J̃ from a factorised model.
+    pub fn jacobian_of(&self, state: &operators::helmholtz::State<'_>) -> Mat<f64> {
+        let g = self.op.geometry();
+        let jm = state.jacobian_dense();
+        let nd = jm.nrows();
+        let mut out = Mat::<f64>::zeros(2 * nd, self.kl.dim());
+        let mut row = vec![0.0; jm.ncols()];
+        for part in 0..2 {
+            for i in 0..nd {
+                for (p, v) in row.iter_mut().enumerate() {
+                    *v = if part == 0 { jm[(i, p)].re } else { jm[(i, p)].im };
+                }
+                let gz = self.kl.adjoint(&row, g.nx, g.nz).expect("grid");
+                for (k, v) in gz.iter().enumerate() {
+                    out[(part * nd + i, k)] = v * self.zscore.scale[k];
+                }
+            }
+        }
+        out
     }
 }
 
@@ -176,32 +188,108 @@ pub struct LinearizedSummary {
     pub tv_to_lookup: f64,
 }
 
-/// The linearised Gaussian mixture in z̃ around every training point of `training_zt`, summarised
-/// at each bandwidth and both weightings. The Jacobians (one factorisation and d block solves per
-/// point) are computed once and reused across bandwidths.
+/// F(z_n) and the raw-coefficient Jacobian J_z(z_n) = [Re; Im](∂d/∂m) G at a set of models: the
+/// expensive part of the linearised mixture, shared by every nested training set and z-scoring.
+#[derive(Debug, Clone)]
+pub struct Linearization {
+    /// [Re d; Im d] at each model.
+    pub forward: Vec<Vec<f64>>,
+    /// J_z at each model (2 n_s n_r × d).
+    pub jacobian: Vec<Mat<f64>>,
+}
+
+/// [`Linearization`] of raw KL coefficient vectors, on `workers` threads (each with its own
+/// operator; the result does not depend on the number of threads).
+///
+/// # Errors
+/// A model the solver rejects.
+pub fn linearize(op: &Helmholtz, kl: &KlBasis, points: &[Vec<f64>], workers: usize) -> Result<Linearization, HelmholtzError> {
+    let identity = ZScore { mean: vec![0.0; kl.dim()], scale: vec![1.0; kl.dim()] };
+    let chunk = points.len().div_ceil(workers.max(1)).max(1);
+    let parts: Vec<Result<Linearization, HelmholtzError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = points
+            .chunks(chunk)
+            .map(|part| {
+                let identity = &identity;
+                scope.spawn(move || {
+                    let op = Helmholtz::new(op.geometry().clone())?;
+                    let f = KlForward::new(&op, kl, identity);
+                    let mut out = Linearization { forward: Vec::new(), jacobian: Vec::new() };
+                    for z in part {
+                        let state = op.solve(&f.model(z))?;
+                        out.forward.push(Helmholtz::data_to_real(&state.data()));
+                        out.jacobian.push(f.jacobian_of(&state));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("linearization thread panicked")).collect()
+    });
+    let mut all = Linearization { forward: Vec::new(), jacobian: Vec::new() };
+    for p in parts {
+        let p = p?;
+        all.forward.extend(p.forward);
+        all.jacobian.extend(p.jacobian);
+    }
+    Ok(all)
+}
+
+/// The linearised Gaussian mixture in z̃ around the first n = `training_zt.len()` models of `lin`
+/// (J̃ = J_z diag(s)), summarised at each bandwidth (in parallel) and both weightings.
 ///
 /// # Errors
 /// Invalid bandwidths or a non-positive-definite system.
 pub fn linearized_summaries(
-    forward: &KlForward<'_>,
+    lin: &Linearization,
+    zscore: &ZScore,
     y: Vec<f64>,
     sigma_d: f64,
     training_zt: &[Vec<f64>],
     sigmas: &[f64],
     lookup: &[f64],
 ) -> Result<Vec<LinearizedSummary>, ConfigError> {
-    let jac: Vec<Mat<f64>> = training_zt.iter().map(|z| forward.jacobian(z)).collect();
-    let cached = CachedJacobian { inner: forward, points: training_zt, jac: &jac };
+    let n = training_zt.len();
+    let index = training_zt
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (z.iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), i))
+        .collect();
+    let cached = CachedLinearization { lin, zscore, index, n };
     let lik = GaussianLikelihood::new(cached, y, sigma_d)?;
     let train = TrainingSet::new(training_zt)?;
+    let per_sigma: Vec<Result<Vec<LinearizedSummary>, ConfigError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sigmas
+            .iter()
+            .map(|&sigma| {
+                let (lik, train) = (&lik, &train);
+                scope.spawn(move || summarise(lik, train, zscore, sigma, lookup))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("linearized thread panicked")).collect()
+    });
     let mut out = Vec::new();
-    for &sigma in sigmas {
-        let post = LinearizedPosterior::new(&lik, &train, sigma)?;
-        for weighting in Weighting::ALL {
+    for p in per_sigma {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+fn summarise<F: JacobianAction>(
+    lik: &GaussianLikelihood<F>,
+    train: &TrainingSet,
+    zscore: &ZScore,
+    sigma: f64,
+    lookup: &[f64],
+) -> Result<Vec<LinearizedSummary>, ConfigError> {
+    let post = LinearizedPosterior::new(lik, train, sigma)?;
+    let comps = post.components();
+    let d = train.dim();
+    let s = &zscore.scale;
+    Ok(Weighting::ALL
+        .into_iter()
+        .map(|weighting| {
             let w = post.weights(weighting);
-            let d = forward.kl.dim();
-            let comps = post.components();
-            let s = &forward.zscore.scale;
             let mean_t: Vec<f64> = (0..d)
                 .map(|k| comps.iter().zip(&w).map(|(c, wn)| wn * c.mean[k]).sum())
                 .collect();
@@ -216,50 +304,61 @@ pub fn linearized_summaries(
                 })
                 .collect();
             let tv = w.iter().zip(lookup).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0;
-            out.push(LinearizedSummary {
+            LinearizedSummary {
                 sigma,
                 weighting,
+                mean_raw: zscore.denormalize(&mean_t),
                 weights: w,
                 std_raw,
-                mean_raw: forward.zscore.denormalize(&mean_t),
                 tv_to_lookup: tv,
-            });
-        }
+            }
+        })
+        .collect())
+}
+
+/// Serves the precomputed F and J̃ = J_z diag(s) at the training points.
+struct CachedLinearization<'a> {
+    lin: &'a Linearization,
+    zscore: &'a ZScore,
+    index: std::collections::HashMap<Vec<u64>, usize>,
+    n: usize,
+}
+
+impl CachedLinearization<'_> {
+    fn at(&self, x: &[f64]) -> usize {
+        let i = *self
+            .index
+            .get(&x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>())
+            .expect("the linearised mixture evaluates F only at its training points");
+        debug_assert!(i < self.n);
+        i
     }
-    Ok(out)
 }
 
-/// Serves precomputed Jacobians at the training points (the mixture is rebuilt per bandwidth).
-struct CachedJacobian<'a> {
-    inner: &'a KlForward<'a>,
-    points: &'a [Vec<f64>],
-    jac: &'a [Mat<f64>],
-}
-
-impl ForwardOperator for CachedJacobian<'_> {
+impl ForwardOperator for CachedLinearization<'_> {
     fn input_dim(&self) -> usize {
-        self.inner.input_dim()
+        self.zscore.scale.len()
     }
     fn output_dim(&self) -> usize {
-        self.inner.output_dim()
+        self.lin.forward[0].len()
     }
     fn apply(&self, x: &[f64]) -> Vec<f64> {
-        self.inner.apply(x)
+        self.lin.forward[self.at(x)].clone()
     }
 }
 
-impl JacobianAction for CachedJacobian<'_> {
+impl JacobianAction for CachedLinearization<'_> {
     fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
-        self.inner.jacobian_apply(x, dx)
+        let j = self.jacobian(x);
+        (0..j.nrows()).map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dx[k]).sum()).collect()
     }
     fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
-        self.inner.jacobian_adjoint_apply(x, dy)
+        let j = self.jacobian(x);
+        (0..j.ncols()).map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum()).collect()
     }
     fn jacobian(&self, x: &[f64]) -> Mat<f64> {
-        match self.points.iter().position(|p| p.as_slice() == x) {
-            Some(i) => self.jac[i].clone(),
-            None => self.inner.jacobian(x),
-        }
+        let jz = &self.lin.jacobian[self.at(x)];
+        Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| jz[(i, k)] * self.zscore.scale[k])
     }
 }
 

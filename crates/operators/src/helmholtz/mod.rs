@@ -579,6 +579,37 @@ impl State<'_> {
         Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
     }
 
+    /// The dense Jacobian ∂d/∂m (complex, (n_s n_r) × (n_x n_z), row s·n_r + r) from n_r adjoint
+    /// solves: d_{s,r} = e_rᵀ P A⁻¹ b_s, so ∂d_{s,r}/∂m_pad = −ω² (A⁻ᵀ Pᵀ e_r) ⊙ u_s and
+    /// A⁻ᵀ e = conj(A⁻ᴴ e) for a real e; the padding adjoint maps the row to the interior grid.
+    /// With few receivers this is far cheaper than one solve per model direction.
+    pub fn jacobian_dense(&self) -> Mat<c64> {
+        let (ns, rec) = (self.fields.ncols(), &self.op.receivers);
+        let mut lam = Mat::<c64>::zeros(self.op.n_unknowns(), rec.len());
+        for (r, &q) in rec.iter().enumerate() {
+            lam[(q, r)] = c64::new(1.0, 0.0);
+        }
+        self.lu.solve_adjoint(&mut lam);
+        let w2 = self.op.omega * self.op.omega;
+        let n_pix = self.op.geometry.nx * self.op.geometry.nz;
+        let mut out = Mat::<c64>::zeros(ns * rec.len(), n_pix);
+        let (mut re, mut im) = (vec![0.0; self.op.n_unknowns()], vec![0.0; self.op.n_unknowns()]);
+        for s in 0..ns {
+            for r in 0..rec.len() {
+                for q in 0..re.len() {
+                    let c = lam[(q, r)].conj() * self.fields[(q, s)] * (-w2);
+                    re[q] = c.re;
+                    im[q] = c.im;
+                }
+                let (pr, pi) = (self.op.pad_adjoint(&re), self.op.pad_adjoint(&im));
+                for p in 0..n_pix {
+                    out[(s * rec.len() + r, p)] = c64::new(pr[p], pi[p]);
+                }
+            }
+        }
+        out
+    }
+
     /// Jᴴ δd (real, length n_x n_z): the adjoint of [`State::jacobian_apply`] in the real inner
     /// product Re⟨·,·⟩.
     pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Vec<f64> {

@@ -1,0 +1,224 @@
+//! The FWI posterior-sampling experiment at the quick preset: Table 1 and the figure data are
+//! pinned, sharded runs merge to exactly the single run, a resumed run redraws nothing it had,
+//! the references are consistent, and bad settings are named.
+
+use experiments::fwi::dps::{self, DpsConfig, Variant, merge, run, shard};
+use experiments::fwi::prior::PriorKind;
+use experiments::stylized::summary::round_sig;
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memprior-dps-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Quick preset without the network (no training): the tests of the job machinery.
+fn closed_form_quick() -> DpsConfig {
+    let mut c = DpsConfig::preset("quick").unwrap();
+    c.priors = vec![PriorKind::Memorized, PriorKind::Gaussian];
+    c.samples = 3;
+    c.samples_chung = 2;
+    c
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for g in std::fs::read_dir(dir.join("samples")).unwrap().flatten() {
+        if g.path().is_dir() {
+            for f in std::fs::read_dir(g.path()).unwrap().flatten() {
+                let name = format!("{}/{}", g.file_name().to_string_lossy(), f.file_name().to_string_lossy());
+                out.push((name, std::fs::read(f.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
+    let c = closed_form_quick();
+    let cache = tmp("cache");
+    let (single_dir, sharded_dir) = (tmp("single"), tmp("sharded"));
+    let (single, stats) = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap();
+    let single = single.unwrap();
+    assert_eq!(stats.drawn, c.jobs().len());
+    // Three shards on one thread each, in reverse order; then the merge step.
+    for i in [3, 1, 2] {
+        let (r, _) = run(&c, &sharded_dir, Some((i, 3)), &cache, 1, &|_| {}).unwrap();
+        assert!(r.is_none(), "a shard writes samples only");
+    }
+    let merged = merge(&c, &sharded_dir, &|_| {}).unwrap();
+    assert_eq!(files(&single_dir), files(&sharded_dir), "sample files differ byte for byte");
+    assert_eq!(single.table(), merged.table());
+    for (a, b) in single.groups.iter().zip(&merged.groups) {
+        assert_eq!(a.samples, b.samples);
+        assert_eq!(a.mean_trace, b.mean_trace);
+        assert_eq!(a.calibration_kl, b.calibration_kl);
+    }
+    // Resume: delete two samples, rerun — only those two are drawn, and they come back identical.
+    let jobs = c.jobs();
+    let before = files(&single_dir);
+    for j in [&jobs[1], &jobs[jobs.len() - 1]] {
+        std::fs::remove_file(j.path(&single_dir)).unwrap();
+    }
+    let (again, stats) = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap();
+    assert_eq!(stats.drawn, 2);
+    assert_eq!(files(&single_dir), before);
+    assert_eq!(again.unwrap().table(), single.table());
+    // Another configuration may not write into these samples.
+    let mut other = c.clone();
+    other.zeta = 0.05;
+    let e = run(&other, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("different configuration"), "{e}");
+    assert_eq!(files(&single_dir), before, "a refused run changed the samples");
+    // A merge with missing shards says what to run.
+    let partial = tmp("partial");
+    run(&c, &partial, Some((1, 2)), &cache, 1, &|_| {}).unwrap();
+    let e = merge(&c, &partial, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("missing") && e.contains("shards"), "{e}");
+    for d in [cache, single_dir, sharded_dir, partial] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn shards_partition_the_jobs() {
+    let c = DpsConfig::preset("default").unwrap();
+    let jobs = c.jobs();
+    let mut seen: Vec<_> = (1..=7).flat_map(|i| shard(&jobs, i, 7).unwrap()).collect();
+    assert_eq!(seen.len(), jobs.len());
+    seen.sort_by_key(|j| jobs.iter().position(|k| k == j).unwrap());
+    assert_eq!(seen, jobs);
+    // Seeds are distinct per job.
+    let mut seeds: Vec<u64> = jobs.iter().map(|j| j.seed(c.seed)).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    assert_eq!(seeds.len(), jobs.len());
+    for (i, n) in [(0, 3), (4, 3), (1, 0)] {
+        assert_eq!(shard(&jobs, i, n).unwrap_err().field, "shard");
+    }
+}
+
+#[test]
+fn quick_table_and_references() {
+    let c = DpsConfig::preset("quick").unwrap();
+    let cache = tmp("cache-quick");
+    let out = tmp("quick");
+    let (r, _) = run(&c, &out, None, &cache, 2, &|_| {}).unwrap();
+    let r = r.unwrap();
+    for rf in &r.references {
+        let s: f64 = rf.lookup.iter().sum();
+        assert!((s - 1.0).abs() < 1e-12);
+        // The lookup weights are the softmax of −Φ_n: the ratio of two is exp(Φ_b − Φ_a).
+        let best = rf.lookup.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let min_phi = rf.misfits.iter().cloned().fold(f64::INFINITY, f64::min);
+        assert_eq!(rf.misfits[best], min_phi);
+        for l in &rf.linearized {
+            assert!((l.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            assert!(l.std_raw.iter().all(|v| v.is_finite() && *v >= 0.0));
+        }
+        // The smallest bandwidth sits in the collapse limit: weights → the lookup weights.
+        let small = rf
+            .linearized
+            .iter()
+            .find(|l| l.sigma == 0.01 && l.weighting == experiments::samplers::Weighting::QuadraticOnly)
+            .unwrap();
+        assert!(small.tv_to_lookup < 0.05, "N = {}: TV {} at σ = 0.01", rf.n, small.tv_to_lookup);
+    }
+    for g in &r.groups {
+        assert!(g.final_misfit.iter().all(|v| v.is_finite()));
+        if g.kind == PriorKind::Memorized {
+            // The memorized prior's samples end on (paper: within ζ of) training models.
+            let zmax = if g.variant == Variant::Paper { 0.3 } else { 1e-6 };
+            assert!(g.summary.mean_r < zmax, "{:?} {:?}: mean r {}", g.kind, g.variant, g.summary.mean_r);
+        }
+    }
+    let rows: Vec<String> = r
+        .table()
+        .iter()
+        .map(|t| {
+            format!(
+                "{:>9}/{:<5} N={:<3} S={} mean_r={} fr={}/{}/{} null={}/{}/{} nn={} rmse_v={} misfit={} top={}:{}",
+                t.prior,
+                t.variant,
+                t.n_train,
+                t.samples,
+                if t.mean_r < 1e-6 { "<1e-6".to_string() } else { round_sig(t.mean_r, 3).to_string() },
+                t.frac[0],
+                t.frac[1],
+                t.frac[2],
+                t.null_frac[0],
+                t.null_frac[1],
+                t.null_frac[2],
+                t.unique_nn,
+                round_sig(t.rmse_velocity, 3),
+                round_sig(t.final_misfit, 3),
+                t.most_visited,
+                round_sig(t.most_visited_frac, 3),
+            )
+        })
+        .collect();
+    insta::assert_yaml_snapshot!("table1_quick", rows);
+    let curves: Vec<String> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let pts: Vec<String> = g.mean_trace.iter().step_by(5).map(|v| round_sig(*v, 3).to_string()).collect();
+            format!("{}/{} N={}: {}", g.kind.name(), g.variant.name(), g.n, pts.join(" "))
+        })
+        .collect();
+    insta::assert_yaml_snapshot!("misfit_curves_quick", curves);
+    let calib: Vec<String> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let pts: Vec<String> = g
+                .calibration_kl
+                .iter()
+                .map(|(s, e)| format!("{}:{}", round_sig(*s, 3), round_sig(*e, 3)))
+                .collect();
+            format!("{}/{} N={}: {}", g.kind.name(), g.variant.name(), g.n, pts.join(" "))
+        })
+        .collect();
+    insta::assert_yaml_snapshot!("calibration_kl_quick", calib);
+    let lookup: Vec<String> = r
+        .references
+        .iter()
+        .map(|rf| {
+            let mut idx: Vec<usize> = (0..rf.n).collect();
+            idx.sort_by(|&a, &b| rf.misfits[a].total_cmp(&rf.misfits[b]));
+            let top: Vec<String> = idx[..3]
+                .iter()
+                .map(|&i| format!("{i}:Φ={}", round_sig(rf.misfits[i], 4)))
+                .collect();
+            format!("N={}: {}", rf.n, top.join(" "))
+        })
+        .collect();
+    insta::assert_yaml_snapshot!("lookup_quick", lookup);
+    let _ = std::fs::remove_dir_all(cache);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let base = DpsConfig::preset("quick").unwrap();
+    let cases: Vec<(&str, Box<dyn Fn(&mut DpsConfig)>)> = vec![
+        ("priors", Box::new(|c| c.priors.clear())),
+        ("variants", Box::new(|c| c.variants.clear())),
+        ("zeta", Box::new(|c| c.zeta = f64::NAN)),
+        ("zeta_chung", Box::new(|c| c.zeta_chung = -1.0)),
+        ("samples", Box::new(|c| c.samples = 0)),
+        ("samples_chung", Box::new(|c| c.samples_chung = 0)),
+        ("record_every", Box::new(|c| c.record_every = 0)),
+        ("noise_rel", Box::new(|c| c.noise_rel = 0.0)),
+        ("linearized_sigmas", Box::new(|c| c.linearized_sigmas = vec![0.1, -1.0])),
+    ];
+    for (field, f) in cases {
+        let mut c = base.clone();
+        f(&mut c);
+        assert_eq!(c.validate().unwrap_err().field, field);
+    }
+    assert!(dps::DpsConfig::preset("bogus").is_err());
+}

@@ -114,21 +114,16 @@ impl KlForward<'_> {
     /// J̃ from a factorised model.
     pub fn jacobian_of(&self, state: &operators::helmholtz::State<'_>) -> Mat<f64> {
         let g = self.op.geometry();
-        let jm = state.jacobian_dense();
-        let nd = jm.nrows();
-        let mut out = Mat::<f64>::zeros(2 * nd, self.kl.dim());
-        let mut row = vec![0.0; jm.ncols()];
-        for part in 0..2 {
-            for i in 0..nd {
-                for (p, v) in row.iter_mut().enumerate() {
-                    *v = if part == 0 { jm[(i, p)].re } else { jm[(i, p)].im };
-                }
-                let gz = self.kl.adjoint(&row, g.nx, g.nz).expect("grid");
-                for (k, v) in gz.iter().enumerate() {
-                    out[(part * nd + i, k)] = v * self.zscore.scale[k];
+        let g2 = g.sources.len() * g.receivers.len();
+        let mut out = Mat::<f64>::zeros(2 * g2, self.kl.dim());
+        state.for_each_jacobian_row(|row, re, im| {
+            for (part, v) in [re, im].into_iter().enumerate() {
+                let gz = self.kl.adjoint(v, g.nx, g.nz).expect("grid");
+                for (k, x) in gz.iter().enumerate() {
+                    out[(part * g2 + row, k)] = x * self.zscore.scale[k];
                 }
             }
-        }
+        });
         out
     }
 }

@@ -579,11 +579,13 @@ impl State<'_> {
         Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
     }
 
-    /// The dense Jacobian ∂d/∂m (complex, (n_s n_r) × (n_x n_z), row s·n_r + r) from n_r adjoint
-    /// solves: d_{s,r} = e_rᵀ P A⁻¹ b_s, so ∂d_{s,r}/∂m_pad = −ω² (A⁻ᵀ Pᵀ e_r) ⊙ u_s and
-    /// A⁻ᵀ e = conj(A⁻ᴴ e) for a real e; the padding adjoint maps the row to the interior grid.
-    /// With few receivers this is far cheaper than one solve per model direction.
-    pub fn jacobian_dense(&self) -> Mat<c64> {
+    /// The rows of the Jacobian ∂d/∂m, one datum at a time, from n_r adjoint solves:
+    /// d_{s,r} = e_rᵀ P A⁻¹ b_s, so ∂d_{s,r}/∂m_pad = −ω² (A⁻ᵀ Pᵀ e_r) ⊙ u_s with A⁻ᵀ e = conj(A⁻ᴴ e)
+    /// for a real e, and the padding adjoint maps the row to the interior grid. `f(row, re, im)`
+    /// receives row s·n_r + r as real and imaginary parts (length n_x n_z); only one row is held at
+    /// a time, so the paper grid (2940 × 40,000) needs no dense matrix. With few receivers this is
+    /// far cheaper than one solve per model direction.
+    pub fn for_each_jacobian_row(&self, mut f: impl FnMut(usize, &[f64], &[f64])) {
         let (ns, rec) = (self.fields.ncols(), &self.op.receivers);
         let mut lam = Mat::<c64>::zeros(self.op.n_unknowns(), rec.len());
         for (r, &q) in rec.iter().enumerate() {
@@ -591,8 +593,6 @@ impl State<'_> {
         }
         self.lu.solve_adjoint(&mut lam);
         let w2 = self.op.omega * self.op.omega;
-        let n_pix = self.op.geometry.nx * self.op.geometry.nz;
-        let mut out = Mat::<c64>::zeros(ns * rec.len(), n_pix);
         let (mut re, mut im) = (vec![0.0; self.op.n_unknowns()], vec![0.0; self.op.n_unknowns()]);
         for s in 0..ns {
             for r in 0..rec.len() {
@@ -601,12 +601,20 @@ impl State<'_> {
                     re[q] = c.re;
                     im[q] = c.im;
                 }
-                let (pr, pi) = (self.op.pad_adjoint(&re), self.op.pad_adjoint(&im));
-                for p in 0..n_pix {
-                    out[(s * rec.len() + r, p)] = c64::new(pr[p], pi[p]);
-                }
+                f(s * rec.len() + r, &self.op.pad_adjoint(&re), &self.op.pad_adjoint(&im));
             }
         }
+    }
+
+    /// The dense Jacobian ∂d/∂m (complex, (n_s n_r) × (n_x n_z)) from [`State::for_each_jacobian_row`].
+    pub fn jacobian_dense(&self) -> Mat<c64> {
+        let n_pix = self.op.geometry.nx * self.op.geometry.nz;
+        let mut out = Mat::<c64>::zeros(self.fields.ncols() * self.op.receivers.len(), n_pix);
+        self.for_each_jacobian_row(|row, re, im| {
+            for p in 0..n_pix {
+                out[(row, p)] = c64::new(re[p], im[p]);
+            }
+        });
         out
     }
 

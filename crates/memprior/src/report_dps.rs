@@ -110,29 +110,32 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     let m_true = kl.reconstruct(&r.datasets.truth, g.nx, g.nz)?;
     let truth = figures::velocity_image(&m_true, g.nx, g.nz, g.h, "True model (velocity, km/s)");
     let steps: Vec<f64> = r.levels.iter().map(|t| (r.levels[0] - t) as f64).collect();
-    let mut curves = Vec::new();
-    for grp in &r.groups {
-        curves.push(Series::line(
-            format!("{} / {} / N = {}", grp.kind.name(), grp.variant.name(), grp.n),
-            steps.clone(),
-            grp.mean_trace.clone(),
-        ));
+    let mut misfit_plots = String::new();
+    for variant in [Variant::Paper, Variant::Chung] {
+        let mut curves = Vec::new();
+        for grp in r.groups.iter().filter(|g| g.variant == variant) {
+            curves.push(Series::line(format!("{} / N = {}", grp.kind.name(), grp.n), steps.clone(), grp.mean_trace.clone()));
+        }
+        if curves.is_empty() {
+            continue;
+        }
+        curves.push(Series::reference("true model", vec![steps[0], *steps.last().expect("levels")], vec![r.truth_misfit; 2]));
+        let title = match variant {
+            Variant::Paper => "Mean misfit Φ(x̂₀), the paper's DPS variant",
+            Variant::Chung => "Mean misfit Φ(x̂₀), Chung et al.'s DPS",
+        };
+        let p = figures::series_plot(curves, title, "reverse step", "Φ", Scale::Linear, Scale::Log);
+        misfit_plots.push_str(&p.to_inline_html(Some(&format!("plot-fig2-misfit-{}", variant.name()))));
     }
-    curves.push(Series::reference(
-        "true model",
-        vec![steps[0], *steps.last().expect("levels")],
-        vec![r.truth_misfit; 2],
-    ));
-    let misfit = figures::series_plot(curves, "Mean data misfit Φ(x̂₀) during the reverse process", "reverse step", "Φ", Scale::Linear, Scale::Log);
     let _ = write!(
         html,
-        "<figure id=\"fig2\"><h3>Figure 2: the true model and the data misfit during DPS</h3><div class=\"pair\">{}{}</div>\
+        "<figure id=\"fig2\"><h3>Figure 2: the true model and the data misfit during DPS</h3>{}{misfit_plots}\
          <figcaption>(a) The out-of-distribution true model (FWI.md §5) on the simulation grid. (b) Mean misfit \
-         Φ = ½‖F(m(x̂₀)) − d‖²/σ_d² of the denoised estimate, recorded every {} reverse steps, for each prior, DPS variant \
-         and N. The dashed line is Φ of the true model (≈ {} real data / 2 at the noise level).</figcaption></figure>",
+         Φ = ½‖F(m(x̂₀)) − d‖²/σ_d² of the denoised estimate, recorded every {} reverse steps, for each prior and N, one \
+         panel per DPS variant. The dashed line is Φ of the true model ({:.0}; about {} real data / 2 at the noise level).</figcaption></figure>",
         truth.to_inline_html(Some("plot-fig2-truth")),
-        misfit.to_inline_html(Some("plot-fig2-misfit")),
         r.config.record_every,
+        r.truth_misfit,
         r.data_count
     );
     // Figure 3 (right).
@@ -183,7 +186,7 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
         let scatter = figures::series_plot(pts, &format!("First two KL coefficients, N = {n}"), "z₁", "z₂", Scale::Linear, Scale::Linear);
         let _ = write!(
             fig4,
-            "<div class=\"triple\">{}{}{}</div>",
+            "<div class=\"pair\">{}{}</div>{}",
             mean.to_inline_html(Some(&format!("plot-fig4-mean-{n}"))),
             std.to_inline_html(Some(&format!("plot-fig4-std-{n}"))),
             scatter.to_inline_html(Some(&format!("plot-fig4-kl-{n}")))
@@ -192,9 +195,10 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     let _ = write!(
         html,
         "<figure id=\"fig4\"><h3>Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients</h3>{fig4}\
-         <figcaption>Learned prior, the paper's DPS variant, {} samples per N. Right: the first two KL coefficients of the \
+         <figcaption>Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
          posterior samples of each prior, the N training models and the true model. Under memorization the samples sit on \
-         the training models.</figcaption></figure>",
+         the training models. The bright rows of the std at the source (top) and receiver (bottom) depths are where the \
+         misfit gradient concentrates: the fixed-length DPS moves change the model most there.</figcaption></figure>",
         r.config.samples
     );
     // Figure 5.
@@ -217,20 +221,23 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     }
     let _ = write!(
         html,
-        "<figure id=\"fig5\"><h3>Figure 5: calibration</h3><div class=\"pair\">{fig5}</div>\
+        "<figure id=\"fig5\"><h3>Figure 5: calibration</h3>{fig5}\
          <figcaption>Pointwise error of the posterior mean against the posterior standard deviation, in {} equal-count \
-         bins over the 100 KL coefficients (left) and {} over the velocity pixels (right), paper's variant (eq:calibration). \
+         bins over the 100 KL coefficients (top) and {} over the velocity pixels (bottom), paper's variant (eq:calibration). \
          A calibrated posterior follows the dashed line; points above it are over-confident.</figcaption></figure>",
         r.config.calibration_bins_kl, r.config.calibration_bins_velocity
     );
     // References: visits against lookup weights, spread against Σ_n.
     let mut refs = String::new();
     for rf in &r.references {
-        let mut series = vec![Series::points(
-            "lookup weight (exact, memorized prior)",
-            (0..rf.n).map(|i| i as f64).collect(),
-            rf.lookup.iter().map(|w| w.max(1e-12)).collect(),
-        )];
+        let (li, lw): (Vec<f64>, Vec<f64>) = rf
+            .lookup
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w >= 1e-12)
+            .map(|(i, w)| (i as f64, *w))
+            .unzip();
+        let mut series = vec![Series::points("lookup weight ≥ 1e−12 (exact, memorized prior)", li, lw)];
         for grp in r.groups.iter().filter(|x| x.n == rf.n) {
             let (idx, fr): (Vec<f64>, Vec<f64>) = grp
                 .visits

@@ -4,7 +4,7 @@
 //! (n_r = 30) and the KL adjoint of each data row. Run: `cargo bench -p memprior-bench --bench fwi_jacobian`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use experiments::fwi::dps::report_geometry;
+use experiments::fwi::report_geometry;
 use experiments::fwi::posterior::KlForward;
 use experiments::fwi::{DatasetConfig, FwiDatasets, ZScore};
 use experiments::priors::KlBasis;

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::posterior::{self, LinearizedSummary, NormalizedMisfit};
 use super::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
+pub use super::{quick_geometry, report_geometry};
 use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
 
 /// The two DPS variants.
@@ -109,35 +110,6 @@ pub struct DpsConfig {
     pub calibration_bins_kl: usize,
     /// Equal-count calibration bins over the velocity pixels.
     pub calibration_bins_velocity: usize,
-}
-
-/// A scaled geometry for the report: 32² cells of 62.5 m (the same 2 km square as the paper's
-/// grid), 3 Hz (8 cells per wavelength at 1.5 km/s), 8 PML cells, 5 sources and 30 receivers.
-pub fn report_geometry() -> Geometry {
-    Geometry {
-        nx: 32,
-        nz: 32,
-        h: 0.0625,
-        npml: 8,
-        pml_max: 100.0,
-        freq: 3.0,
-        sources: [2usize, 8, 15, 22, 29].iter().map(|&ix| [ix, 2]).collect(),
-        receivers: (1..=30).map(|ix| [ix, 29]).collect(),
-    }
-}
-
-/// A tiny geometry for tests: 16² cells of 125 m, 2 Hz, 3 sources, 14 receivers.
-pub fn quick_geometry() -> Geometry {
-    Geometry {
-        nx: 16,
-        nz: 16,
-        h: 0.125,
-        npml: 5,
-        pml_max: 60.0,
-        freq: 2.0,
-        sources: [2usize, 8, 13].iter().map(|&ix| [ix, 1]).collect(),
-        receivers: (1..=14).map(|ix| [ix, 14]).collect(),
-    }
 }
 
 impl DpsConfig {

@@ -12,7 +12,7 @@ pub mod dps;
 pub mod prior;
 
 use memprior_core::ConfigError;
-use operators::helmholtz::{Helmholtz, HelmholtzError};
+use operators::helmholtz::{Geometry, Helmholtz, HelmholtzError};
 use priors::{GaussianRandomField, KlBasis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -319,3 +319,33 @@ pub fn smooth_test_model(nx: usize, nz: usize) -> Vec<f64> {
     }
     m
 }
+
+/// A scaled geometry for the report: 32² cells of 62.5 m (the same 2 km square as the paper's
+/// grid), 3 Hz (8 cells per wavelength at 1.5 km/s), 8 PML cells, 5 sources and 30 receivers.
+pub fn report_geometry() -> Geometry {
+    Geometry {
+        nx: 32,
+        nz: 32,
+        h: 0.0625,
+        npml: 8,
+        pml_max: 100.0,
+        freq: 3.0,
+        sources: [2usize, 8, 15, 22, 29].iter().map(|&ix| [ix, 2]).collect(),
+        receivers: (1..=30).map(|ix| [ix, 29]).collect(),
+    }
+}
+
+/// A tiny geometry for tests: 16² cells of 125 m, 2 Hz, 3 sources, 14 receivers.
+pub fn quick_geometry() -> Geometry {
+    Geometry {
+        nx: 16,
+        nz: 16,
+        h: 0.125,
+        npml: 5,
+        pml_max: 60.0,
+        freq: 2.0,
+        sources: [2usize, 8, 13].iter().map(|&ix| [ix, 1]).collect(),
+        receivers: (1..=14).map(|ix| [ix, 14]).collect(),
+    }
+}
+

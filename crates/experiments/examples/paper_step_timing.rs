@@ -52,6 +52,11 @@ fn main() {
         })
         .collect();
     let (g_s, f_s, v_s) = (median(grad), median(fwd), median(vjp));
+    // The reference: one raw-coefficient Jacobian (196 adjoint solves, 2940 KL-projected rows).
+    let t0 = Instant::now();
+    let _ = experiments::fwi::posterior::linearize(&op, &kl, std::slice::from_ref(&z), 1).unwrap();
+    let lin_s = t0.elapsed().as_secs_f64();
+    println!("KL Jacobian at one model, paper grid: {lin_s:.2} s (1000 training models: {:.1} h on 2 cores)", 1000.0 * lin_s / 2.0 / 3600.0);
     println!("misfit gradient, paper grid: {g_s:.3} s");
     println!("paper network x0, batch 1: {f_s:.4} s; x0 VJP: {v_s:.4} s");
     let t = NoiseSchedule::paper().steps() as f64;

@@ -80,7 +80,8 @@ pub struct DpsConfig {
     /// Preset the settings came from.
     pub preset: String,
     /// Training sets, N values and the network recipe (shared with `memprior prior`, so the
-    /// trained weights come from the same cache).
+    /// trained weights come from the same cache; its `samples`, the unconditional sample count,
+    /// is not used here).
     pub prior: PriorConfig,
     /// The simulation geometry.
     pub geometry: Geometry,
@@ -492,6 +493,8 @@ pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(
     if pending.len() < jobs.len() {
         log(&format!("{} of {} samples already on disk: resuming", jobs.len() - pending.len(), jobs.len()));
     }
+    let workers = workers.max(1).min(pending.len().max(1));
+    log(&format!("{} samples to draw on {workers} threads", pending.len()));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -499,7 +502,7 @@ pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(
     let clock = Instant::now();
     let total = pending.len();
     std::thread::scope(|scope| {
-        for _ in 0..workers.max(1).min(total.max(1)) {
+        for _ in 0..workers {
             scope.spawn(|| {
                 let op = match Helmholtz::new(setup.config.geometry.clone()) {
                     Ok(op) => op,

@@ -97,9 +97,12 @@ pub struct DpsConfig {
     pub samples: usize,
     /// Posterior samples per (prior, N) with Chung's variant.
     pub samples_chung: usize,
-    /// Step length ζ of the paper's variant (z̃ units).
+    /// Step length ζ of the paper's variant (z̃ units); the paper's run used 0.07 (its
+    /// authors' configuration also lists 0.035).
     pub zeta: f64,
-    /// Step ζ' of Chung's variant (multiplies ∇‖r̃‖²/‖r̃‖).
+    /// Step ζ' of Chung's variant (multiplies ∇‖r̃‖²/‖r̃‖). 0.05 gave the lowest final misfit
+    /// of the learned and Gaussian priors at N = 50 (default geometry, 8 samples) among 0.01, 0.02,
+    /// 0.05, 0.1, 0.2; 0.1 and above overshoot (final Φ 2351 and 3811 against 430 for the learned prior).
     pub zeta_chung: f64,
     /// Record the mean misfit every this many reverse steps.
     pub record_every: usize,

@@ -49,7 +49,7 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
         let (r, _) = run(&c, &sharded_dir, Some((i, 3)), &cache, 1, &|_| {}).unwrap();
         assert!(r.is_none(), "a shard writes samples only");
     }
-    let merged = merge(&c, &sharded_dir, &|_| {}).unwrap();
+    let merged = merge(&c, &sharded_dir, 2, &|_| {}).unwrap();
     assert_eq!(files(&single_dir), files(&sharded_dir), "sample files differ byte for byte");
     assert_eq!(single.table(), merged.table());
     for (a, b) in single.groups.iter().zip(&merged.groups) {
@@ -73,10 +73,21 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
     let e = run(&other, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("different configuration"), "{e}");
     assert_eq!(files(&single_dir), before, "a refused run changed the samples");
+    // Samples whose fingerprint is gone are not adopted by whatever configuration comes next.
+    let fp = single_dir.join("samples/run.toml");
+    let kept = std::fs::read(&fp).unwrap();
+    std::fs::remove_file(&fp).unwrap();
+    let e = run(&other, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("no samples/run.toml"), "{e}");
+    assert_eq!(files(&single_dir), before);
+    std::fs::write(&fp, b"not toml").unwrap();
+    let e = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("unreadable"), "{e}");
+    std::fs::write(&fp, kept).unwrap();
     // A merge with missing shards says what to run.
     let partial = tmp("partial");
     run(&c, &partial, Some((1, 2)), &cache, 1, &|_| {}).unwrap();
-    let e = merge(&c, &partial, &|_| {}).unwrap_err().to_string();
+    let e = merge(&c, &partial, 1, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("shards"), "{e}");
     for d in [cache, single_dir, sharded_dir, partial] {
         let _ = std::fs::remove_dir_all(d);
@@ -214,6 +225,8 @@ fn invalid_settings_are_named() {
         ("record_every", Box::new(|c| c.record_every = 0)),
         ("noise_rel", Box::new(|c| c.noise_rel = 0.0)),
         ("linearized_sigmas", Box::new(|c| c.linearized_sigmas = vec![0.1, -1.0])),
+        ("priors", Box::new(|c| c.priors = vec![PriorKind::Memorized, PriorKind::Memorized])),
+        ("variants", Box::new(|c| c.variants = vec![Variant::Chung, Variant::Chung])),
     ];
     for (field, f) in cases {
         let mut c = base.clone();

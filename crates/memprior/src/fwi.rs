@@ -116,7 +116,7 @@ pub fn command(args: &FwiArgs) -> Result<()> {
     let clock = Instant::now();
     let log = |s: &str| eprintln!("{s}");
     let results = if args.merge_only {
-        Some(dps::merge(&cfg, &args.out, &log)?)
+        Some(dps::merge(&cfg, &args.out, workers, &log)?)
     } else {
         let (results, stats) = dps::run(&cfg, &args.out, shard, &cache, workers, &log)?;
         eprintln!(

@@ -23,10 +23,6 @@ pub struct DpsSection {
     pub seeds: Vec<(String, u64)>,
 }
 
-/// Bumped whenever the sampler or the analysis changes what a sample file holds, so that an
-/// interrupted report never resumes from samples of older code.
-const WORK_VERSION: &str = "memprior-dps-work v1";
-
 fn table_html(r: &DpsResults) -> String {
     let mut html = String::from(
         "<table><tr><th>prior</th><th>DPS</th><th>N</th><th>samples</th><th>mean r</th><th>r &lt; 0.3 / 0.5 / 0.7</th>\
@@ -105,12 +101,12 @@ fn findings(r: &DpsResults) -> String {
             pairs.push((n, t.mean_r, rf.null.mean_r));
         }
     }
-    let n0 = r.config.prior.n_values[0];
+    let n0 = *r.config.prior.n_values.iter().min().expect("validated");
     let mut html = String::from("<div class=\"findings\"><h3>What this run shows</h3><ul>");
     if !pairs.is_empty() {
         let mut sorted = pairs.clone();
         sorted.sort_by_key(|p| p.0);
-        let grows = sorted.windows(2).all(|w| w[0].1 < w[1].1) && sorted[0].1 < sorted[0].2;
+        let grows = sorted.len() >= 2 && sorted.windows(2).all(|w| w[0].1 < w[1].1) && sorted[0].1 < sorted[0].2;
         let _ = write!(
             html,
             "<li>Mean memorization ratio of the learned prior's DPS samples: {}{}</li>",
@@ -150,10 +146,11 @@ fn findings(r: &DpsResults) -> String {
     if let Some(t) = row("memorized", n0) {
         let _ = write!(
             html,
-            "<li>DPS with the memorized prior (N = {n0}) ends on training models (mean r {:.3}), spread over {} distinct \
+            "<li>DPS with the memorized prior (N = {n0}): mean r {:.3}{}, nearest neighbours spread over {} distinct \
              models; the most visited one has lookup weight {:.1e}, and the total variation between visit frequencies and \
              lookup weights is {:.2}{}</li>",
             t.mean_r,
+            if t.mean_r < 0.3 { " (the samples end on training models)" } else { "" },
             t.unique_nn,
             t.most_visited_lookup,
             t.tv_to_lookup,
@@ -180,12 +177,13 @@ fn velocity_to_m(v: &[f64]) -> Vec<f64> {
 fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     let kl = &r.datasets.kl;
     let ns = &r.config.prior.n_values;
-    let n0 = ns[0];
+    let n0 = *ns.iter().min().expect("validated");
     let mut html = String::new();
     // Figure 2.
     let m_true = kl.reconstruct(&r.datasets.truth, g.nx, g.nz)?;
     let truth = figures::velocity_image(&m_true, g.nx, g.nz, g.h, "True model (velocity, km/s)");
-    let steps: Vec<f64> = r.levels.iter().map(|t| (r.levels[0] - t) as f64).collect();
+    let last = experiments::memprior_core::diffusion::NoiseSchedule::paper().steps() - 1;
+    let steps: Vec<f64> = r.levels.iter().map(|t| (last - t) as f64).collect();
     let mut misfit_plots = String::new();
     for variant in [Variant::Paper, Variant::Chung] {
         let mut curves = Vec::new();
@@ -273,8 +271,8 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
         "<figure id=\"fig4\"><h3>Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients</h3>{fig4}\
          <figcaption>Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
          posterior samples of each prior, the N training models and the true model. Under memorization the samples sit on \
-         the training models. The bright rows of the std at the source (top) and receiver (bottom) depths are where the \
-         misfit gradient concentrates: the fixed-length DPS moves change the model most there.</figcaption></figure>",
+         the training models. Every KL mode is largest at the top and left edges and vanishes at the \
+         bottom and right ones, so any spread of KL samples fades towards those edges.</figcaption></figure>",
         r.config.samples
     );
     // Figure 5.
@@ -345,7 +343,7 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
          under the memorized prior, N misfit evaluations (eq:lookup-table) — and the fraction of each DPS sample set whose \
          nearest training model is n. Bottom: the standard deviation of the DPS samples per KL coefficient against the \
          linearized Gaussian mixture around every training model (eq:linearized-posterior), built from the exact Jacobian \
-         with respect to the 100 coefficients (one factorisation and 100 block solves per model), at bandwidths σ in z̃ units. \
+         with respect to the 100 coefficients (one factorisation and one adjoint solve per receiver for each model), at bandwidths σ in z̃ units. \
          {}</figcaption></figure>",
         spread_plot.to_inline_html(Some("plot-spread")),
         reference_table(r)
@@ -357,13 +355,23 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
 pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsSection> {
     let config = DpsConfig::preset(preset)?;
     let text = toml::to_string(&config)?;
-    let hash = crate::provenance::config_hash(&format!("{WORK_VERSION}\n{text}"));
+    let hash = crate::provenance::config_hash(&format!("{}\n{text}", dps::SAMPLE_FORMAT));
     let cache = cache_dir(None);
     // Samples of an interrupted report resume from here; the directory goes once the section is done.
     let work = cache.parent().unwrap_or(Path::new(".")).join("fwi-work").join(&hash[..16]);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = std::time::Instant::now();
-    let (results, stats) = dps::run(&config, &work, None, &cache, workers, &|s| eprintln!("fwi: {s}"))?;
+    let log = |s: &str| eprintln!("fwi: {s}");
+    let (results, stats) = match dps::run(&config, &work, None, &cache, workers, &log) {
+        // The work directory is this section's own scratch: samples it cannot adopt (other
+        // weights, a corrupt file) are discarded and redrawn rather than failing the report.
+        Err(dps::DpsError::State(why)) => {
+            eprintln!("fwi: discarding {} ({why})", work.display());
+            std::fs::remove_dir_all(&work)?;
+            dps::run(&config, &work, None, &cache, workers, &log)?
+        }
+        other => other?,
+    };
     let r = results.expect("an unsharded run assembles its results");
     let total = t.elapsed().as_secs_f64();
     write_outputs(&r, &root.join("data/fwi_dps"))?;

@@ -125,6 +125,7 @@ fn bad_input_is_named_and_leaves_outputs_untouched() {
         (vec!["--preset", "quick", "--shard", "1/2", "--merge-only", "--out", o_str], "--merge-only"),
         (vec!["--preset", "quick", "--priors", "vae", "--out", o_str], "--priors"),
         (vec!["--preset", "quick", "--variants", "euler", "--out", o_str], "--variants"),
+        (vec!["--preset", "quick", "--priors", "memorized,memorized", "--out", o_str], "priors"),
         (vec!["--preset", "quick", "--samples", "0", "--out", o_str], "samples"),
         (vec!["--preset", "quick", "--zeta=-1", "--out", o_str], "zeta"),
         (vec!["--preset", "quick", "--workers", "0", "--out", o_str], "--workers"),

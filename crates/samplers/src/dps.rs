@@ -16,7 +16,8 @@
 //!   gradient is kept.
 //!
 //! With the ancestral DDPM step, x_{t−1} = (x_t + β_t ∇ log p_t(x_t))/√α_t + √β̃_t z, so adding
-//! (β_t/√α_t) ∇ log p(y | x_t) samples the posterior exactly. For a linear F = A with a Gaussian
+//! (β_t/√α_t) ∇ log p(y | x_t) turns it into the DDPM chain of the posterior: exact up to the
+//! T-step discretisation, when started from the posterior's marginal at the first level. For a linear F = A with a Gaussian
 //! prior, p(y | x_t) = N(y; A x̂₀, γ² I + A Σ_{0|t} Aᵀ): when A Σ_{0|t} Aᵀ = a² v_t I the exact
 //! guidance is the DPS gradient with the per-level step κ_t = β_t γ² / (√α_t (γ² + a² v_t))
 //! ([`StepSize::PerLevel`]). Plain DPS drops a² v_t, which is harmless only once v_t = Var(x₀ | x_t)
@@ -114,6 +115,12 @@ impl StepSize {
     }
 }
 
+fn check_step(step: &StepSize, steps: usize) {
+    if let Err(e) = step.validate(steps) {
+        panic!("invalid DPS step: {e}");
+    }
+}
+
 /// One DPS trajectory: the final sample and the misfit along the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DpsTrace {
@@ -146,6 +153,9 @@ fn ddim<D: Denoiser + ?Sized>(denoiser: &D, x: &[f64], t: usize) -> Vec<f64> {
 ///
 /// # Errors
 /// The misfit's error, at the first evaluation that fails.
+///
+/// # Panics
+/// When `step` fails [`StepSize::validate`] (e.g. a per-level list shorter than T).
 pub fn dps_paper<D, M>(
     denoiser: &D,
     misfit: &M,
@@ -157,6 +167,7 @@ where
     D: Denoiser + ?Sized,
     M: Misfit + ?Sized,
 {
+    check_step(step, denoiser.schedule().steps());
     let mut x = x_start.to_vec();
     let mut trace = Vec::new();
     for t in (0..denoiser.schedule().steps()).rev() {
@@ -184,6 +195,9 @@ where
 ///
 /// # Errors
 /// The misfit's error, at the first evaluation that fails.
+///
+/// # Panics
+/// When `step` fails [`StepSize::validate`] (e.g. a per-level list shorter than T).
 pub fn dps_through_denoiser<D, M, S, R>(
     denoiser: &D,
     misfit: &M,
@@ -199,6 +213,7 @@ where
     S: ReverseStep,
     R: Rng + ?Sized,
 {
+    check_step(step, denoiser.schedule().steps());
     let mut x = x_start.to_vec();
     let mut trace = Vec::new();
     for t in (0..denoiser.schedule().steps()).rev() {

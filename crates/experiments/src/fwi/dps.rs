@@ -10,9 +10,12 @@
 //! mixture around every training model at a few bandwidths, both weightings.
 //!
 //! Every sample is a job with its own seed (from the run seed, N, prior, variant and index), so
-//! jobs can run in any order, on any machine: `shard` selects every k-th job, each finished job
-//! is written atomically as one file, and a rerun skips finished jobs. Assembling the results
-//! reads the files in job order, so a sharded run merged afterwards equals a single run bit for bit.
+//! jobs can run in any order: `shard` selects every k-th job, each finished job is written
+//! atomically as one file, and a rerun skips finished jobs. Assembling the results reads the files
+//! in job order, so a sharded run merged afterwards equals a single run bit for bit when the
+//! shards run the same binary on the same kind of machine (floating-point kernels may differ
+//! across CPUs). `samples/run.toml` records the sample format, the configuration and a hash of
+//! each network's weights; a run that differs in any of them is refused.
 
 use std::collections::HashMap;
 use std::fs;
@@ -45,7 +48,9 @@ use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
 pub enum Variant {
     /// DDIM step, re-denoise, fixed-length move along ∇Φ(x̂₀)/‖∇Φ(x̂₀)‖ (the paper's runs).
     Paper,
-    /// DDPM step, gradient through the denoiser, step ζ'/‖r̃‖ (Chung et al. 2023).
+    /// DDPM step, gradient through the denoiser, step ζ'/‖r̃‖ (Chung et al. 2023). The data
+    /// gradient it pulls back is the same (s + 1e−5) ⊙ ∇_z Φ as the paper's (the offset is
+    /// negligible next to the z-score scales).
     Chung,
 }
 
@@ -163,6 +168,16 @@ impl DpsConfig {
         }
         if self.variants.is_empty() {
             return Err(ConfigError::new("variants", "must list at least one of paper, chung", "[]"));
+        }
+        for (i, k) in self.priors.iter().enumerate() {
+            if self.priors[..i].contains(k) {
+                return Err(ConfigError::new("priors", "must not list a prior twice", k.name()));
+            }
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            if self.variants[..i].contains(v) {
+                return Err(ConfigError::new("variants", "must not list a variant twice", v.name()));
+            }
         }
         for (key, v) in [("zeta", self.zeta), ("zeta_chung", self.zeta_chung)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -316,7 +331,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DpsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+    // Process, thread and clock: shards on several hosts may share a directory (and a pid).
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!(".{name}.tmp-{}-{:?}-{nanos}", std::process::id(), std::thread::current().id()));
     let res = (|| {
         use std::io::Write;
         let mut f = fs::File::create(&tmp)?;
@@ -463,26 +480,112 @@ pub fn run_job(setup: &Setup, op: &Helmholtz, den: &dyn DifferentiableDenoiser, 
     })
 }
 
-/// The configuration file that marks an output directory's samples.
+/// Bumped whenever the sampler or the sample-file layout changes, so that a resume or merge never
+/// mixes samples drawn by different code.
+pub const SAMPLE_FORMAT: &str = "memprior-dps samples v1";
+
+/// What marks an output directory's samples: the code's sample format, the configuration and a
+/// hash of every network the samples were drawn with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fingerprint {
+    /// [`SAMPLE_FORMAT`] of the code that drew the samples.
+    pub format: String,
+    /// SHA-256 of each N's EMA weights (key "n50", …); empty without the learned prior.
+    pub weights: std::collections::BTreeMap<String, String>,
+    /// Every setting.
+    pub config: DpsConfig,
+}
+
+impl Setup {
+    /// This run's fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        use sha2::{Digest, Sha256};
+        let weights = self
+            .networks
+            .iter()
+            .map(|(n, p)| {
+                let mut h = Sha256::new();
+                for t in &p.tensors {
+                    for v in t {
+                        h.update(v.to_bits().to_le_bytes());
+                    }
+                }
+                (format!("n{n}"), h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+            })
+            .collect();
+        Fingerprint { format: SAMPLE_FORMAT.into(), weights, config: self.config.clone() }
+    }
+}
+
+/// The file that marks an output directory's samples.
 fn fingerprint_path(out: &Path) -> PathBuf {
     out.join("samples").join("run.toml")
 }
 
-/// Claim `out/samples` for this configuration, or check that it already belongs to it.
-///
-/// # Errors
-/// Samples of a different configuration are present.
-pub fn claim(config: &DpsConfig, out: &Path) -> Result<(), DpsError> {
-    let text = toml::to_string(config).expect("config serialises");
+fn has_samples(out: &Path) -> bool {
+    let Ok(groups) = fs::read_dir(out.join("samples")) else { return false };
+    groups.flatten().any(|g| {
+        fs::read_dir(g.path())
+            .map(|files| files.flatten().any(|f| f.path().extension().is_some_and(|e| e == "npy")))
+            .unwrap_or(false)
+    })
+}
+
+fn read_fingerprint(out: &Path) -> Result<Option<Fingerprint>, DpsError> {
     let path = fingerprint_path(out);
     match fs::read_to_string(&path) {
-        Ok(existing) if existing == text => Ok(()),
-        Ok(_) => Err(DpsError::State(format!(
-            "{} holds samples of a different configuration; use another --out, or delete {} to start over",
+        Ok(text) => toml::from_str(&text).map(Some).map_err(|e| {
+            DpsError::State(format!(
+                "{} is unreadable ({e}); the samples beside it cannot be attributed to a configuration: delete {} to start over",
+                path.display(),
+                out.join("samples").display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DpsError::Io { context: format!("cannot read {}", path.display()), source: e }),
+    }
+}
+
+/// Claim `out/samples` for this run, or check that it already belongs to the same code,
+/// configuration and networks.
+///
+/// # Errors
+/// Samples of another configuration, code version or network, or samples without a fingerprint.
+pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
+    let mine = setup.fingerprint();
+    match read_fingerprint(out)? {
+        Some(existing) => check_fingerprint(&existing, &mine, out, true),
+        None if has_samples(out) => Err(DpsError::State(format!(
+            "{} holds samples but no samples/run.toml saying how they were drawn; delete {} to start over",
             out.display(),
             out.join("samples").display()
         ))),
-        Err(_) => write_atomic(&path, text.as_bytes()),
+        None => write_atomic(
+            &fingerprint_path(out),
+            toml::to_string(&mine).expect("fingerprint serialises").as_bytes(),
+        ),
+    }
+}
+
+fn check_fingerprint(existing: &Fingerprint, mine: &Fingerprint, out: &Path, weights: bool) -> Result<(), DpsError> {
+    let what = if existing.format != mine.format {
+        Some(format!("another version of the sampler ({}, this binary writes {})", existing.format, mine.format))
+    } else if existing.config != mine.config {
+        Some("a different configuration".to_string())
+    } else if weights && existing.weights != mine.weights {
+        Some("different network weights (a shard trained or loaded other weights: share one weight cache)".to_string())
+    } else {
+        None
+    };
+    match what {
+        None => Ok(()),
+        Some(w) => Err(DpsError::State(format!(
+            "{} holds samples of {w}; use another --out, run with the settings in {}, or delete {} to start over",
+            out.display(),
+            fingerprint_path(out).display(),
+            out.join("samples").display()
+        ))),
     }
 }
 
@@ -491,7 +594,7 @@ pub fn claim(config: &DpsConfig, out: &Path) -> Result<(), DpsError> {
 /// # Errors
 /// The first failing job (the others stop after their current sample; finished files stay).
 pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<usize, DpsError> {
-    claim(&setup.config, out)?;
+    claim(setup, out)?;
     let pending: Vec<Job> = jobs.iter().copied().filter(|j| !j.path(out).exists()).collect();
     if pending.len() < jobs.len() {
         log(&format!("{} of {} samples already on disk: resuming", jobs.len() - pending.len(), jobs.len()));
@@ -676,7 +779,7 @@ fn velocity(m: &[f64]) -> Vec<f64> {
 ///
 /// # Errors
 /// The solver rejecting a training model, or a non-positive-definite linearised system.
-pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
     let cfg = &setup.config;
     let kl = KlBasis::default();
     let g = &cfg.geometry;
@@ -690,7 +793,6 @@ pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, log: &(dyn Fn(&
     let v_true = velocity(&kl.reconstruct(&setup.datasets.truth, g.nx, g.nz)?);
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers).map_err(solver("training models"))?;
     let y = Helmholtz::data_to_real(&setup.data);
     let all_misfits: Vec<f64> = lin
@@ -909,31 +1011,24 @@ pub fn run(
         return Ok((None, stats));
     }
     let records = load(config, out)?;
-    Ok((Some(analyse(&setup, records, log)?), stats))
+    Ok((Some(analyse(&setup, records, workers, log)?), stats))
 }
 
 /// Assemble and analyse the samples already in `out` (the merge step after sharded runs).
 ///
 /// # Errors
 /// Samples of another configuration, missing or corrupt sample files.
-pub fn merge(config: &DpsConfig, out: &Path, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
-    let text = toml::to_string(config).expect("config serialises");
-    match fs::read_to_string(fingerprint_path(out)) {
-        Ok(existing) if existing == text => {}
-        Ok(_) => {
-            return Err(DpsError::State(format!(
-                "{} holds samples of a different configuration: merge with the settings the shards ran with (OUT/samples/run.toml)",
-                out.display()
-            )));
-        }
-        Err(_) => {
-            return Err(DpsError::State(format!(
-                "{} holds no samples (no samples/run.toml): run the shards first",
-                out.display()
-            )));
-        }
-    }
+pub fn merge(config: &DpsConfig, out: &Path, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+    let Some(existing) = read_fingerprint(out)? else {
+        return Err(DpsError::State(format!(
+            "{} holds no samples (no samples/run.toml): run the shards first",
+            out.display()
+        )));
+    };
+    let mine = Fingerprint { format: SAMPLE_FORMAT.into(), weights: Default::default(), config: config.clone() };
+    // The networks are not loaded to merge; the shards checked theirs against run.toml.
+    check_fingerprint(&existing, &mine, out, false)?;
     let setup = setup(config, None, log)?;
     let records = load(config, out)?;
-    analyse(&setup, records, log)
+    analyse(&setup, records, workers, log)
 }

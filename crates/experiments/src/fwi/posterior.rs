@@ -39,7 +39,11 @@ impl Misfit for NormalizedMisfit<'_> {
 }
 
 /// F(z̃) = [Re d; Im d] of the model m(μ + s ⊙ z̃): the forward map the linearised mixture needs.
-/// Its Jacobian comes from one factorisation and one block solve (all KL directions) per point.
+/// Its Jacobian comes from one factorisation and n_r adjoint solves per point.
+///
+/// # Panics
+/// The trait methods panic on a z̃ whose model the solver rejects (e.g. negative squared
+/// slowness); [`linearize`] is the fallible entry point.
 pub struct KlForward<'a> {
     /// The simulator.
     pub op: &'a Helmholtz,
@@ -321,11 +325,12 @@ struct CachedLinearization<'a> {
 
 impl CachedLinearization<'_> {
     fn at(&self, x: &[f64]) -> usize {
+        // `lin` holds the first models of the same nested training stream: index i is x_i.
+        debug_assert!(self.lin.forward.len() >= self.n);
         let i = *self
             .index
             .get(&x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>())
             .expect("the linearised mixture evaluates F only at its training points");
-        debug_assert!(i < self.n);
         i
     }
 }

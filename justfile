@@ -16,6 +16,14 @@ notebooks:
 setup:
     cargo xtask setup --browser
 
+# Report what the two commands need and what is missing, each with its fix (installs nothing).
+doctor:
+    cargo xtask doctor
+
+# FWI posterior sampling (Figures 2–5, Table 1) at a preset; resumable, shardable.
+fwi preset="default" out="target/fwi":
+    cargo run --package memprior -- fwi --preset {{preset}} --out {{out}}
+
 # The stylized experiments' tables only.
 stylized out="reports/data/stylized":
     cargo run --package memprior -- stylized --out {{out}}

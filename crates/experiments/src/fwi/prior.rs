@@ -112,6 +112,14 @@ impl PriorConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.datasets.validate()?;
         self.recipe.validate()?;
+        let d = KlBasis::default().dim();
+        if self.recipe.network.dim != d {
+            return Err(ConfigError::new(
+                "recipe.network.dim",
+                format!("must equal the number of KL coefficients, {d}"),
+                self.recipe.network.dim,
+            ));
+        }
         if self.samples == 0 {
             return Err(ConfigError::new("samples", "must be ≥ 1", 0));
         }

@@ -204,6 +204,55 @@ fn equations_html() -> String {
     html
 }
 
+/// The equations page's table: label, statement, Rust item, notebook (linked when executed in
+/// this build) and test, one row per line of `docs/equations.md`, each row an anchor.
+fn equations_page_table(notebooks: &[String]) -> String {
+    let Ok(md) = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/equations.md"),
+    ) else {
+        return "<p>docs/equations.md not found.</p>".into();
+    };
+    let mut html = String::from(
+        "<table><tr><th>label</th><th>statement</th><th>Rust item</th><th>notebook</th><th>test</th></tr>",
+    );
+    for line in md.lines().filter(|l| {
+        let t = l.trim_start();
+        t.starts_with("| `eq:") || t.starts_with("| Figure") || t.starts_with("| FWI")
+    }) {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if cells.len() < 5 {
+            continue;
+        }
+        let label = cells[0].replace('`', "");
+        let anchor: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        let notebook = {
+            let path = cells[3].replace('`', "");
+            let stem = Path::new(&path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if notebooks.iter().any(|n| n == &format!("{stem}.html")) {
+                format!("<a href=\"notebooks/{stem}.html\">{}</a>", html_escape(&path))
+            } else {
+                format!("{} (not executed in this build)", html_escape(&path))
+            }
+        };
+        let _ = write!(
+            html,
+            "<tr id=\"{anchor}\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{notebook}</td><td><code>{}</code></td></tr>",
+            html_escape(&label),
+            html_escape(cells[1]),
+            html_escape(&cells[2].replace('`', "")),
+            html_escape(&cells[4].replace('`', ""))
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
 /// Build the report.
 pub fn build(inputs: &ReportInputs) -> Result<()> {
     let cfg = &inputs.cfg;
@@ -297,7 +346,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <p class=\"meta\">An executable companion to Siahkoohi &amp; Sabeddu (2026). Every number below is recomputed by \
          <code>cargo xtask report</code>; every equation is derived and checked in a notebook.</p>\
          <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a>\
-         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"performance.html\">Performance</a>\
+         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"equations.html\">Equations page</a><a href=\"performance.html\">Performance</a>\
          <a href=\"#tables\">Tables</a><a href=\"#provenance\">Provenance</a></nav>\
          <p>The claim: a prior trained on few examples memorizes them, and the posterior then collapses onto the training set, \
          a likelihood-weighted lookup $p(x\\mid y) = \\sum_n w_n \\delta(x - x_n)$ with \
@@ -407,12 +456,42 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <script src=\"assets/plotly.min.js\"></script>"
     );
     let prov_html = format!(
-        "<h2>Provenance</h2><table><tr><th>commit</th><td><code>{}</code></td></tr><tr><th>built</th><td>{}</td></tr>\
-         <tr><th>machine</th><td>{}</td></tr></table>",
+        "<h2>Provenance</h2><table><tr><th>commit</th><td><code>{}</code></td></tr>\
+         <tr><th>config hash</th><td><code>{}</code></td></tr><tr><th>seeds</th><td>{}</td></tr>\
+         <tr><th>built</th><td>{}</td></tr><tr><th>machine</th><td>{}</td></tr></table>",
         html_escape(&prov.commit),
+        prov.config_hash,
+        prov.seeds
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         prov.date,
         html_escape(&prov.machine)
     );
+    // The equations page, generated from docs/equations.md with links to the executed notebooks.
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Equations — report</title>{head}</head><body>\
+         <p><a href=\"index.html\">← report</a></p><h1>Equations</h1><p>Each equation of the paper's theory and each figure \
+         with the Rust item that computes it, the notebook that derives it and checks it against numerics, and the test that \
+         guards it in CI (generated from <code>docs/equations.md</code>).</p>{}{prov_html}</body></html>",
+        equations_page_table(&notebooks)
+    );
+    atomic::write(&root.join("equations.html"), page.as_bytes())?;
+    // Provenance on every notebook page too.
+    for n in &notebooks {
+        let path = root.join("notebooks").join(n);
+        let text = std::fs::read_to_string(&path)?;
+        let footer = format!(
+            "<div class=\"report-provenance\" style=\"margin:2em;font-size:0.85em\"><p><a href=\"../index.html\">← report</a> · \
+             <a href=\"../equations.html\">equations</a></p>{prov_html}</div>"
+        );
+        let text = match text.rfind("</body>") {
+            Some(i) => format!("{}{footer}{}", &text[..i], &text[i..]),
+            None => text + &footer,
+        };
+        atomic::write(&path, text.as_bytes())?;
+    }
     if !crate::report_fwi::performance_page(
         &root,
         inputs.performance.as_deref(),

@@ -20,8 +20,10 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// A small deterministic stream of kill delays (splitmix64), in milliseconds within [lo, hi).
-fn delays(seed: u64, n: usize, lo: u64, hi: u64) -> Vec<u64> {
+/// A small deterministic stream of kill times (splitmix64): fractions in [0.05, 0.6) of `whole`,
+/// the measured duration of an uninterrupted run, so that every kill lands inside the run on a
+/// fast machine and on a slow one alike.
+fn delays(seed: u64, n: usize, whole: Duration) -> Vec<u64> {
     let mut z = seed;
     (0..n)
         .map(|_| {
@@ -29,9 +31,17 @@ fn delays(seed: u64, n: usize, lo: u64, hi: u64) -> Vec<u64> {
             let mut x = z;
             x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            lo + (x ^ (x >> 31)) % (hi - lo)
+            let f = 0.05 + 0.55 * ((x ^ (x >> 31)) % 10_000) as f64 / 10_000.0;
+            (f * whole.as_secs_f64() * 1000.0) as u64
         })
         .collect()
+}
+
+/// Run to completion and return the wall time.
+fn timed(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    assert!(cmd.status().unwrap().success(), "an uninterrupted run failed");
+    t.elapsed()
 }
 
 /// Kill `child` with SIGKILL after `ms` milliseconds unless it has finished; true when it was killed.
@@ -80,10 +90,10 @@ fn training_killed_at_random_points_resumes_to_the_same_weights() {
         c
     };
     let clean = d.join("clean");
-    assert!(train(&clean).status().unwrap().success());
+    let whole = timed(&mut train(&clean));
     let killed = d.join("killed");
     let mut kills = 0;
-    for ms in delays(11, 3, 300, 2500) {
+    for ms in delays(11, 4, whole) {
         let was_killed = kill_after(train(&killed).spawn().unwrap(), ms);
         eprintln!("training: kill after {ms} ms → killed = {was_killed}");
         kills += usize::from(was_killed);
@@ -109,25 +119,25 @@ fn report_killed_at_random_points_keeps_the_old_report_and_reruns_identically() 
             .stderr(Stdio::null());
         c
     };
-    // Uninterrupted reference (its weights are cached for the runs below).
+    // Uninterrupted reference (it trains the quick networks into the cache), then a second
+    // uninterrupted run from the cache: its duration sets the kill times, and its figure data
+    // must equal the first run's (two runs, same hashes).
     let clean = d.join("clean");
-    assert!(report(&clean).status().unwrap().success());
+    timed(&mut report(&clean));
+    let second = d.join("second");
+    let whole = timed(&mut report(&second));
     let out = d.join("reports");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("index.html"), b"<p>previous report</p>").unwrap();
     let mut kills = 0;
-    for ms in delays(12, 3, 200, 6000) {
+    for ms in delays(12, 4, whole) {
+        // Whatever index.html holds before a run must still be there if the run is killed.
+        let before = std::fs::read(out.join("index.html")).unwrap();
         let was_killed = kill_after(report(&out).spawn().unwrap(), ms);
-        eprintln!("report: kill after {ms} ms → killed = {was_killed}");
+        eprintln!("report: kill after {ms} ms of a {:.1} s run → killed = {was_killed}", whole.as_secs_f64());
         if was_killed {
             kills += 1;
-            assert_eq!(
-                std::fs::read(out.join("index.html")).unwrap(),
-                b"<p>previous report</p>",
-                "a killed report replaced the previous one"
-            );
-        } else {
-            break;
+            assert_eq!(std::fs::read(out.join("index.html")).unwrap(), before, "a killed report replaced the previous one");
         }
     }
     assert!(kills >= 1, "no report run was interrupted");
@@ -138,6 +148,7 @@ fn report_killed_at_random_points_keeps_the_old_report_and_reruns_identically() 
     };
     let (a, b) = (keep(hashes(&clean)), keep(hashes(&out)));
     assert!(a.len() > 20, "expected the report's data files, found {}", a.len());
+    assert_eq!(a, keep(hashes(&second)), "two uninterrupted runs gave different figure data");
     assert_eq!(a, b, "figure data after {kills} kills differ from the uninterrupted run");
     // No staging directory is left behind.
     let leftovers: Vec<String> = std::fs::read_dir(&d)

@@ -376,12 +376,31 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     let total = t.elapsed().as_secs_f64();
     write_outputs(&r, &root.join("data/fwi_dps"))?;
     let g = config.geometry.clone();
-    let figs = figures_html(&r, &g)?;
     let nb = if notebook_present {
         "<a href=\"notebooks/07_dps_fwi.html\">07_dps_fwi</a>".to_string()
     } else {
         "07_dps_fwi (not executed in this build)".to_string()
     };
+    let mut figs = figures_html(&r, &g)?;
+    // Each figure's own provenance line: command and config, notebook, snapshot, data.
+    let config_hash = &crate::provenance::config_hash(&text)[..16];
+    for (id, data, snapshot) in [
+        ("fig2", "misfit_curves.csv", "dps__misfit_curves_quick.snap"),
+        ("fig3-right", "samples.csv", "dps__table1_quick.snap"),
+        ("fig4", "kl_coefficients.csv, fields/velocity_{mean,std}_*.npy", "dps__table1_quick.snap"),
+        ("fig5", "calibration.csv", "dps__calibration_kl_quick.snap"),
+        ("fwi-references", "lookup_weights.csv, visits.csv, linearized.csv, spread.csv", "dps__lookup_quick.snap"),
+    ] {
+        let meta = format!(
+            "<p class=\"meta\">Command: <code>memprior fwi --config data/fwi_dps/config.toml --out DIR</code> \
+             (<a href=\"data/fwi_dps/config.toml\">config.toml</a>, hash <code>{config_hash}</code>; preset <code>{preset}</code>) · \
+             Derived in: {nb} · Pinned by: <code>crates/experiments/tests/snapshots/{snapshot}</code> (quick preset) · \
+             Data: <code>data/fwi_dps/{data}</code></p>"
+        );
+        let start = figs.find(&format!("id=\"{id}\"")).expect("figure present");
+        let end = start + figs[start..].find("</figure>").expect("figure closed");
+        figs.insert_str(end, &meta);
+    }
     let mut html = String::new();
     let _ = write!(
         html,

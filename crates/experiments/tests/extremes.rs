@@ -4,7 +4,8 @@
 
 use experiments::analysis::memorization::{MemorizationSummary, leave_one_out, ratios};
 use experiments::fwi::ZScore;
-use experiments::fwi::posterior::{effective_count, lookup_weights};
+use experiments::analysis::effective_components as effective_count;
+use experiments::fwi::posterior::lookup_weights;
 use experiments::memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule};
 use experiments::memprior_core::{LogDensity, Score};
 use experiments::priors::{GaussianDenoiser, MemorizedDenoiser, MemorizedPrior, TrainingSet};

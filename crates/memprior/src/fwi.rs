@@ -8,7 +8,7 @@ use crate::tables::{Table, write_csv_parquet};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
-use experiments::fwi::posterior::effective_count;
+use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::prior::PriorKind;
 use experiments::memprior_core::npy::{self, Dtype};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use crate::prior::cache_dir;
 use anyhow::Result;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::figures::{self, Scale, Series};
-use experiments::fwi::posterior::effective_count;
+use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::prior::PriorKind;
 use experiments::operators::helmholtz::Geometry;
 use experiments::plotly::common::ColorScalePalette;

@@ -813,7 +813,7 @@ pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, workers: usize,
             "N = {n}: lookup weights: max {:.3} at model {}, effective count {:.2} ({:.1} s)",
             lookup.iter().cloned().fold(0.0, f64::max),
             lookup.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |p| p.0),
-            posterior::effective_count(&lookup),
+            analysis::effective_components(&lookup),
             clock.elapsed().as_secs_f64()
         ));
         references.push(Reference { n, misfits, lookup, null, linearized });

@@ -5,7 +5,7 @@
 //! spread, calibration [eq:calibration]).
 
 use faer::{Mat, c64};
-use memprior_core::numerics::{log_softmax, softmax};
+use memprior_core::numerics::softmax;
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{KlBasis, TrainingSet};
@@ -157,17 +157,6 @@ pub fn misfits(misfit: &KlMisfit<'_>, points: &[Vec<f64>]) -> Result<Vec<f64>, H
 /// Lookup weights w_n = softmax(−Φ_n) over the first n misfits [eq:lookup-table].
 pub fn lookup_weights(misfits: &[f64]) -> Vec<f64> {
     softmax(&misfits.iter().map(|p| -p).collect::<Vec<_>>())
-}
-
-/// log w_n of [`lookup_weights`].
-pub fn lookup_log_weights(misfits: &[f64]) -> Vec<f64> {
-    log_softmax(&misfits.iter().map(|p| -p).collect::<Vec<_>>())
-}
-
-/// exp(H(w)): the effective number of components of a weight vector.
-pub fn effective_count(w: &[f64]) -> f64 {
-    let h: f64 = w.iter().filter(|v| **v > 0.0).map(|v| -v * v.ln()).sum();
-    h.exp()
 }
 
 /// Summary of the linearised mixture at one bandwidth and weighting.

@@ -20,6 +20,8 @@
 
 mod geometry;
 pub mod green;
+pub mod ldlt;
+pub mod ordering;
 pub mod symmetric;
 
 pub use geometry::{Geometry, GeometryPreset};
@@ -121,18 +123,31 @@ impl PmlAxis {
 pub enum Solver {
     /// faer's sparse LU of A with partial pivoting (COLAMD ordering), one LU for A and Aᴴ.
     Lu,
-    /// LBLᵀ of the real symmetric form of S A, approximate-minimum-degree ordering (default).
+    /// LBLᵀ of the real symmetric form of S A, approximate-minimum-degree ordering.
     SymmetricAmd,
-    /// LBLᵀ of the real symmetric form of S A, nested dissection of the padded grid.
+    /// LBLᵀ of the real symmetric form of S A, line nested dissection of the padded grid.
     SymmetricNestedDissection,
+    /// LBLᵀ of the real symmetric form of S A, METIS nested dissection.
+    SymmetricMetis,
+    /// Complex-symmetric supernodal LDLᵀ of S A without pivoting, METIS nested dissection, with
+    /// a backward-error probe and the pivoted [`Solver::SymmetricMetis`] as fallback (default).
+    LdltMetis,
+    /// As [`Solver::LdltMetis`] under approximate minimum degree.
+    LdltAmd,
+    /// As [`Solver::LdltMetis`] under the line nested dissection.
+    LdltNestedDissection,
 }
 
 impl Solver {
     /// Every solver with its name.
-    pub const ALL: [(&'static str, Solver); 3] = [
+    pub const ALL: [(&'static str, Solver); 7] = [
         ("lu", Self::Lu),
         ("symmetric-amd", Self::SymmetricAmd),
         ("symmetric-nd", Self::SymmetricNestedDissection),
+        ("symmetric-metis", Self::SymmetricMetis),
+        ("ldlt-metis", Self::LdltMetis),
+        ("ldlt-amd", Self::LdltAmd),
+        ("ldlt-nd", Self::LdltNestedDissection),
     ];
 
     /// The solver's name.
@@ -144,20 +159,48 @@ impl Solver {
             .expect("listed")
     }
 
-    /// Parse a solver name (`lu`, `symmetric-amd`, `symmetric-nd`).
+    /// Parse a solver name (see [`Solver::ALL`]).
     pub fn parse(name: &str) -> Result<Self, ConfigError> {
         Self::ALL
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, s)| *s)
             .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
                 ConfigError::new(
                     "solver",
-                    "must be one of: lu, symmetric-amd, symmetric-nd",
+                    format!("must be one of: {}", names.join(", ")),
                     format!("`{name}`"),
                 )
             })
     }
+
+    /// The fill-reducing ordering the solver uses (`colamd` for the LU).
+    pub fn ordering_name(self) -> &'static str {
+        match self {
+            Self::Lu => "colamd",
+            Self::SymmetricAmd | Self::LdltAmd => "amd",
+            Self::SymmetricNestedDissection | Self::LdltNestedDissection => "line-nd",
+            Self::SymmetricMetis | Self::LdltMetis => "metis",
+        }
+    }
+}
+
+/// Backward error of the probe solve above which the LDLᵀ without pivoting is rejected and the
+/// pivoted LBLᵀ used instead: a stable factorisation gives about n·ε ≈ 1e−11 at most here
+/// (measured ~1e−16), so 1e−10 only trips when a pivot nearly vanished and growth set in.
+pub const LDLT_PROBE_TOLERANCE: f64 = 1e-10;
+
+/// The complex LDLᵀ analysis with its fallback.
+struct LdltAnalysis {
+    symbolic: ldlt::LdltSymbolic,
+    /// S on the padded grid.
+    scale: Vec<c64>,
+    /// Node order of the fallback LBLᵀ (the LDLᵀ's own, so the fill is comparable).
+    node_perm: Vec<usize>,
+    grid: (usize, usize),
+    /// The pivoted LBLᵀ, analysed on first need.
+    fallback: std::sync::OnceLock<Result<symmetric::SymmetricAnalysis, String>>,
 }
 
 // One per operator (and one `Factor` per model): the variants' size difference costs nothing.
@@ -165,6 +208,14 @@ impl Solver {
 enum Analysis {
     Lu(SymbolicLu<usize>),
     Symmetric(symmetric::SymmetricAnalysis),
+    Ldlt(LdltAnalysis),
+}
+
+/// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves.
+pub struct LdltFactor<'a> {
+    factor: ldlt::LdltFactor<'a, c64>,
+    scale: &'a [c64],
+    probe: f64,
 }
 
 /// A numeric factorisation of A(m) for one model.
@@ -172,8 +223,10 @@ enum Analysis {
 pub enum Factor<'a> {
     /// faer sparse LU of A.
     Lu(Lu<usize, c64>),
-    /// LBLᵀ of the real form of S A.
+    /// LBLᵀ of the real form of S A (also the LDLᵀ solvers' fallback).
     Symmetric(symmetric::SymmetricFactor<'a>),
+    /// Complex-symmetric LDLᵀ of S A.
+    Ldlt(LdltFactor<'a>),
 }
 
 impl Factor<'_> {
@@ -182,6 +235,14 @@ impl Factor<'_> {
         match self {
             Self::Lu(lu) => lu.solve_in_place(rhs),
             Self::Symmetric(f) => f.solve(rhs),
+            Self::Ldlt(f) => {
+                for j in 0..rhs.ncols() {
+                    for (v, s) in rhs.col_mut(j).iter_mut().zip(f.scale) {
+                        *v *= *s;
+                    }
+                }
+                f.factor.solve_in_place(rhs.as_mut());
+            }
         }
     }
 
@@ -190,6 +251,33 @@ impl Factor<'_> {
         match self {
             Self::Lu(lu) => lu.solve_adjoint_in_place(rhs),
             Self::Symmetric(f) => f.solve_adjoint(rhs),
+            Self::Ldlt(f) => {
+                // Aᴴ = conj(M) conj(S)⁻¹: λ = conj(S M⁻¹ conj(r)).
+                for j in 0..rhs.ncols() {
+                    for v in rhs.col_mut(j).iter_mut() {
+                        *v = v.conj();
+                    }
+                }
+                f.factor.solve_in_place(rhs.as_mut());
+                for j in 0..rhs.ncols() {
+                    for (v, s) in rhs.col_mut(j).iter_mut().zip(f.scale) {
+                        *v = (*v * *s).conj();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether this is the pivoted LBLᵀ (for an LDLᵀ solver: the fallback was taken).
+    pub fn is_pivoted_symmetric(&self) -> bool {
+        matches!(self, Self::Symmetric(_))
+    }
+
+    /// Backward error of the LDLᵀ probe solve (`None` for the other factorisations).
+    pub fn probe_backward_error(&self) -> Option<f64> {
+        match self {
+            Self::Ldlt(f) => Some(f.probe),
+            _ => None,
         }
     }
 }
@@ -230,9 +318,9 @@ impl std::fmt::Debug for Helmholtz {
 
 impl Helmholtz {
     /// Validate the geometry, assemble the stencil and analyse it for the default solver
-    /// ([`Solver::SymmetricAmd`]).
+    /// ([`Solver::LdltMetis`]).
     pub fn new(geometry: Geometry) -> Result<Self, HelmholtzError> {
-        Self::with_solver(geometry, Solver::SymmetricAmd)
+        Self::with_solver(geometry, Solver::LdltMetis)
     }
 
     /// Validate the geometry, assemble the stencil and compute the symbolic factorisation of the
@@ -286,17 +374,41 @@ impl Helmholtz {
             Solver::Lu => Analysis::Lu(SymbolicLu::try_new(pattern.as_ref()).map_err(|e| {
                 HelmholtzError::Factorization(format!("symbolic factorisation: {e:?}"))
             })?),
-            Solver::SymmetricAmd | Solver::SymmetricNestedDissection => {
-                let ordering = if solver == Solver::SymmetricAmd {
-                    symmetric::Ordering::Amd
-                } else {
-                    symmetric::Ordering::NestedDissection
+            Solver::SymmetricAmd | Solver::SymmetricNestedDissection | Solver::SymmetricMetis => {
+                let ordering = match solver {
+                    Solver::SymmetricAmd => symmetric::Ordering::Amd,
+                    Solver::SymmetricNestedDissection => symmetric::Ordering::NestedDissection,
+                    _ => symmetric::Ordering::Nodes(
+                        ordering::metis_nested_dissection(&pattern)
+                            .map_err(HelmholtzError::Factorization)?,
+                    ),
                 };
                 let scale = stretch_scale(&ax, &az);
                 Analysis::Symmetric(
                     symmetric::SymmetricAnalysis::new(&pattern, scale, (nxp, nzp), ordering)
                         .map_err(HelmholtzError::Factorization)?,
                 )
+            }
+            Solver::LdltMetis | Solver::LdltAmd | Solver::LdltNestedDissection => {
+                let ord = match solver {
+                    Solver::LdltMetis => ldlt::LdltOrdering::Custom(
+                        ordering::metis_nested_dissection(&pattern)
+                            .map_err(HelmholtzError::Factorization)?,
+                    ),
+                    Solver::LdltNestedDissection => {
+                        ldlt::LdltOrdering::Custom(symmetric::nested_dissection(nxp, nzp, 16))
+                    }
+                    _ => ldlt::LdltOrdering::Amd,
+                };
+                let symbolic = ldlt::LdltSymbolic::new(&pattern, ord)
+                    .map_err(HelmholtzError::Factorization)?;
+                Analysis::Ldlt(LdltAnalysis {
+                    node_perm: symbolic.perm().to_vec(),
+                    symbolic,
+                    scale: stretch_scale(&ax, &az),
+                    grid: (nxp, nzp),
+                    fallback: std::sync::OnceLock::new(),
+                })
             }
         };
         let node = |[ix, iz]: [usize; 2]| (ix + p) * nzp + iz + p;
@@ -356,12 +468,22 @@ impl Helmholtz {
         self.solver
     }
 
-    /// Fill of the symmetric factorisation (stored reals of L) and its flop count, or `None`
-    /// for the LU solver (faer does not expose its LU fill).
+    /// Fill of the symmetric factorisation (stored reals of L: two per complex entry for the
+    /// LDLᵀ) and its real flop count, or `None` for the LU solver (faer does not expose its LU
+    /// fill).
     pub fn symmetric_fill_and_flops(&self) -> Option<(usize, f64)> {
         match &self.analysis {
             Analysis::Symmetric(a) => Some((a.factor_len(), a.flops())),
+            Analysis::Ldlt(a) => Some((2 * a.symbolic.factor_len(), a.symbolic.flops())),
             Analysis::Lu(_) => None,
+        }
+    }
+
+    /// The complex LDLᵀ analysis (`None` for the other solvers).
+    pub fn ldlt_symbolic(&self) -> Option<&ldlt::LdltSymbolic> {
+        match &self.analysis {
+            Analysis::Ldlt(a) => Some(&a.symbolic),
+            _ => None,
         }
     }
 
@@ -452,7 +574,47 @@ impl Helmholtz {
             .map(Factor::Lu)
             .map_err(|e| HelmholtzError::Factorization(format!("{e:?}"))),
             Analysis::Symmetric(a) => Ok(Factor::Symmetric(a.factorize(&values, &self.pattern))),
+            Analysis::Ldlt(a) => {
+                let rows = self.pattern.row_idx();
+                let m_values: Vec<c64> = values
+                    .iter()
+                    .zip(rows)
+                    .map(|(v, &r)| a.scale[r] * v)
+                    .collect();
+                if let Ok(factor) = a.symbolic.factorize::<c64>(&m_values) {
+                    let probe = factor.probe_backward_error(&self.pattern, &m_values);
+                    if probe <= LDLT_PROBE_TOLERANCE {
+                        return Ok(Factor::Ldlt(LdltFactor {
+                            factor,
+                            scale: &a.scale,
+                            probe,
+                        }));
+                    }
+                }
+                self.pivoted_fallback(a, &values)
+            }
         }
+    }
+
+    /// The pivoted LBLᵀ of the real form under the LDLᵀ's node order, analysed once.
+    fn pivoted_fallback<'a>(
+        &'a self,
+        a: &'a LdltAnalysis,
+        values: &[c64],
+    ) -> Result<Factor<'a>, HelmholtzError> {
+        let analysis = a
+            .fallback
+            .get_or_init(|| {
+                symmetric::SymmetricAnalysis::new(
+                    &self.pattern,
+                    a.scale.clone(),
+                    a.grid,
+                    symmetric::Ordering::Nodes(a.node_perm.clone()),
+                )
+            })
+            .as_ref()
+            .map_err(|e| HelmholtzError::Factorization(e.clone()))?;
+        Ok(Factor::Symmetric(analysis.factorize(values, &self.pattern)))
     }
 
     /// Factorise A(m) and solve for every source wavefield: the state all derivatives start from.
@@ -593,7 +755,10 @@ impl State<'_> {
         }
         self.lu.solve_adjoint(&mut lam);
         let w2 = self.op.omega * self.op.omega;
-        let (mut re, mut im) = (vec![0.0; self.op.n_unknowns()], vec![0.0; self.op.n_unknowns()]);
+        let (mut re, mut im) = (
+            vec![0.0; self.op.n_unknowns()],
+            vec![0.0; self.op.n_unknowns()],
+        );
         for s in 0..ns {
             for r in 0..rec.len() {
                 for q in 0..re.len() {
@@ -601,7 +766,11 @@ impl State<'_> {
                     re[q] = c.re;
                     im[q] = c.im;
                 }
-                f(s * rec.len() + r, &self.op.pad_adjoint(&re), &self.op.pad_adjoint(&im));
+                f(
+                    s * rec.len() + r,
+                    &self.op.pad_adjoint(&re),
+                    &self.op.pad_adjoint(&im),
+                );
             }
         }
     }

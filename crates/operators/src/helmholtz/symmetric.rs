@@ -68,12 +68,14 @@ pub fn nested_dissection(nx: usize, nz: usize, leaf: usize) -> Vec<usize> {
 }
 
 /// Which fill-reducing ordering the symmetric factorisation uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ordering {
-    /// Nested dissection of the padded grid (the default).
+    /// Line nested dissection of the padded grid ([`nested_dissection`], leaves of 16 nodes).
     NestedDissection,
     /// faer's approximate minimum degree on K.
     Amd,
+    /// A given node order `perm[new] = old` (METIS): both unknowns of a node stay adjacent.
+    Nodes(Vec<usize>),
 }
 
 /// Symbolic analysis of K for one grid: lower-triangle pattern, where each K value comes from,
@@ -125,9 +127,19 @@ impl SymmetricAnalysis {
             k_ptr.push(k_rows.len());
         }
         let pattern = SymbolicSparseColMat::new_checked(2 * n, 2 * n, k_ptr, None, k_rows);
-        let order = match ordering {
-            Ordering::NestedDissection => {
-                let nodes = nested_dissection(grid.0, grid.1, 16);
+        let nodes = match ordering {
+            Ordering::NestedDissection => Some(nested_dissection(grid.0, grid.1, 16)),
+            Ordering::Nodes(nodes) if nodes.len() == n => Some(nodes),
+            Ordering::Nodes(nodes) => {
+                return Err(format!(
+                    "node ordering has {} entries for {n} nodes",
+                    nodes.len()
+                ));
+            }
+            Ordering::Amd => None,
+        };
+        let order = match nodes {
+            Some(nodes) => {
                 let fwd: Vec<usize> = nodes.iter().flat_map(|&q| [2 * q, 2 * q + 1]).collect();
                 let mut inv = vec![0; 2 * n];
                 for (new, &old) in fwd.iter().enumerate() {
@@ -135,7 +147,7 @@ impl SymmetricAnalysis {
                 }
                 Some((fwd, inv))
             }
-            Ordering::Amd => None,
+            None => None,
         };
         let ord = match &order {
             Some((fwd, inv)) => SymmetricOrdering::Custom(PermRef::new_checked(fwd, inv, 2 * n)),

@@ -1,0 +1,819 @@
+//! Supernodal LDLᵀ of a complex symmetric matrix, without pivoting and without conjugation.
+//!
+//! For M = Mᵀ ∈ ℂⁿˣⁿ (here M = S A, the symmetrised Helmholtz matrix) and a fill-reducing
+//! permutation P, P M Pᵀ = L D Lᵀ with L unit lower triangular and D diagonal — the transpose,
+//! not the conjugate transpose: faer's sparse LLᴴ/LDLᴴ/LBLᴴ are Hermitian and do not apply.
+//! faer supplies the symbolic analysis (elimination tree, supernodes, the pattern of L) and the
+//! dense kernels (matmul and triangular solves with `Conj::No`); this module does the numeric
+//! work: a left-looking supernodal factorisation in which each supernode gathers the updates of
+//! its descendants, L_s ← M_s − Σ_d L_{d,s} D_d L_{d,s}ᵀ, then factors its dense panel.
+//!
+//! Without pivoting the factorisation is stable only when the pivots stay away from zero, which
+//! holds for the PML-damped Helmholtz matrix in practice but is not guaranteed: callers check the
+//! backward error with [`LdltFactor::probe_backward_error`] and fall back to a pivoted
+//! factorisation when it is large (see `Solver::Ldlt` in the parent module).
+//!
+//! Solves exploit sparse right-hand sides: the forward elimination L y = b touches only the
+//! supernodes on the elimination-tree paths from b's nonzeros to the root (Gilbert's reach),
+//! so point sources and receiver adjoint sources skip most of L.
+//!
+//! The scalar type is generic ([`Scalar`]): complex f64, or complex f32 factors whose solves are
+//! refined in f64 by the caller.
+
+use faer::linalg::matmul::matmul_with_conj;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::triangular_solve::{
+    solve_unit_lower_triangular_in_place_with_conj, solve_unit_upper_triangular_in_place_with_conj,
+};
+use faer::perm::PermRef;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::sparse::SymbolicSparseColMat;
+use faer::sparse::linalg::SupernodalThreshold;
+use faer::sparse::linalg::cholesky::{
+    CholeskySymbolicParams, SymbolicCholeskyRaw, SymmetricOrdering, factorize_symbolic_cholesky,
+};
+use faer::{Accum, Conj, MatMut, MatRef, Par, Side, c32, c64};
+use std::ops::{AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A complex scalar the factorisation can be computed in.
+pub trait Scalar:
+    faer::traits::ComplexField
+    + Copy
+    + Send
+    + Sync
+    + 'static
+    + PartialEq
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Round a complex f64 to this type.
+    fn from_c64(z: c64) -> Self;
+    /// Widen to complex f64.
+    fn to_c64(self) -> c64;
+    /// True when both parts are finite and not both zero.
+    fn is_usable_pivot(self) -> bool;
+}
+
+impl Scalar for c64 {
+    const ZERO: Self = c64::new(0.0, 0.0);
+    const ONE: Self = c64::new(1.0, 0.0);
+    #[inline]
+    fn from_c64(z: c64) -> Self {
+        z
+    }
+    #[inline]
+    fn to_c64(self) -> c64 {
+        self
+    }
+    #[inline]
+    fn is_usable_pivot(self) -> bool {
+        self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
+    }
+}
+
+impl Scalar for c32 {
+    const ZERO: Self = c32::new(0.0, 0.0);
+    const ONE: Self = c32::new(1.0, 0.0);
+    #[inline]
+    fn from_c64(z: c64) -> Self {
+        c32::new(z.re as f32, z.im as f32)
+    }
+    #[inline]
+    fn to_c64(self) -> c64 {
+        c64::new(self.re as f64, self.im as f64)
+    }
+    #[inline]
+    fn is_usable_pivot(self) -> bool {
+        self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
+    }
+}
+
+/// Which ordering the analysis uses.
+#[derive(Debug, Clone)]
+pub enum LdltOrdering {
+    /// faer's approximate minimum degree.
+    Amd,
+    /// A given permutation, `perm[new] = old` (METIS, line nested dissection, …).
+    Custom(Vec<usize>),
+}
+
+/// Symbolic analysis of a structurally symmetric pattern: the supernodes of L (in the permuted
+/// numbering), their row patterns, the panel offsets, the descendants that update each
+/// supernode, and where each stored entry of the matrix lands in L.
+#[derive(Debug)]
+pub struct LdltSymbolic {
+    n: usize,
+    perm: Vec<usize>,
+    /// Supernode s holds columns sn_begin[s]..sn_begin[s + 1].
+    sn_begin: Vec<usize>,
+    /// Row pattern of supernode s below its diagonal block: pattern[pat_ptr[s]..pat_ptr[s + 1]].
+    pat_ptr: Vec<usize>,
+    pattern: Vec<usize>,
+    /// Panel of supernode s (column-major, (w + |pattern|) × w) at values[val_ptr[s]..].
+    val_ptr: Vec<usize>,
+    /// Supernode that holds each column.
+    sn_of_col: Vec<usize>,
+    /// Elimination-tree parent of each supernode (`usize::MAX` for a root).
+    parent: Vec<usize>,
+    /// Descendants d updating s: upd[upd_ptr[s]..upd_ptr[s + 1]], ascending.
+    upd_ptr: Vec<usize>,
+    upd: Vec<usize>,
+    /// For each stored entry p of the input pattern with permuted row ≥ permuted column:
+    /// (destination in the values of L, p).
+    assembly: Vec<(usize, usize)>,
+    /// Σ c_j² over the columns of L (off-diagonal counts, relaxation zeros included).
+    sum_c2: f64,
+}
+
+impl LdltSymbolic {
+    /// Analyse `pattern` (square, structurally symmetric, sorted rows) under `ordering`.
+    pub fn new(
+        pattern: &SymbolicSparseColMat<usize>,
+        ordering: LdltOrdering,
+    ) -> Result<Self, String> {
+        let n = pattern.ncols();
+        if pattern.nrows() != n {
+            return Err("the LDLᵀ pattern must be square".into());
+        }
+        let perm_given = match &ordering {
+            LdltOrdering::Custom(p) => {
+                if p.len() != n {
+                    return Err(format!("ordering has {} entries for {n} unknowns", p.len()));
+                }
+                Some((p.clone(), super::ordering::inverse(p)))
+            }
+            LdltOrdering::Amd => None,
+        };
+        let ord = match &perm_given {
+            Some((fwd, inv)) => SymmetricOrdering::Custom(PermRef::new_checked(fwd, inv, n)),
+            None => SymmetricOrdering::Amd,
+        };
+        let params = CholeskySymbolicParams {
+            supernodal_flop_ratio_threshold: SupernodalThreshold::FORCE_SUPERNODAL,
+            ..Default::default()
+        };
+        let symbolic = factorize_symbolic_cholesky(pattern.as_ref(), Side::Lower, ord, params)
+            .map_err(|e| format!("symbolic analysis: {e:?}"))?;
+        let (perm, perm_inv) = match symbolic.perm() {
+            Some(p) => {
+                let (fwd, inv) = p.arrays();
+                (fwd.to_vec(), inv.to_vec())
+            }
+            None => ((0..n).collect(), (0..n).collect()),
+        };
+        let SymbolicCholeskyRaw::Supernodal(sn) = symbolic.raw() else {
+            return Err("faer chose a simplicial analysis although supernodal was forced".into());
+        };
+        let nsup = sn.n_supernodes();
+        let mut sn_begin = sn.supernode_begin().to_vec();
+        sn_begin.push(n);
+        let mut pat_ptr = Vec::with_capacity(nsup + 1);
+        let mut pat = Vec::new();
+        let mut val_ptr = Vec::with_capacity(nsup + 1);
+        let mut sn_of_col = vec![0; n];
+        let mut sum_c2 = 0.0;
+        pat_ptr.push(0);
+        val_ptr.push(0);
+        for s in 0..nsup {
+            let (b0, b1) = (sn_begin[s], sn_begin[s + 1]);
+            let w = b1 - b0;
+            let sp = sn.supernode(s).pattern();
+            pat.extend(sp.iter().copied());
+            pat_ptr.push(pat.len());
+            val_ptr.push(val_ptr[s] + (w + sp.len()) * w);
+            sn_of_col[b0..b1].fill(s);
+            for k in 0..w {
+                let c = (w - k - 1 + sp.len()) as f64;
+                sum_c2 += c * c;
+            }
+        }
+        let parent: Vec<usize> = (0..nsup)
+            .map(|s| {
+                if pat_ptr[s] < pat_ptr[s + 1] {
+                    sn_of_col[pat[pat_ptr[s]]]
+                } else {
+                    usize::MAX
+                }
+            })
+            .collect();
+        // Descendant lists: d updates every supernode that owns one of its pattern rows.
+        let mut counts = vec![0usize; nsup + 1];
+        let mut targets: Vec<Vec<usize>> = Vec::with_capacity(nsup);
+        for d in 0..nsup {
+            let mut t: Vec<usize> = Vec::new();
+            for &r in &pat[pat_ptr[d]..pat_ptr[d + 1]] {
+                let s = sn_of_col[r];
+                if t.last() != Some(&s) {
+                    t.push(s);
+                }
+            }
+            for &s in &t {
+                counts[s + 1] += 1;
+            }
+            targets.push(t);
+        }
+        for s in 0..nsup {
+            counts[s + 1] += counts[s];
+        }
+        let upd_ptr = counts.clone();
+        let mut fill = counts;
+        let mut upd = vec![0; upd_ptr[nsup]];
+        for (d, t) in targets.iter().enumerate() {
+            for &s in t {
+                upd[fill[s]] = d;
+                fill[s] += 1;
+            }
+        }
+        // Where each stored entry of the (permuted) lower triangle lands in L.
+        let rows = pattern.row_idx();
+        let mut assembly = Vec::with_capacity(rows.len() / 2 + n);
+        for c in 0..n {
+            for p in pattern.col_range(c) {
+                let (i, j) = (perm_inv[rows[p]], perm_inv[c]);
+                if i < j {
+                    continue;
+                }
+                let s = sn_of_col[j];
+                let (b0, b1) = (sn_begin[s], sn_begin[s + 1]);
+                let w = b1 - b0;
+                let sp = &pat[pat_ptr[s]..pat_ptr[s + 1]];
+                let local_row = if i < b1 {
+                    i - b0
+                } else {
+                    w + sp
+                        .binary_search(&i)
+                        .map_err(|_| "an entry of the matrix is missing from the pattern of L")?
+                };
+                let nrows = w + sp.len();
+                assembly.push((val_ptr[s] + (j - b0) * nrows + local_row, p));
+            }
+        }
+        assembly.sort_unstable();
+        Ok(Self {
+            n,
+            perm,
+            sn_begin,
+            pat_ptr,
+            pattern: pat,
+            val_ptr,
+            sn_of_col,
+            parent,
+            upd_ptr,
+            upd,
+            assembly,
+            sum_c2,
+        })
+    }
+
+    /// Number of unknowns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of supernodes.
+    pub fn n_supernodes(&self) -> usize {
+        self.sn_begin.len() - 1
+    }
+
+    /// The ordering, `perm[new] = old`.
+    pub fn perm(&self) -> &[usize] {
+        &self.perm
+    }
+
+    /// Stored entries of L (complex), diagonal and relaxation zeros included.
+    pub fn factor_len(&self) -> usize {
+        *self
+            .val_ptr
+            .last()
+            .expect("val_ptr has n_supernodes + 1 entries")
+    }
+
+    /// Σ_j c_j² over the columns of L, c_j its off-diagonal count (relaxation zeros included).
+    pub fn sum_c2(&self) -> f64 {
+        self.sum_c2
+    }
+
+    /// Real flops of the numeric factorisation: 4 Σ c_j² (c²/2 complex multiply–adds of 8 flops).
+    pub fn flops(&self) -> f64 {
+        4.0 * self.sum_c2
+    }
+
+    /// Real flops of one forward-and-backward solve with one dense right-hand side:
+    /// two passes over L at one complex multiply–add (8 flops) per stored off-diagonal entry.
+    pub fn solve_flops(&self) -> f64 {
+        let mut offdiag = 0.0;
+        for s in 0..self.n_supernodes() {
+            let w = (self.sn_begin[s + 1] - self.sn_begin[s]) as f64;
+            let p = (self.pat_ptr[s + 1] - self.pat_ptr[s]) as f64;
+            offdiag += w * (w - 1.0) / 2.0 + w * p;
+        }
+        16.0 * offdiag
+    }
+
+    fn panel_dims(&self, s: usize) -> (usize, usize, usize) {
+        let w = self.sn_begin[s + 1] - self.sn_begin[s];
+        let p = self.pat_ptr[s + 1] - self.pat_ptr[s];
+        (self.sn_begin[s], w, p)
+    }
+
+    fn pattern_of(&self, s: usize) -> &[usize] {
+        &self.pattern[self.pat_ptr[s]..self.pat_ptr[s + 1]]
+    }
+
+    /// Numeric factorisation of the matrix with stored values `values` (in `pattern` order).
+    ///
+    /// Errors with the (original) index of the unknown whose pivot is zero or not finite.
+    pub fn factorize<T: Scalar>(&self, values: &[c64]) -> Result<LdltFactor<'_, T>, LdltError> {
+        let nsup = self.n_supernodes();
+        let mut l = vec![T::ZERO; self.factor_len()];
+        for &(dest, p) in &self.assembly {
+            l[dest] += T::from_c64(values[p]);
+        }
+        let mut map = vec![0usize; self.n];
+        let mut work: Vec<T> = Vec::new();
+        let mut scaled: Vec<T> = Vec::new();
+        for s in 0..nsup {
+            let (b0, w, np) = self.panel_dims(s);
+            let b1 = b0 + w;
+            let nrows = w + np;
+            let spat = self.pattern_of(s);
+            for (k, m) in map[b0..b1].iter_mut().enumerate() {
+                *m = k;
+            }
+            for (k, &r) in spat.iter().enumerate() {
+                map[r] = w + k;
+            }
+            let (head, tail) = l.split_at_mut(self.val_ptr[s]);
+            let panel = &mut tail[..nrows * w];
+            for &d in &self.upd[self.upd_ptr[s]..self.upd_ptr[s + 1]] {
+                let (_, wd, npd) = self.panel_dims(d);
+                let nrd = wd + npd;
+                let dpat = self.pattern_of(d);
+                let a = dpat.partition_point(|&r| r < b0);
+                let mid = a + dpat[a..].partition_point(|&r| r < b1);
+                let (nc, nr) = (mid - a, npd - a);
+                let ld = MatRef::from_column_major_slice(
+                    &head[self.val_ptr[d]..self.val_ptr[d] + nrd * wd],
+                    nrd,
+                    wd,
+                );
+                let l_rows = ld.subrows(wd + a, nr);
+                let l_cols = ld.subrows(wd + a, nc);
+                // scaled = L_cols D_d (nc × wd).
+                scaled.clear();
+                scaled.reserve(nc * wd);
+                for k in 0..wd {
+                    let dk = ld[(k, k)];
+                    scaled.extend((0..nc).map(|i| l_cols[(i, k)] * dk));
+                }
+                let scaled_ref = MatRef::from_column_major_slice(&scaled[..nc * wd], nc, wd);
+                work.clear();
+                work.resize(nr * nc, T::ZERO);
+                let mut upd = MatMut::from_column_major_slice_mut(&mut work[..], nr, nc);
+                // The top nc × nc block is symmetric: only its lower triangle is needed.
+                let (top, bottom) = upd.rb_mut().split_at_row_mut(nc);
+                let (lr_top, lr_bottom) = l_rows.split_at_row(nc);
+                triangular::matmul_with_conj(
+                    top,
+                    BlockStructure::TriangularLower,
+                    Accum::Replace,
+                    lr_top,
+                    BlockStructure::Rectangular,
+                    Conj::No,
+                    scaled_ref.transpose(),
+                    BlockStructure::Rectangular,
+                    Conj::No,
+                    T::ONE,
+                    Par::Seq,
+                );
+                matmul_with_conj(
+                    bottom,
+                    Accum::Replace,
+                    lr_bottom,
+                    Conj::No,
+                    scaled_ref.transpose(),
+                    Conj::No,
+                    T::ONE,
+                    Par::Seq,
+                );
+                for jj in 0..nc {
+                    let col = dpat[a + jj] - b0;
+                    let dst = &mut panel[col * nrows..(col + 1) * nrows];
+                    let src = &work[jj * nr..(jj + 1) * nr];
+                    for ii in jj..nr {
+                        dst[map[dpat[a + ii]]] -= src[ii];
+                    }
+                }
+            }
+            factor_panel(panel, nrows, w, &mut work).map_err(|k| LdltError {
+                index: self.perm[b0 + k],
+            })?;
+        }
+        let mut dinv = vec![T::ZERO; self.n];
+        for s in 0..nsup {
+            let (b0, w, np) = self.panel_dims(s);
+            let nrows = w + np;
+            for k in 0..w {
+                dinv[b0 + k] = T::ONE / l[self.val_ptr[s] + k * nrows + k];
+            }
+        }
+        Ok(LdltFactor {
+            symbolic: self,
+            values: l,
+            dinv,
+        })
+    }
+}
+
+/// A zero or non-finite pivot: the matrix needs pivoting (or is singular).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LdltError {
+    /// Original index of the unknown whose pivot broke down.
+    pub index: usize,
+}
+
+impl std::fmt::Display for LdltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "zero or non-finite pivot at unknown {} (LDLᵀ without pivoting)",
+            self.index
+        )
+    }
+}
+
+/// Columns per block of the dense panel factorisation.
+const BLOCK: usize = 24;
+
+/// Dense LDLᵀ (no pivoting, no conjugation) of an (nrows × w) column-major panel whose top w × w
+/// block is the symmetric diagonal block (lower triangle used) and whose bottom rows are the
+/// sub-diagonal block: on return D is on the diagonal, unit-L below it. Errors with the local
+/// column of a zero or non-finite pivot.
+fn factor_panel<T: Scalar>(
+    panel: &mut [T],
+    nrows: usize,
+    w: usize,
+    work: &mut Vec<T>,
+) -> Result<(), usize> {
+    let mut k0 = 0;
+    while k0 < w {
+        let k1 = (k0 + BLOCK).min(w);
+        for j in k0..k1 {
+            let d = panel[j * nrows + j];
+            if !d.is_usable_pivot() {
+                return Err(j);
+            }
+            let inv = T::ONE / d;
+            let (left, right) = panel.split_at_mut((j + 1) * nrows);
+            let cj = &mut left[j * nrows..];
+            // Columns j+1..k1 of the block: a_{i,jj} −= a_{i,j} a_{jj,j} / d (a unscaled).
+            for jj in j + 1..k1 {
+                let f = cj[jj] * inv;
+                let cjj = &mut right[(jj - j - 1) * nrows..(jj - j) * nrows];
+                for i in jj..nrows {
+                    cjj[i] -= f * cj[i];
+                }
+            }
+            for v in &mut cj[j + 1..nrows] {
+                *v *= inv;
+            }
+        }
+        if k1 < w {
+            // Trailing columns k1..w: A₂₂ −= L₂₁ D₁ L₂₁ᵀ over rows k1..nrows.
+            let nb = k1 - k0;
+            let (done, rest) = panel.split_at_mut(k1 * nrows);
+            let lblk = MatRef::from_column_major_slice(&done[k0 * nrows..], nrows, nb);
+            work.clear();
+            work.reserve((w - k1) * nb);
+            for t in 0..nb {
+                let dt = lblk[(k0 + t, t)];
+                work.extend((k1..w).map(|i| lblk[(i, t)] * dt));
+            }
+            let scaled = MatRef::from_column_major_slice(&work[..(w - k1) * nb], w - k1, nb);
+            let trailing =
+                MatMut::from_column_major_slice_mut(&mut rest[..(w - k1) * nrows], nrows, w - k1);
+            let (_, trailing) = trailing.split_at_row_mut(k1);
+            let (top, bottom) = trailing.split_at_row_mut(w - k1);
+            let l2 = lblk.subrows(k1, nrows - k1);
+            let (l2_top, l2_bottom) = l2.split_at_row(w - k1);
+            triangular::matmul_with_conj(
+                top,
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                l2_top,
+                BlockStructure::Rectangular,
+                Conj::No,
+                scaled.transpose(),
+                BlockStructure::Rectangular,
+                Conj::No,
+                -T::ONE,
+                Par::Seq,
+            );
+            matmul_with_conj(
+                bottom,
+                Accum::Add,
+                l2_bottom,
+                Conj::No,
+                scaled.transpose(),
+                Conj::No,
+                -T::ONE,
+                Par::Seq,
+            );
+        }
+        k0 = k1;
+    }
+    Ok(())
+}
+
+/// Numeric factors P M Pᵀ = L D Lᵀ.
+pub struct LdltFactor<'a, T: Scalar> {
+    symbolic: &'a LdltSymbolic,
+    values: Vec<T>,
+    dinv: Vec<T>,
+}
+
+impl<T: Scalar> LdltFactor<'_, T> {
+    /// The symbolic analysis these factors belong to.
+    pub fn symbolic(&self) -> &LdltSymbolic {
+        self.symbolic
+    }
+
+    fn panel(&self, s: usize) -> MatRef<'_, T> {
+        let (_, w, np) = self.symbolic.panel_dims(s);
+        let start = self.symbolic.val_ptr[s];
+        MatRef::from_column_major_slice(&self.values[start..start + (w + np) * w], w + np, w)
+    }
+
+    /// Solve M X = B for the columns of `rhs` (n × k, column-major, overwritten), computed in T.
+    ///
+    /// The forward elimination skips, per column, the supernodes outside the elimination-tree
+    /// reach of its nonzeros (exact zeros of `rhs`).
+    pub fn solve_in_place(&self, rhs: MatMut<'_, c64>) {
+        let sym = self.symbolic;
+        let (n, k) = (sym.n, rhs.ncols());
+        let mut rhs = rhs;
+        let mut x = faer::Mat::<T>::zeros(n, k);
+        // Gather P b, and the supernodes where each column starts.
+        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for j in 0..k {
+            let col = rhs.rb().col(j);
+            let xc = x.col_mut(j);
+            let xs = xc.try_as_col_major_mut().expect("column-major");
+            let xs = xs.as_slice_mut();
+            for i in 0..n {
+                let v = col[sym.perm[i]];
+                if v.re != 0.0 || v.im != 0.0 {
+                    xs[i] = T::from_c64(v);
+                    starts[j].push(sym.sn_of_col[i]);
+                }
+            }
+        }
+        self.forward_pruned(x.as_mut(), &starts);
+        for j in 0..k {
+            for (v, d) in x.col_mut(j).iter_mut().zip(&self.dinv) {
+                *v *= *d;
+            }
+        }
+        self.backward(x.as_mut());
+        for j in 0..k {
+            let xc = x.col(j);
+            let mut col = rhs.rb_mut().col_mut(j);
+            for i in 0..n {
+                col[sym.perm[i]] = xc[i].to_c64();
+            }
+        }
+    }
+
+    /// L Y = B in place (permuted numbering), column j starting in supernodes `starts[j]`.
+    fn forward_pruned(&self, mut x: MatMut<'_, T>, starts: &[Vec<usize>]) {
+        let sym = self.symbolic;
+        let nsup = sym.n_supernodes();
+        let k = x.ncols();
+        // active[s]: the columns whose reach contains s (CSR), by climbing the supernodal tree.
+        let mut stamp = vec![usize::MAX; nsup];
+        let mut count = vec![0usize; nsup + 1];
+        let mut reach: Vec<usize> = Vec::new();
+        let mut reach_ptr = vec![0usize];
+        for (j, st) in starts.iter().enumerate() {
+            for &s0 in st {
+                let mut s = s0;
+                while s != usize::MAX && stamp[s] != j {
+                    stamp[s] = j;
+                    reach.push(s);
+                    count[s + 1] += 1;
+                    s = sym.parent[s];
+                }
+            }
+            reach_ptr.push(reach.len());
+        }
+        for s in 0..nsup {
+            count[s + 1] += count[s];
+        }
+        let mut fill = count.clone();
+        let mut active = vec![0usize; reach.len()];
+        for j in 0..k {
+            for &s in &reach[reach_ptr[j]..reach_ptr[j + 1]] {
+                active[fill[s]] = j;
+                fill[s] += 1;
+            }
+        }
+        let mut tmp = faer::Mat::<T>::zeros(0, 0);
+        let mut sub = faer::Mat::<T>::zeros(0, 0);
+        for s in 0..nsup {
+            let cols = &active[count[s]..count[s + 1]];
+            if cols.is_empty() {
+                continue;
+            }
+            let (b0, w, np) = sym.panel_dims(s);
+            let spat = sym.pattern_of(s);
+            let panel = self.panel(s);
+            let (l_top, l_bottom) = panel.split_at_row(w);
+            if cols.len() == k {
+                let xs = x.rb_mut().subrows_mut(b0, w);
+                solve_unit_lower_triangular_in_place_with_conj(l_top, Conj::No, xs, Par::Seq);
+                if np > 0 {
+                    tmp.resize_with(np, k, |_, _| T::ZERO);
+                    matmul_with_conj(
+                        tmp.as_mut(),
+                        Accum::Replace,
+                        l_bottom,
+                        Conj::No,
+                        x.rb().subrows(b0, w),
+                        Conj::No,
+                        T::ONE,
+                        Par::Seq,
+                    );
+                    for j in 0..k {
+                        let t = tmp.col(j);
+                        let mut xc = x.rb_mut().col_mut(j);
+                        for (i, &r) in spat.iter().enumerate() {
+                            xc[r] -= t[i];
+                        }
+                    }
+                }
+            } else {
+                let kk = cols.len();
+                sub.resize_with(w, kk, |_, _| T::ZERO);
+                for (jj, &j) in cols.iter().enumerate() {
+                    for i in 0..w {
+                        sub[(i, jj)] = x[(b0 + i, j)];
+                    }
+                }
+                solve_unit_lower_triangular_in_place_with_conj(
+                    l_top,
+                    Conj::No,
+                    sub.as_mut(),
+                    Par::Seq,
+                );
+                for (jj, &j) in cols.iter().enumerate() {
+                    for i in 0..w {
+                        x[(b0 + i, j)] = sub[(i, jj)];
+                    }
+                }
+                if np > 0 {
+                    tmp.resize_with(np, kk, |_, _| T::ZERO);
+                    matmul_with_conj(
+                        tmp.as_mut(),
+                        Accum::Replace,
+                        l_bottom,
+                        Conj::No,
+                        sub.as_ref(),
+                        Conj::No,
+                        T::ONE,
+                        Par::Seq,
+                    );
+                    for (jj, &j) in cols.iter().enumerate() {
+                        let t = tmp.col(jj);
+                        let mut xc = x.rb_mut().col_mut(j);
+                        for (i, &r) in spat.iter().enumerate() {
+                            xc[r] -= t[i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lᵀ X = Y in place (permuted numbering), every supernode.
+    fn backward(&self, mut x: MatMut<'_, T>) {
+        let sym = self.symbolic;
+        let k = x.ncols();
+        let mut tmp = faer::Mat::<T>::zeros(0, 0);
+        for s in (0..sym.n_supernodes()).rev() {
+            let (b0, w, np) = sym.panel_dims(s);
+            let spat = sym.pattern_of(s);
+            let panel = self.panel(s);
+            let (l_top, l_bottom) = panel.split_at_row(w);
+            if np > 0 {
+                tmp.resize_with(np, k, |_, _| T::ZERO);
+                for j in 0..k {
+                    let xc = x.rb().col(j);
+                    let mut t = tmp.col_mut(j);
+                    for (i, &r) in spat.iter().enumerate() {
+                        t[i] = xc[r];
+                    }
+                }
+                matmul_with_conj(
+                    x.rb_mut().subrows_mut(b0, w),
+                    Accum::Add,
+                    l_bottom.transpose(),
+                    Conj::No,
+                    tmp.as_ref(),
+                    Conj::No,
+                    -T::ONE,
+                    Par::Seq,
+                );
+            }
+            solve_unit_upper_triangular_in_place_with_conj(
+                l_top.transpose(),
+                Conj::No,
+                x.rb_mut().subrows_mut(b0, w),
+                Par::Seq,
+            );
+        }
+    }
+
+    /// Solve with every column treated as dense (no pruning): the reference for tests.
+    pub fn solve_in_place_unpruned(&self, rhs: MatMut<'_, c64>) {
+        let sym = self.symbolic;
+        let (n, k) = (sym.n, rhs.ncols());
+        let mut rhs = rhs;
+        let mut x = faer::Mat::<T>::from_fn(n, k, |i, j| T::from_c64(rhs[(sym.perm[i], j)]));
+        let all: Vec<Vec<usize>> = vec![(0..sym.n_supernodes()).collect(); k];
+        self.forward_pruned(x.as_mut(), &all);
+        for j in 0..k {
+            for (v, d) in x.col_mut(j).iter_mut().zip(&self.dinv) {
+                *v *= *d;
+            }
+        }
+        self.backward(x.as_mut());
+        for j in 0..k {
+            for i in 0..n {
+                rhs[(sym.perm[i], j)] = x[(i, j)].to_c64();
+            }
+        }
+    }
+
+    /// Normwise backward error ‖M x̂ − y‖∞ / (‖M‖∞ ‖x̂‖∞ + ‖y‖∞) of one solve with a fixed
+    /// probe x₀ (y = M x₀), M given by its pattern and values: small (≈ n ε) when the
+    /// factorisation without pivoting was stable, large when a pivot nearly vanished.
+    pub fn probe_backward_error(
+        &self,
+        pattern: &SymbolicSparseColMat<usize>,
+        values: &[c64],
+    ) -> f64 {
+        let n = self.symbolic.n;
+        let x0: Vec<c64> = (0..n)
+            .map(|q| {
+                c64::new(
+                    1.0 + 0.5 * ((q % 7) as f64 / 7.0),
+                    0.25 - (q % 5) as f64 / 10.0,
+                )
+            })
+            .collect();
+        let y = sym_matvec(pattern, values, &x0);
+        let mut x = faer::Mat::<c64>::from_fn(n, 1, |i, _| y[i]);
+        self.solve_in_place(x.as_mut());
+        let xv: Vec<c64> = (0..n).map(|i| x[(i, 0)]).collect();
+        let r = sym_matvec(pattern, values, &xv);
+        let res = r
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| (a - b).norm())
+            .fold(0.0, f64::max);
+        let m_norm = matrix_inf_norm(pattern, values);
+        let x_norm = xv.iter().map(|v| v.norm()).fold(0.0, f64::max);
+        let y_norm = y.iter().map(|v| v.norm()).fold(0.0, f64::max);
+        let eta = res / (m_norm * x_norm + y_norm);
+        if eta.is_finite() { eta } else { f64::INFINITY }
+    }
+}
+
+/// y = M x for a matrix stored by columns (pattern, values).
+pub fn sym_matvec(pattern: &SymbolicSparseColMat<usize>, values: &[c64], x: &[c64]) -> Vec<c64> {
+    let mut y = vec![c64::new(0.0, 0.0); pattern.nrows()];
+    let rows = pattern.row_idx();
+    for c in 0..pattern.ncols() {
+        let xc = x[c];
+        for p in pattern.col_range(c) {
+            y[rows[p]] += values[p] * xc;
+        }
+    }
+    y
+}
+
+/// ‖M‖∞ (largest row sum of moduli; M is symmetric, so column sums serve).
+pub fn matrix_inf_norm(pattern: &SymbolicSparseColMat<usize>, values: &[c64]) -> f64 {
+    (0..pattern.ncols())
+        .map(|c| pattern.col_range(c).map(|p| values[p].norm()).sum::<f64>())
+        .fold(0.0, f64::max)
+}

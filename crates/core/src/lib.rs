@@ -11,6 +11,7 @@
 //! Numerics shared by every crate (log-sum-exp, softmax of log-weights, entropy) live in
 //! [`numerics`]; invalid settings are reported through [`ConfigError`].
 
+pub mod atomic;
 pub mod diffusion;
 pub mod error;
 pub mod npy;

@@ -66,8 +66,6 @@ pub enum CheckpointError {
 /// I/O failures, named with the path.
 pub fn write(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
     let io = |e| CheckpointError::Io(path.to_path_buf(), e);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
     let header = serde_json::to_vec(&Header {
         key: c.key.clone(),
         recipe: c.recipe,
@@ -77,24 +75,23 @@ pub fn write(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
         groups: c.groups.len(),
     })
     .expect("header serialises");
-    let mut buf = Vec::with_capacity(
-        MAGIC.len() + 8 + header.len() + 4 * c.groups.iter().flatten().map(Vec::len).sum::<usize>(),
-    );
-    buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    buf.extend_from_slice(&header);
-    for t in c.groups.iter().flatten() {
-        for v in t {
-            buf.extend_from_slice(&v.to_le_bytes());
+    // Streamed into the temporary file: at the paper's width the optimizer state is ~800 MB.
+    memprior_core::atomic::write_with(path, |f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        w.write_all(MAGIC)?;
+        w.write_all(&(header.len() as u64).to_le_bytes())?;
+        w.write_all(&header)?;
+        let mut chunk = Vec::with_capacity(1 << 16);
+        for t in c.groups.iter().flatten() {
+            for block in t.chunks(1 << 14) {
+                chunk.clear();
+                chunk.extend(block.iter().flat_map(|v| v.to_le_bytes()));
+                w.write_all(&chunk)?;
+            }
         }
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&buf).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+        w.flush()
+    })
+    .map_err(io)
 }
 
 /// Read a checkpoint and check that it belongs to `expected_key`.

@@ -450,6 +450,8 @@ impl<'a> Trainer<'a> {
         progress: &mut dyn FnMut(usize, &StepRecord),
     ) -> Result<Trained, TrainError> {
         let dir = self.run_dir(cache_root);
+        // A run killed mid-checkpoint left its temporary here: remove it before anything else.
+        memprior_core::atomic::clean_dir(&dir).map_err(|e| CheckpointError::Io(dir.clone(), e))?;
         let weights = dir.join("weights.bin");
         let state_file = dir.join("state.bin");
         if weights.exists() {

@@ -13,7 +13,7 @@
 //! memprior fwi --preset quick|default|paper --out DIR [--shard i/n | --merge-only] [--priors …] [--variants …]
 //! ```
 
-mod atomic;
+use memprior_core::atomic;
 mod fwi;
 mod helmholtz;
 mod prior;

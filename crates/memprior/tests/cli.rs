@@ -195,8 +195,14 @@ fn bad_input_names_the_setting_and_leaves_outputs_untouched() {
 #[test]
 fn a_killed_runs_staging_directory_is_cleaned_up_by_the_next_run() {
     let dir = scratch("stale");
-    // PID 0 is never a user process: this stands for a run that was killed before committing.
-    let stale = dir.join(".out.staging-0");
+    // A pid above the kernel's limit (2²²) is never alive: this stands for a run of this host
+    // that was killed before committing.
+    let stale = dir.join(format!(
+        "{}{}.{}.0.0.out",
+        memprior_core::atomic::STAGING_PREFIX,
+        memprior_core::atomic::host_tag(),
+        4_194_400 + 9
+    ));
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("linearized_1d.csv"), "partial").unwrap();
     let st = memprior()

@@ -422,7 +422,7 @@ fn bad_input_is_reported_and_leaves_no_output() {
         std::fs::read_dir(&dir)
             .unwrap()
             .flatten()
-            .all(|e| !e.file_name().to_string_lossy().contains(".tmp-"))
+            .all(|e| !e.file_name().to_string_lossy().starts_with(memprior_core::atomic::TMP_PREFIX))
     );
 }
 

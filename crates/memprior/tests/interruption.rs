@@ -102,6 +102,9 @@ fn training_killed_at_random_points_resumes_to_the_same_weights() {
     assert!(train(&killed).status().unwrap().success());
     let (a, b) = (hashes(&clean), hashes(&killed));
     assert!(!a.is_empty());
+    // Nothing of a killed writer is left in the cache: no temporaries, no stale training state.
+    let stray: Vec<&String> = b.keys().filter(|k| !k.ends_with("weights.bin")).collect();
+    assert!(stray.is_empty(), "files left in the weight cache after {kills} kills: {stray:?}");
     assert_eq!(a, b, "weights after {kills} kills differ from the uninterrupted run");
     std::fs::remove_dir_all(d).unwrap();
 }

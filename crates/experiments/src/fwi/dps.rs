@@ -326,25 +326,9 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DpsError {
     move |source| DpsError::Io { context, source }
 }
 
-/// Write atomically: a temporary sibling (named by process and thread), then rename.
+/// Write atomically through the workspace's one writer ([`memprior_core::atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DpsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    // Process, thread and clock: shards on several hosts may share a directory (and a pid).
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let tmp = dir.join(format!(".{name}.tmp-{}-{:?}-{nanos}", std::process::id(), std::thread::current().id()));
-    let res = (|| {
-        use std::io::Write;
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.map_err(io(format!("cannot write {}", path.display())))
+    memprior_core::atomic::write(path, bytes).map_err(io(format!("cannot write {}", path.display())))
 }
 
 /// Data, training sets and networks shared by every job.

@@ -130,8 +130,12 @@ pub struct LdltSymbolic {
     /// For each stored entry p of the input pattern with permuted row ≥ permuted column:
     /// (destination in the values of L, p).
     assembly: Vec<(usize, usize)>,
+    /// assembly[asm_ptr[s]..asm_ptr[s + 1]] lands in supernode s.
+    asm_ptr: Vec<usize>,
     /// Σ c_j² over the columns of L (off-diagonal counts, relaxation zeros included).
     sum_c2: f64,
+    /// Value buffers of dropped factors, for reuse.
+    pool: std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>>,
 }
 
 impl LdltSymbolic {
@@ -149,7 +153,9 @@ impl LdltSymbolic {
                 if p.len() != n {
                     return Err(format!("ordering has {} entries for {n} unknowns", p.len()));
                 }
-                Some((p.clone(), super::ordering::inverse(p)))
+                let p = super::ordering::postordered(pattern, p);
+                let inv = super::ordering::inverse(&p);
+                Some((p, inv))
             }
             LdltOrdering::Amd => None,
         };
@@ -258,6 +264,10 @@ impl LdltSymbolic {
             }
         }
         assembly.sort_unstable();
+        let asm_ptr = val_ptr
+            .iter()
+            .map(|&v| assembly.partition_point(|&(d, _)| d < v))
+            .collect();
         Ok(Self {
             n,
             perm,
@@ -270,7 +280,9 @@ impl LdltSymbolic {
             upd_ptr,
             upd,
             assembly,
+            asm_ptr,
             sum_c2,
+            pool: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -333,14 +345,69 @@ impl LdltSymbolic {
     ///
     /// Errors with the (original) index of the unknown whose pivot is zero or not finite.
     pub fn factorize<T: Scalar>(&self, values: &[c64]) -> Result<LdltFactor<'_, T>, LdltError> {
-        let nsup = self.n_supernodes();
-        let mut l = vec![T::ZERO; self.factor_len()];
-        for &(dest, p) in &self.assembly {
-            l[dest] += T::from_c64(values[p]);
+        let mut l = self.take_buffer::<T>();
+        #[cfg(target_arch = "x86_64")]
+        let result = if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            unsafe { self.factorize_avx2(values, &mut l) }
+        } else {
+            self.factorize_generic(values, &mut l)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let result = self.factorize_generic(values, &mut l);
+        // Built even on failure, so that dropping it returns the buffer to the pool.
+        let factor = self.finish(l);
+        result.map(|()| factor)
+    }
+
+    /// A buffer for the values of L: one returned by a dropped factor if any (its contents are
+    /// overwritten panel by panel), else a new one. Reuse saves the page faults of 40 MB.
+    fn take_buffer<T: Scalar>(&self) -> Vec<T> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = pool.iter().position(|b| b.is::<Vec<T>>()) {
+            if let Ok(v) = pool.swap_remove(i).downcast::<Vec<T>>() {
+                return *v;
+            }
         }
+        vec![T::ZERO; self.factor_len()]
+    }
+
+    fn finish<T: Scalar>(&self, l: Vec<T>) -> LdltFactor<'_, T> {
+        let mut dinv = vec![T::ZERO; self.n];
+        for s in 0..self.n_supernodes() {
+            let (b0, w, np) = self.panel_dims(s);
+            let nrows = w + np;
+            for k in 0..w {
+                dinv[b0 + k] = T::ONE / l[self.val_ptr[s] + k * nrows + k];
+            }
+        }
+        LdltFactor {
+            symbolic: self,
+            values: l,
+            dinv,
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn factorize_avx2<T: Scalar>(
+        &self,
+        values: &[c64],
+        l: &mut [T],
+    ) -> Result<(), LdltError> {
+        self.factorize_generic(values, l)
+    }
+
+    /// The left-looking loop, compiled once per instruction set (runtime dispatch above).
+    #[inline(always)]
+    fn factorize_generic<T: Scalar>(&self, values: &[c64], l: &mut [T]) -> Result<(), LdltError> {
+        let nsup = self.n_supernodes();
         let mut map = vec![0usize; self.n];
         let mut work: Vec<T> = Vec::new();
         let mut scaled: Vec<T> = Vec::new();
+        let mut rows_local: Vec<usize> = Vec::new();
         for s in 0..nsup {
             let (b0, w, np) = self.panel_dims(s);
             let b1 = b0 + w;
@@ -354,6 +421,10 @@ impl LdltSymbolic {
             }
             let (head, tail) = l.split_at_mut(self.val_ptr[s]);
             let panel = &mut tail[..nrows * w];
+            panel.fill(T::ZERO);
+            for &(dest, p) in &self.assembly[self.asm_ptr[s]..self.asm_ptr[s + 1]] {
+                panel[dest - self.val_ptr[s]] += T::from_c64(values[p]);
+            }
             for &d in &self.upd[self.upd_ptr[s]..self.upd_ptr[s + 1]] {
                 let (_, wd, npd) = self.panel_dims(d);
                 let nrd = wd + npd;
@@ -361,11 +432,25 @@ impl LdltSymbolic {
                 let a = dpat.partition_point(|&r| r < b0);
                 let mid = a + dpat[a..].partition_point(|&r| r < b1);
                 let (nc, nr) = (mid - a, npd - a);
-                let ld = MatRef::from_column_major_slice(
-                    &head[self.val_ptr[d]..self.val_ptr[d] + nrd * wd],
-                    nrd,
-                    wd,
-                );
+                let ld = &head[self.val_ptr[d]..self.val_ptr[d] + nrd * wd];
+                rows_local.clear();
+                rows_local.extend(dpat[a..].iter().map(|&r| map[r]));
+                if nr * nc * wd <= SMALL_UPDATE {
+                    // Small: fused multiply and scatter, no temporary.
+                    for jj in 0..nc {
+                        let col = dpat[a + jj] - b0;
+                        let dst = &mut panel[col * nrows..(col + 1) * nrows];
+                        for k in 0..wd {
+                            let lk = &ld[k * nrd + wd + a..(k + 1) * nrd];
+                            let f = lk[jj] * ld[k * nrd + k];
+                            for ii in jj..nr {
+                                dst[rows_local[ii]] -= lk[ii] * f;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let ld = MatRef::from_column_major_slice(ld, nrd, wd);
                 let l_rows = ld.subrows(wd + a, nr);
                 let l_cols = ld.subrows(wd + a, nc);
                 // scaled = L_cols D_d (nc × wd).
@@ -378,27 +463,10 @@ impl LdltSymbolic {
                 let scaled_ref = MatRef::from_column_major_slice(&scaled[..nc * wd], nc, wd);
                 work.clear();
                 work.resize(nr * nc, T::ZERO);
-                let mut upd = MatMut::from_column_major_slice_mut(&mut work[..], nr, nc);
-                // The top nc × nc block is symmetric: only its lower triangle is needed.
-                let (top, bottom) = upd.rb_mut().split_at_row_mut(nc);
-                let (lr_top, lr_bottom) = l_rows.split_at_row(nc);
-                triangular::matmul_with_conj(
-                    top,
-                    BlockStructure::TriangularLower,
-                    Accum::Replace,
-                    lr_top,
-                    BlockStructure::Rectangular,
-                    Conj::No,
-                    scaled_ref.transpose(),
-                    BlockStructure::Rectangular,
-                    Conj::No,
-                    T::ONE,
-                    Par::Seq,
-                );
                 matmul_with_conj(
-                    bottom,
+                    MatMut::from_column_major_slice_mut(&mut work[..], nr, nc),
                     Accum::Replace,
-                    lr_bottom,
+                    l_rows,
                     Conj::No,
                     scaled_ref.transpose(),
                     Conj::No,
@@ -410,7 +478,7 @@ impl LdltSymbolic {
                     let dst = &mut panel[col * nrows..(col + 1) * nrows];
                     let src = &work[jj * nr..(jj + 1) * nr];
                     for ii in jj..nr {
-                        dst[map[dpat[a + ii]]] -= src[ii];
+                        dst[rows_local[ii]] -= src[ii];
                     }
                 }
             }
@@ -418,19 +486,7 @@ impl LdltSymbolic {
                 index: self.perm[b0 + k],
             })?;
         }
-        let mut dinv = vec![T::ZERO; self.n];
-        for s in 0..nsup {
-            let (b0, w, np) = self.panel_dims(s);
-            let nrows = w + np;
-            for k in 0..w {
-                dinv[b0 + k] = T::ONE / l[self.val_ptr[s] + k * nrows + k];
-            }
-        }
-        Ok(LdltFactor {
-            symbolic: self,
-            values: l,
-            dinv,
-        })
+        Ok(())
     }
 }
 
@@ -451,68 +507,83 @@ impl std::fmt::Display for LdltError {
     }
 }
 
+/// Multiply–adds below which a descendant's update is applied by plain loops (a faer matmul
+/// call costs more than the arithmetic of such small blocks).
+const SMALL_UPDATE: usize = 512;
+
 /// Columns per block of the dense panel factorisation.
-const BLOCK: usize = 24;
+const BLOCK: usize = 32;
+
+/// Supernodes whose panel entries times right-hand sides are at most this are solved by plain
+/// loops; larger ones through faer's triangular solve and matmul.
+const SMALL_SOLVE: usize = 4096;
+
+/// Panels at most this wide are factored by plain loops alone.
+const SMALL_PANEL: usize = 8;
 
 /// Dense LDLᵀ (no pivoting, no conjugation) of an (nrows × w) column-major panel whose top w × w
 /// block is the symmetric diagonal block (lower triangle used) and whose bottom rows are the
 /// sub-diagonal block: on return D is on the diagonal, unit-L below it. Errors with the local
 /// column of a zero or non-finite pivot.
+///
+/// Blocked by columns: each block's diagonal part is factored by plain loops
+/// ([`factor_unblocked`]), the rows below it by a triangular solve W L₁₁ᵀ = A₂₁ (W = L₂₁ D₁),
+/// and the trailing columns by one matmul A₂₂ −= L₂₁ Wᵀ.
 fn factor_panel<T: Scalar>(
     panel: &mut [T],
     nrows: usize,
     w: usize,
     work: &mut Vec<T>,
 ) -> Result<(), usize> {
+    if w <= SMALL_PANEL {
+        return factor_unblocked(panel, nrows, 0, w, nrows);
+    }
     let mut k0 = 0;
     while k0 < w {
         let k1 = (k0 + BLOCK).min(w);
-        for j in k0..k1 {
-            let d = panel[j * nrows + j];
-            if !d.is_usable_pivot() {
-                return Err(j);
-            }
-            let inv = T::ONE / d;
-            let (left, right) = panel.split_at_mut((j + 1) * nrows);
-            let cj = &mut left[j * nrows..];
-            // Columns j+1..k1 of the block: a_{i,jj} −= a_{i,j} a_{jj,j} / d (a unscaled).
-            for jj in j + 1..k1 {
-                let f = cj[jj] * inv;
-                let cjj = &mut right[(jj - j - 1) * nrows..(jj - j) * nrows];
-                for i in jj..nrows {
-                    cjj[i] -= f * cj[i];
-                }
-            }
-            for v in &mut cj[j + 1..nrows] {
+        let nb = k1 - k0;
+        factor_unblocked(panel, nrows, k0, k1, k1)?;
+        if k1 == nrows {
+            break;
+        }
+        let (done, rest) = panel.split_at_mut(k1 * nrows);
+        let mut blk = MatMut::from_column_major_slice_mut(&mut done[k0 * nrows..], nrows, nb);
+        let (l11, mut below) = blk.rb_mut().split_at_row_mut(k1);
+        let l11 = l11.rb().subrows(k0, nb);
+        // W L₁₁ᵀ = A₂₁  ⇔  L₁₁ Wᵀ = A₂₁ᵀ.
+        solve_unit_lower_triangular_in_place_with_conj(
+            l11,
+            Conj::No,
+            below.rb_mut().transpose_mut(),
+            Par::Seq,
+        );
+        // Keep W's rows of the trailing columns, then scale W to L₂₁ = W D₁⁻¹.
+        let nt = w - k1;
+        work.clear();
+        work.reserve(nt * nb);
+        for t in 0..nb {
+            work.extend((0..nt).map(|i| below[(i, t)]));
+        }
+        for t in 0..nb {
+            let inv = T::ONE / l11[(t, t)];
+            for v in below.rb_mut().col_mut(t).iter_mut() {
                 *v *= inv;
             }
         }
-        if k1 < w {
-            // Trailing columns k1..w: A₂₂ −= L₂₁ D₁ L₂₁ᵀ over rows k1..nrows.
-            let nb = k1 - k0;
-            let (done, rest) = panel.split_at_mut(k1 * nrows);
-            let lblk = MatRef::from_column_major_slice(&done[k0 * nrows..], nrows, nb);
-            work.clear();
-            work.reserve((w - k1) * nb);
-            for t in 0..nb {
-                let dt = lblk[(k0 + t, t)];
-                work.extend((k1..w).map(|i| lblk[(i, t)] * dt));
-            }
-            let scaled = MatRef::from_column_major_slice(&work[..(w - k1) * nb], w - k1, nb);
-            let trailing =
-                MatMut::from_column_major_slice_mut(&mut rest[..(w - k1) * nrows], nrows, w - k1);
+        if nt > 0 {
+            let w_top = MatRef::from_column_major_slice(&work[..nt * nb], nt, nb);
+            let trailing = MatMut::from_column_major_slice_mut(&mut rest[..nt * nrows], nrows, nt);
             let (_, trailing) = trailing.split_at_row_mut(k1);
-            let (top, bottom) = trailing.split_at_row_mut(w - k1);
-            let l2 = lblk.subrows(k1, nrows - k1);
-            let (l2_top, l2_bottom) = l2.split_at_row(w - k1);
+            let (top, bottom) = trailing.split_at_row_mut(nt);
+            let (l21_top, l21_bottom) = below.rb().split_at_row(nt);
             triangular::matmul_with_conj(
                 top,
                 BlockStructure::TriangularLower,
                 Accum::Add,
-                l2_top,
+                l21_top,
                 BlockStructure::Rectangular,
                 Conj::No,
-                scaled.transpose(),
+                w_top.transpose(),
                 BlockStructure::Rectangular,
                 Conj::No,
                 -T::ONE,
@@ -521,15 +592,47 @@ fn factor_panel<T: Scalar>(
             matmul_with_conj(
                 bottom,
                 Accum::Add,
-                l2_bottom,
+                l21_bottom,
                 Conj::No,
-                scaled.transpose(),
+                w_top.transpose(),
                 Conj::No,
                 -T::ONE,
                 Par::Seq,
             );
         }
         k0 = k1;
+    }
+    Ok(())
+}
+
+/// Plain-loop LDLᵀ of columns k0..k1 of a panel over rows up to `row_end` (columns k0..k1 must
+/// already hold every update from columns before k0).
+fn factor_unblocked<T: Scalar>(
+    panel: &mut [T],
+    nrows: usize,
+    k0: usize,
+    k1: usize,
+    row_end: usize,
+) -> Result<(), usize> {
+    for j in k0..k1 {
+        let d = panel[j * nrows + j];
+        if !d.is_usable_pivot() {
+            return Err(j);
+        }
+        let inv = T::ONE / d;
+        let (left, right) = panel.split_at_mut((j + 1) * nrows);
+        let cj = &mut left[j * nrows..];
+        // Columns j+1..k1: a_{i,jj} −= a_{i,j} a_{jj,j} / d (a unscaled).
+        for jj in j + 1..k1 {
+            let f = cj[jj] * inv;
+            let cjj = &mut right[(jj - j - 1) * nrows..(jj - j) * nrows];
+            for i in jj..row_end {
+                cjj[i] -= f * cj[i];
+            }
+        }
+        for v in &mut cj[j + 1..row_end] {
+            *v *= inv;
+        }
     }
     Ok(())
 }
@@ -541,63 +644,100 @@ pub struct LdltFactor<'a, T: Scalar> {
     dinv: Vec<T>,
 }
 
+impl<T: Scalar> Drop for LdltFactor<'_, T> {
+    fn drop(&mut self) {
+        if let Ok(mut pool) = self.symbolic.pool.lock() {
+            if pool.len() < 2 {
+                pool.push(Box::new(std::mem::take(&mut self.values)));
+            }
+        }
+    }
+}
+
 impl<T: Scalar> LdltFactor<'_, T> {
     /// The symbolic analysis these factors belong to.
     pub fn symbolic(&self) -> &LdltSymbolic {
         self.symbolic
     }
 
-    fn panel(&self, s: usize) -> MatRef<'_, T> {
-        let (_, w, np) = self.symbolic.panel_dims(s);
-        let start = self.symbolic.val_ptr[s];
-        MatRef::from_column_major_slice(&self.values[start..start + (w + np) * w], w + np, w)
-    }
-
-    /// Solve M X = B for the columns of `rhs` (n × k, column-major, overwritten), computed in T.
+    /// Solve M X = B for the columns of `rhs` (n × k, overwritten), computed in T.
     ///
     /// The forward elimination skips, per column, the supernodes outside the elimination-tree
     /// reach of its nonzeros (exact zeros of `rhs`).
     pub fn solve_in_place(&self, rhs: MatMut<'_, c64>) {
+        self.solve_impl(rhs, true);
+    }
+
+    /// As [`LdltFactor::solve_in_place`] with every column treated as dense (no pruning): the
+    /// reference the pruned solve is tested against.
+    pub fn solve_in_place_unpruned(&self, rhs: MatMut<'_, c64>) {
+        self.solve_impl(rhs, false);
+    }
+
+    fn solve_impl(&self, rhs: MatMut<'_, c64>, prune: bool) {
         let sym = self.symbolic;
         let (n, k) = (sym.n, rhs.ncols());
+        if k == 0 {
+            return;
+        }
         let mut rhs = rhs;
-        let mut x = faer::Mat::<T>::zeros(n, k);
-        // Gather P b, and the supernodes where each column starts.
+        // Row-major work array: the k values of one unknown are adjacent, so each entry of L is
+        // loaded once per block of right-hand sides.
+        let mut x = vec![T::ZERO; n * k];
+        let nsup = sym.n_supernodes();
         let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
         for j in 0..k {
             let col = rhs.rb().col(j);
-            let xc = x.col_mut(j);
-            let xs = xc.try_as_col_major_mut().expect("column-major");
-            let xs = xs.as_slice_mut();
             for i in 0..n {
                 let v = col[sym.perm[i]];
                 if v.re != 0.0 || v.im != 0.0 {
-                    xs[i] = T::from_c64(v);
-                    starts[j].push(sym.sn_of_col[i]);
+                    x[i * k + j] = T::from_c64(v);
+                    if prune {
+                        starts[j].push(sym.sn_of_col[i]);
+                    }
                 }
             }
+            if !prune {
+                starts[j].extend(0..nsup);
+            }
         }
-        self.forward_pruned(x.as_mut(), &starts);
-        for j in 0..k {
-            for (v, d) in x.col_mut(j).iter_mut().zip(&self.dinv) {
+        self.forward(&mut x, k, &starts);
+        for (row, d) in x.chunks_exact_mut(k).zip(&self.dinv) {
+            for v in row {
                 *v *= *d;
             }
         }
-        self.backward(x.as_mut());
+        self.backward(&mut x, k);
         for j in 0..k {
-            let xc = x.col(j);
             let mut col = rhs.rb_mut().col_mut(j);
             for i in 0..n {
-                col[sym.perm[i]] = xc[i].to_c64();
+                col[sym.perm[i]] = x[i * k + j].to_c64();
             }
         }
     }
 
-    /// L Y = B in place (permuted numbering), column j starting in supernodes `starts[j]`.
-    fn forward_pruned(&self, mut x: MatMut<'_, T>, starts: &[Vec<usize>]) {
+    /// L Y = B in place (permuted numbering, row-major n × k), column j starting in the
+    /// supernodes `starts[j]`: only the supernodes on their paths to the root are visited.
+    fn forward(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            return unsafe { self.forward_avx2(x, k, starts) };
+        }
+        self.forward_generic(x, k, starts)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_avx2(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
+        self.forward_generic(x, k, starts)
+    }
+
+    #[inline(always)]
+    fn forward_generic(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
         let sym = self.symbolic;
         let nsup = sym.n_supernodes();
-        let k = x.ncols();
         // active[s]: the columns whose reach contains s (CSR), by climbing the supernodal tree.
         let mut stamp = vec![usize::MAX; nsup];
         let mut count = vec![0usize; nsup + 1];
@@ -626,8 +766,9 @@ impl<T: Scalar> LdltFactor<'_, T> {
                 fill[s] += 1;
             }
         }
-        let mut tmp = faer::Mat::<T>::zeros(0, 0);
-        let mut sub = faer::Mat::<T>::zeros(0, 0);
+        let mut v = vec![T::ZERO; k];
+        let mut sub: Vec<T> = Vec::new();
+        let mut tmp: Vec<T> = Vec::new();
         for s in 0..nsup {
             let cols = &active[count[s]..count[s + 1]];
             if cols.is_empty() {
@@ -635,99 +776,134 @@ impl<T: Scalar> LdltFactor<'_, T> {
             }
             let (b0, w, np) = sym.panel_dims(s);
             let spat = sym.pattern_of(s);
-            let panel = self.panel(s);
-            let (l_top, l_bottom) = panel.split_at_row(w);
-            if cols.len() == k {
-                let xs = x.rb_mut().subrows_mut(b0, w);
-                solve_unit_lower_triangular_in_place_with_conj(l_top, Conj::No, xs, Par::Seq);
-                if np > 0 {
-                    tmp.resize_with(np, k, |_, _| T::ZERO);
-                    matmul_with_conj(
-                        tmp.as_mut(),
-                        Accum::Replace,
-                        l_bottom,
-                        Conj::No,
-                        x.rb().subrows(b0, w),
-                        Conj::No,
-                        T::ONE,
-                        Par::Seq,
-                    );
-                    for j in 0..k {
-                        let t = tmp.col(j);
-                        let mut xc = x.rb_mut().col_mut(j);
-                        for (i, &r) in spat.iter().enumerate() {
-                            xc[r] -= t[i];
+            let nrows = w + np;
+            let start = sym.val_ptr[s];
+            let panel = &self.values[start..start + nrows * w];
+            let all = cols.len() == k;
+            if nrows * w * cols.len() <= SMALL_SOLVE {
+                for c in 0..w {
+                    let lc = &panel[c * nrows..(c + 1) * nrows];
+                    if all {
+                        v.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
+                        for (i, &l) in lc[c + 1..w].iter().enumerate() {
+                            let row = &mut x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k];
+                            axpy_neg(row, l, &v);
+                        }
+                        for (&l, &r) in lc[w..].iter().zip(spat) {
+                            axpy_neg(&mut x[r * k..(r + 1) * k], l, &v);
+                        }
+                    } else {
+                        for &j in cols {
+                            let vj = x[(b0 + c) * k + j];
+                            for i in c + 1..w {
+                                let t = lc[i] * vj;
+                                x[(b0 + i) * k + j] -= t;
+                            }
+                            for (&l, &r) in lc[w..].iter().zip(spat) {
+                                let t = l * vj;
+                                x[r * k + j] -= t;
+                            }
                         }
                     }
                 }
-            } else {
-                let kk = cols.len();
-                sub.resize_with(w, kk, |_, _| T::ZERO);
+                continue;
+            }
+            let l = MatRef::from_column_major_slice(panel, nrows, w);
+            let (l_top, l_bottom) = l.split_at_row(w);
+            let kk = cols.len();
+            // Gather the active columns of the supernode's rows (row-major w × kk).
+            sub.clear();
+            for i in 0..w {
+                let row = &x[(b0 + i) * k..(b0 + i + 1) * k];
+                sub.extend(cols.iter().map(|&j| row[j]));
+            }
+            let mut xs = MatMut::from_row_major_slice_mut(&mut sub[..], w, kk);
+            solve_unit_lower_triangular_in_place_with_conj(l_top, Conj::No, xs.rb_mut(), Par::Seq);
+            for i in 0..w {
+                let row = &mut x[(b0 + i) * k..(b0 + i + 1) * k];
                 for (jj, &j) in cols.iter().enumerate() {
-                    for i in 0..w {
-                        sub[(i, jj)] = x[(b0 + i, j)];
-                    }
+                    row[j] = sub[i * kk + jj];
                 }
-                solve_unit_lower_triangular_in_place_with_conj(
-                    l_top,
+            }
+            if np > 0 {
+                tmp.clear();
+                tmp.resize(np * kk, T::ZERO);
+                matmul_with_conj(
+                    MatMut::from_row_major_slice_mut(&mut tmp[..], np, kk),
+                    Accum::Replace,
+                    l_bottom,
                     Conj::No,
-                    sub.as_mut(),
+                    MatRef::from_row_major_slice(&sub[..], w, kk),
+                    Conj::No,
+                    T::ONE,
                     Par::Seq,
                 );
-                for (jj, &j) in cols.iter().enumerate() {
-                    for i in 0..w {
-                        x[(b0 + i, j)] = sub[(i, jj)];
-                    }
-                }
-                if np > 0 {
-                    tmp.resize_with(np, kk, |_, _| T::ZERO);
-                    matmul_with_conj(
-                        tmp.as_mut(),
-                        Accum::Replace,
-                        l_bottom,
-                        Conj::No,
-                        sub.as_ref(),
-                        Conj::No,
-                        T::ONE,
-                        Par::Seq,
-                    );
+                for (i, &r) in spat.iter().enumerate() {
+                    let row = &mut x[r * k..(r + 1) * k];
+                    let t = &tmp[i * kk..(i + 1) * kk];
                     for (jj, &j) in cols.iter().enumerate() {
-                        let t = tmp.col(jj);
-                        let mut xc = x.rb_mut().col_mut(j);
-                        for (i, &r) in spat.iter().enumerate() {
-                            xc[r] -= t[i];
-                        }
+                        row[j] -= t[jj];
                     }
                 }
             }
         }
     }
 
-    /// Lᵀ X = Y in place (permuted numbering), every supernode.
-    fn backward(&self, mut x: MatMut<'_, T>) {
+    /// Lᵀ X = Y in place (permuted numbering, row-major n × k), every supernode.
+    fn backward(&self, x: &mut [T], k: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            return unsafe { self.backward_avx2(x, k) };
+        }
+        self.backward_generic(x, k)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn backward_avx2(&self, x: &mut [T], k: usize) {
+        self.backward_generic(x, k)
+    }
+
+    #[inline(always)]
+    fn backward_generic(&self, x: &mut [T], k: usize) {
         let sym = self.symbolic;
-        let k = x.ncols();
-        let mut tmp = faer::Mat::<T>::zeros(0, 0);
+        let mut acc = vec![T::ZERO; k];
+        let mut tmp: Vec<T> = Vec::new();
         for s in (0..sym.n_supernodes()).rev() {
             let (b0, w, np) = sym.panel_dims(s);
             let spat = sym.pattern_of(s);
-            let panel = self.panel(s);
-            let (l_top, l_bottom) = panel.split_at_row(w);
-            if np > 0 {
-                tmp.resize_with(np, k, |_, _| T::ZERO);
-                for j in 0..k {
-                    let xc = x.rb().col(j);
-                    let mut t = tmp.col_mut(j);
-                    for (i, &r) in spat.iter().enumerate() {
-                        t[i] = xc[r];
+            let nrows = w + np;
+            let start = sym.val_ptr[s];
+            let panel = &self.values[start..start + nrows * w];
+            if nrows * w * k <= SMALL_SOLVE {
+                for c in (0..w).rev() {
+                    let lc = &panel[c * nrows..(c + 1) * nrows];
+                    acc.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
+                    for (i, &l) in lc[c + 1..w].iter().enumerate() {
+                        axpy_neg(&mut acc, l, &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k]);
                     }
+                    for (&l, &r) in lc[w..].iter().zip(spat) {
+                        axpy_neg(&mut acc, l, &x[r * k..(r + 1) * k]);
+                    }
+                    x[(b0 + c) * k..(b0 + c + 1) * k].copy_from_slice(&acc);
+                }
+                continue;
+            }
+            let l = MatRef::from_column_major_slice(panel, nrows, w);
+            let (l_top, l_bottom) = l.split_at_row(w);
+            if np > 0 {
+                tmp.clear();
+                for &r in spat {
+                    tmp.extend_from_slice(&x[r * k..(r + 1) * k]);
                 }
                 matmul_with_conj(
-                    x.rb_mut().subrows_mut(b0, w),
+                    MatMut::from_row_major_slice_mut(&mut x[b0 * k..(b0 + w) * k], w, k),
                     Accum::Add,
                     l_bottom.transpose(),
                     Conj::No,
-                    tmp.as_ref(),
+                    MatRef::from_row_major_slice(&tmp[..], np, k),
                     Conj::No,
                     -T::ONE,
                     Par::Seq,
@@ -736,30 +912,9 @@ impl<T: Scalar> LdltFactor<'_, T> {
             solve_unit_upper_triangular_in_place_with_conj(
                 l_top.transpose(),
                 Conj::No,
-                x.rb_mut().subrows_mut(b0, w),
+                MatMut::from_row_major_slice_mut(&mut x[b0 * k..(b0 + w) * k], w, k),
                 Par::Seq,
             );
-        }
-    }
-
-    /// Solve with every column treated as dense (no pruning): the reference for tests.
-    pub fn solve_in_place_unpruned(&self, rhs: MatMut<'_, c64>) {
-        let sym = self.symbolic;
-        let (n, k) = (sym.n, rhs.ncols());
-        let mut rhs = rhs;
-        let mut x = faer::Mat::<T>::from_fn(n, k, |i, j| T::from_c64(rhs[(sym.perm[i], j)]));
-        let all: Vec<Vec<usize>> = vec![(0..sym.n_supernodes()).collect(); k];
-        self.forward_pruned(x.as_mut(), &all);
-        for j in 0..k {
-            for (v, d) in x.col_mut(j).iter_mut().zip(&self.dinv) {
-                *v *= *d;
-            }
-        }
-        self.backward(x.as_mut());
-        for j in 0..k {
-            for i in 0..n {
-                rhs[(sym.perm[i], j)] = x[(i, j)].to_c64();
-            }
         }
     }
 
@@ -784,17 +939,36 @@ impl<T: Scalar> LdltFactor<'_, T> {
         let mut x = faer::Mat::<c64>::from_fn(n, 1, |i, _| y[i]);
         self.solve_in_place(x.as_mut());
         let xv: Vec<c64> = (0..n).map(|i| x[(i, 0)]).collect();
-        let r = sym_matvec(pattern, values, &xv);
-        let res = r
-            .iter()
-            .zip(&y)
-            .map(|(a, b)| (a - b).norm())
-            .fold(0.0, f64::max);
-        let m_norm = matrix_inf_norm(pattern, values);
-        let x_norm = xv.iter().map(|v| v.norm()).fold(0.0, f64::max);
-        let y_norm = y.iter().map(|v| v.norm()).fold(0.0, f64::max);
-        let eta = res / (m_norm * x_norm + y_norm);
-        if eta.is_finite() { eta } else { f64::INFINITY }
+        backward_error(pattern, values, &xv, &y)
+    }
+}
+
+/// Normwise backward error ‖M x − y‖∞ / (‖M‖∞ ‖x‖∞ + ‖y‖∞) of an approximate solution x of
+/// M x = y (infinite when anything is not finite).
+pub fn backward_error(
+    pattern: &SymbolicSparseColMat<usize>,
+    values: &[c64],
+    x: &[c64],
+    y: &[c64],
+) -> f64 {
+    let r = sym_matvec(pattern, values, x);
+    let res = r
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - b).norm())
+        .fold(0.0, f64::max);
+    let m_norm = matrix_inf_norm(pattern, values);
+    let x_norm = x.iter().map(|v| v.norm()).fold(0.0, f64::max);
+    let y_norm = y.iter().map(|v| v.norm()).fold(0.0, f64::max);
+    let eta = res / (m_norm * x_norm + y_norm);
+    if eta.is_finite() { eta } else { f64::INFINITY }
+}
+
+/// y −= l v, elementwise over a block of right-hand sides.
+#[inline(always)]
+fn axpy_neg<T: Scalar>(y: &mut [T], l: T, v: &[T]) {
+    for (yi, &vi) in y.iter_mut().zip(v) {
+        *yi -= l * vi;
     }
 }
 
@@ -816,4 +990,18 @@ pub fn matrix_inf_norm(pattern: &SymbolicSparseColMat<usize>, values: &[c64]) ->
     (0..pattern.ncols())
         .map(|c| pattern.col_range(c).map(|p| values[p].norm()).sum::<f64>())
         .fold(0.0, f64::max)
+}
+
+impl LdltSymbolic {
+    /// (supernodes, descendant updates, supernodes of width 1, of width ≤ 4).
+    pub fn stats(&self) -> (usize, usize, usize, usize) {
+        let nsup = self.n_supernodes();
+        let w = |s: usize| self.sn_begin[s + 1] - self.sn_begin[s];
+        (
+            nsup,
+            self.upd.len(),
+            (0..nsup).filter(|&s| w(s) == 1).count(),
+            (0..nsup).filter(|&s| w(s) <= 4).count(),
+        )
+    }
 }

@@ -215,7 +215,10 @@ enum Analysis {
 pub struct LdltFactor<'a> {
     factor: ldlt::LdltFactor<'a, c64>,
     scale: &'a [c64],
+    /// Backward error of the probe solve (NaN until checked).
     probe: f64,
+    /// M = S A in A's pattern order (for residuals).
+    m_values: Vec<c64>,
 }
 
 /// A numeric factorisation of A(m) for one model.
@@ -561,10 +564,12 @@ impl Helmholtz {
     /// Numeric factorisation of A(m) only (reusing the symbolic factorisation).
     pub fn factorize(&self, m: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
         self.check_model(m)?;
-        self.factorize_padded(&self.pad(m))
+        self.factorize_padded(&self.pad(m), true)
     }
 
-    fn factorize_padded(&self, m_pad: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
+    /// Numeric factorisation; for the LDLᵀ, `probe` runs the backward-error probe solve now
+    /// (else the caller checks the residual of its own first solve, see [`Helmholtz::solve`]).
+    fn factorize_padded(&self, m_pad: &[f64], probe: bool) -> Result<Factor<'_>, HelmholtzError> {
         let values = self.matrix_values(m_pad);
         match &self.analysis {
             Analysis::Lu(symbolic) => Lu::try_new_with_symbolic(
@@ -582,12 +587,17 @@ impl Helmholtz {
                     .map(|(v, &r)| a.scale[r] * v)
                     .collect();
                 if let Ok(factor) = a.symbolic.factorize::<c64>(&m_values) {
-                    let probe = factor.probe_backward_error(&self.pattern, &m_values);
-                    if probe <= LDLT_PROBE_TOLERANCE {
+                    let probe = if probe {
+                        factor.probe_backward_error(&self.pattern, &m_values)
+                    } else {
+                        f64::NAN
+                    };
+                    if !(probe > LDLT_PROBE_TOLERANCE) {
                         return Ok(Factor::Ldlt(LdltFactor {
                             factor,
                             scale: &a.scale,
                             probe,
+                            m_values,
                         }));
                     }
                 }
@@ -621,13 +631,34 @@ impl Helmholtz {
     pub fn solve(&self, m: &[f64]) -> Result<State<'_>, HelmholtzError> {
         self.check_model(m)?;
         let m_pad = self.pad(m);
-        let lu = self.factorize_padded(&m_pad)?;
+        let mut lu = self.factorize_padded(&m_pad, false)?;
         let inv_h2 = 1.0 / (self.geometry.h * self.geometry.h);
-        let mut fields = Mat::<c64>::zeros(self.n_unknowns(), self.sources.len());
-        for (s, &q) in self.sources.iter().enumerate() {
-            fields[(q, s)] = c64::new(inv_h2, 0.0);
-        }
+        let point_sources = || {
+            let mut fields = Mat::<c64>::zeros(self.n_unknowns(), self.sources.len());
+            for (s, &q) in self.sources.iter().enumerate() {
+                fields[(q, s)] = c64::new(inv_h2, 0.0);
+            }
+            fields
+        };
+        let mut fields = point_sources();
         lu.solve(&mut fields);
+        // The LDLᵀ's stability probe: the backward error of the first source's solve, M u = S b.
+        if let (Factor::Ldlt(f), Analysis::Ldlt(a)) = (&mut lu, &self.analysis) {
+            f.probe = match self.sources.first() {
+                Some(&q) => {
+                    let mut y = vec![c64::new(0.0, 0.0); self.n_unknowns()];
+                    y[q] = a.scale[q] * inv_h2;
+                    let u: Vec<c64> = (0..self.n_unknowns()).map(|i| fields[(i, 0)]).collect();
+                    ldlt::backward_error(&self.pattern, &f.m_values, &u, &y)
+                }
+                None => f.factor.probe_backward_error(&self.pattern, &f.m_values),
+            };
+            if !(f.probe <= LDLT_PROBE_TOLERANCE) {
+                lu = self.pivoted_fallback(a, &self.matrix_values(&m_pad))?;
+                fields = point_sources();
+                lu.solve(&mut fields);
+            }
+        }
         Ok(State {
             op: self,
             lu,

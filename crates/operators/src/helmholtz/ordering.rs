@@ -14,7 +14,8 @@ use metis_sys::{
     moptions_et_METIS_OPTION_NUMBERING, moptions_et_METIS_OPTION_SEED, rstatus_et_METIS_OK,
 };
 
-/// METIS nested-dissection ordering of a structurally symmetric pattern: `perm[new] = old`.
+/// METIS nested-dissection ordering of a structurally symmetric pattern, postordered
+/// ([`postordered`]): `perm[new] = old`.
 ///
 /// The diagonal is ignored; the graph has an edge (r, c) for every stored off-diagonal entry.
 /// Errors when the graph is too large for METIS's 32-bit indices or METIS reports a failure.
@@ -69,7 +70,7 @@ pub fn metis_nested_dissection(
             return Err("METIS_NodeND returned an invalid permutation".into());
         }
     }
-    Ok(perm)
+    Ok(postordered(pattern, &perm))
 }
 
 /// The inverse of a permutation given as `perm[new] = old`.
@@ -79,4 +80,59 @@ pub fn inverse(perm: &[usize]) -> Vec<usize> {
         inv[old] = new;
     }
     inv
+}
+
+/// The same elimination, reordered so that the elimination tree of the permuted matrix is
+/// postordered (every subtree a contiguous range, each parent right after its last child).
+///
+/// The fill and the flops do not change, but the columns of a chain (a separator, a
+/// minimum-degree leaf) become adjacent, so the supernodal analysis can merge them into wide
+/// supernodes; METIS's orderings of its leaf subgraphs are not postordered.
+pub fn postordered(pattern: &SymbolicSparseColMat<usize>, perm: &[usize]) -> Vec<usize> {
+    let n = perm.len();
+    let inv = inverse(perm);
+    let rows = pattern.row_idx();
+    // Elimination tree of P M Pᵀ (Liu's algorithm with path compression).
+    const NONE: usize = usize::MAX;
+    let mut parent = vec![NONE; n];
+    let mut ancestor = vec![NONE; n];
+    for k in 0..n {
+        for &r in &rows[pattern.col_range(perm[k])] {
+            let mut i = inv[r];
+            while i < k {
+                let next = ancestor[i];
+                ancestor[i] = k;
+                if next == NONE {
+                    parent[i] = k;
+                    break;
+                }
+                i = next;
+            }
+        }
+    }
+    // Children lists in increasing order, then a depth-first postorder from each root.
+    let mut head = vec![NONE; n];
+    let mut next = vec![NONE; n];
+    for k in (0..n).rev() {
+        if parent[k] != NONE {
+            next[k] = head[parent[k]];
+            head[parent[k]] = k;
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut stack = Vec::new();
+    for root in (0..n).filter(|&k| parent[k] == NONE) {
+        stack.push(root);
+        while let Some(&top) = stack.last() {
+            let child = head[top];
+            if child == NONE {
+                stack.pop();
+                out.push(perm[top]);
+            } else {
+                head[top] = next[child];
+                stack.push(child);
+            }
+        }
+    }
+    out
 }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use experiments::faer::{Mat, c64};
 use experiments::fwi::{DatasetConfig, FwiDatasets};
 use experiments::memprior_core::npy::{self, Dtype};
-use experiments::operators::helmholtz::{Geometry, GeometryPreset, Helmholtz};
+use experiments::operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, Solver};
 use experiments::priors::KlBasis;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -38,6 +38,10 @@ pub enum HelmholtzCommand {
         /// Output data file (.npy, complex128).
         #[arg(long)]
         out: PathBuf,
+        /// Sparse factorisation: ldlt-metis (default), ldlt-amd, ldlt-nd, symmetric-metis,
+        /// symmetric-amd, symmetric-nd or lu.
+        #[arg(long, default_value = "ldlt-metis")]
+        solver: String,
     },
     /// Gradient of Φ = ½ Σ‖P u_s − d_s‖²/σ_d² with respect to squared slowness m = 1/v²: G.npy (nx, nz) float64.
     Gradient {
@@ -55,15 +59,24 @@ pub enum HelmholtzCommand {
         /// Output gradient file (.npy, float64).
         #[arg(long)]
         out: PathBuf,
+        /// Sparse factorisation: ldlt-metis (default), ldlt-amd, ldlt-nd, symmetric-metis,
+        /// symmetric-amd, symmetric-nd or lu.
+        #[arg(long, default_value = "ldlt-metis")]
+        solver: String,
     },
-    /// Time every solver on a geometry (symbolic analysis, numeric factorisation, forward solves,
-    /// misfit gradient; medians over repeats) and write helmholtz_solvers_<preset>.csv with fill and flops.
+    /// Time every solver on a geometry (ordering and symbolic analysis, numeric factorisation,
+    /// block solves, misfit gradient; medians over repeats, solvers alternated within each repeat)
+    /// and write helmholtz_solvers_<preset>.csv with fill, flops and GFLOP/s.
     Bench {
         #[command(flatten)]
         geometry: GeometryArgs,
         /// Timed repetitions per solver (the median is reported).
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Time only these solvers (repeatable; default: all): lu, symmetric-amd, symmetric-nd,
+        /// symmetric-metis, ldlt-metis, ldlt-amd, ldlt-nd.
+        #[arg(long = "solver")]
+        solvers: Vec<String>,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
@@ -180,11 +193,13 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             model,
             geometry,
             out,
+            solver,
         } => {
+            let solver = Solver::parse(&solver)?;
             let geometry = load_geometry(&geometry)?;
             let m = read_model(&model, &geometry)?;
             let t0 = Instant::now();
-            let op = Helmholtz::new(geometry)?;
+            let op = Helmholtz::with_solver(geometry, solver)?;
             let t1 = Instant::now();
             let data = op.forward(&m)?;
             let t2 = Instant::now();
@@ -204,14 +219,16 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             sigma_d,
             geometry,
             out,
+            solver,
         } => {
+            let solver = Solver::parse(&solver)?;
             if !(sigma_d.is_finite() && sigma_d > 0.0) {
                 bail!("invalid `--sigma-d`: must be a finite number > 0 (got {sigma_d})");
             }
             let geometry = load_geometry(&geometry)?;
             let m = read_model(&model, &geometry)?;
             let t0 = Instant::now();
-            let op = Helmholtz::new(geometry.clone())?;
+            let op = Helmholtz::with_solver(geometry.clone(), solver)?;
             let d_obs = read_data(&data, &op)?;
             let t1 = Instant::now();
             let (phi, grad) = op.misfit_gradient(&m, &d_obs, sigma_d)?;
@@ -230,6 +247,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
         HelmholtzCommand::Bench {
             geometry,
             repeats,
+            solvers,
             out,
         } => {
             if repeats == 0 {
@@ -244,7 +262,15 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 _ => "custom".into(),
             };
             let geometry = load_geometry(&geometry)?;
-            let csv = bench(&geometry, repeats)?;
+            let solvers = if solvers.is_empty() {
+                Solver::ALL.iter().map(|(_, s)| *s).collect()
+            } else {
+                solvers
+                    .iter()
+                    .map(|n| Solver::parse(n))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let csv = bench(&geometry, &solvers, repeats)?;
             atomic::write(
                 &out.join(format!("helmholtz_solvers_{name}.csv")),
                 csv.as_bytes(),
@@ -307,32 +333,97 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// One CSV row per solver: timings (medians), fill and flops of the symmetric factorisations.
-fn bench(geometry: &Geometry, repeats: usize) -> Result<String> {
-    use experiments::operators::helmholtz::Solver;
+/// One CSV row per solver: timings (medians), fill, flops and rate of the symmetric
+/// factorisations. The solvers alternate within each repeat, so a busy spell of a shared
+/// machine spreads over all of them instead of landing on one.
+fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<String> {
+    use experiments::operators::helmholtz::{ordering, symmetric};
     let m = experiments::fwi::smooth_test_model(geometry.nx, geometry.nz);
     let (nxp, nzp) = geometry.padded_shape();
     let mut csv = String::from(
-        "padded_grid,unknowns,sources,solver,symbolic_s,factorize_s,forward_s,gradient_s,factor_reals,factor_gflop,factor_gflops_per_s\n",
+        "padded_grid,unknowns,sources,solver,symbolic_s,factorize_s,forward_s,gradient_s,factor_reals,factor_gflop,factor_gflops_per_s,\
+         ordering,ordering_s,l_entries,solve_s,adjoint_solve_s,solve_gflop,solve_gflops_per_s,probe_backward_error\n",
     );
-    for (name, solver) in Solver::ALL {
+    struct Row {
+        op: Helmholtz,
+        symbolic: f64,
+        ordering: Option<f64>,
+        d_obs: Mat<c64>,
+        times: [Vec<f64>; 5],
+        probe: Option<f64>,
+    }
+    let mut rows = Vec::new();
+    for &solver in solvers {
         let t = Instant::now();
         let op = Helmholtz::with_solver(geometry.clone(), solver)?;
         let symbolic = t.elapsed().as_secs_f64();
+        // The ordering alone, timed again outside the analysis (it is computed once per geometry).
+        let ordering = match solver.ordering_name() {
+            "metis" => {
+                let (pattern, _) = op.matrix(&m);
+                let t = Instant::now();
+                std::hint::black_box(
+                    ordering::metis_nested_dissection(&pattern)
+                        .map_err(|e| anyhow::anyhow!("METIS: {e}"))?,
+                );
+                Some(t.elapsed().as_secs_f64())
+            }
+            "line-nd" => {
+                let t = Instant::now();
+                std::hint::black_box(symmetric::nested_dissection(nxp, nzp, 16));
+                Some(t.elapsed().as_secs_f64())
+            }
+            _ => None,
+        };
         let d_obs = op.forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())?;
-        let (mut fac, mut fwd, mut grad) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..repeats {
+        rows.push(Row {
+            op,
+            symbolic,
+            ordering,
+            d_obs,
+            times: Default::default(),
+            probe: None,
+        });
+    }
+    let (ns, nr) = (geometry.sources.len(), geometry.receivers.len());
+    for _ in 0..repeats {
+        for row in &mut rows {
+            let op = &row.op;
             let t = Instant::now();
-            std::hint::black_box(op.factorize(&m)?);
-            fac.push(t.elapsed().as_secs_f64());
+            let factor = op.factorize(&m)?;
+            row.times[0].push(t.elapsed().as_secs_f64());
+            row.probe = factor.probe_backward_error();
+            let mut b = Mat::<c64>::zeros(op.n_unknowns(), ns);
+            for (s, &q) in op.source_nodes().iter().enumerate() {
+                b[(q, s)] = c64::new(1.0, 0.0);
+            }
+            let t = Instant::now();
+            factor.solve(&mut b);
+            row.times[3].push(t.elapsed().as_secs_f64());
+            let mut b = Mat::<c64>::zeros(op.n_unknowns(), ns);
+            for s in 0..ns {
+                for (r, &q) in op.receiver_nodes().iter().enumerate() {
+                    b[(q, s)] = c64::new(1.0 + r as f64 / nr as f64, 0.5);
+                }
+            }
+            let t = Instant::now();
+            factor.solve_adjoint(&mut b);
+            row.times[4].push(t.elapsed().as_secs_f64());
+            drop(factor);
             let t = Instant::now();
             std::hint::black_box(op.forward(&m)?);
-            fwd.push(t.elapsed().as_secs_f64());
+            row.times[1].push(t.elapsed().as_secs_f64());
             let t = Instant::now();
-            std::hint::black_box(op.misfit_gradient(&m, &d_obs, 0.01)?);
-            grad.push(t.elapsed().as_secs_f64());
+            std::hint::black_box(op.misfit_gradient(&m, &row.d_obs, 0.01)?);
+            row.times[2].push(t.elapsed().as_secs_f64());
         }
+    }
+    for row in rows {
+        let op = &row.op;
+        let solver = op.solver();
+        let [fac, fwd, grad, sol, adj] = row.times;
         let factorize = median(fac);
+        let (solve, adjoint) = (median(sol), median(adj));
         let (reals, gflop, rate) = match op.symmetric_fill_and_flops() {
             Some((len, flops)) => (
                 len.to_string(),
@@ -341,12 +432,28 @@ fn bench(geometry: &Geometry, repeats: usize) -> Result<String> {
             ),
             None => (String::new(), String::new(), String::new()),
         };
+        let (entries, solve_gflop, solve_rate) = match op.ldlt_symbolic() {
+            // Two block solves (sources, adjoint sources) of n_s columns each, unpruned count.
+            Some(sym) => {
+                let f = 2.0 * ns as f64 * sym.solve_flops();
+                (
+                    sym.factor_len().to_string(),
+                    format!("{:.3}", f / 1e9),
+                    format!("{:.2}", f / 1e9 / (solve + adjoint)),
+                )
+            }
+            None => (String::new(), String::new(), String::new()),
+        };
         csv.push_str(&format!(
-            "{nxp}x{nzp},{},{},{name},{symbolic:.4},{factorize:.4},{:.4},{:.4},{reals},{gflop},{rate}\n",
+            "{nxp}x{nzp},{},{ns},{},{:.4},{factorize:.4},{:.4},{:.4},{reals},{gflop},{rate},{},{},{entries},{solve:.4},{adjoint:.4},{solve_gflop},{solve_rate},{}\n",
             op.n_unknowns(),
-            geometry.sources.len(),
+            solver.name(),
+            row.symbolic,
             median(fwd),
-            median(grad)
+            median(grad),
+            solver.ordering_name(),
+            row.ordering.map(|t| format!("{t:.4}")).unwrap_or_default(),
+            row.probe.map(|e| format!("{e:.1e}")).unwrap_or_default(),
         ));
     }
     Ok(csv)

@@ -160,7 +160,7 @@ pub fn performance_page(
              right-hand side per solve. Both commands read the same <code>.npy</code> model and data and write the gradient; \
              they alternate, and the medians are reported. <em>command</em> times are wall clock of the whole process \
              (start-up, reading, writing); <em>gradient</em> times are what each program reports for the computation alone. \
-             The two gradients agree to the last column.</p>{}",
+             <em>rust_per_model_gradient_s</em> is the gradient per model with the setup (ordering, symbolic analysis) amortized, as in DPS, from <code>memprior helmholtz bench --solver S</code> run in the same alternation, and <em>per_model_speedup</em> sets the SciPy gradient against it. The two gradients agree to the last column.</p>{}",
             csv_table(&text)
         );
     }
@@ -170,13 +170,20 @@ pub fn performance_page(
             let _ = write!(
                 body,
                 "<h2 id=\"solvers-{preset}\">Factorisations, {preset} geometry</h2>\
-                 <p><code>memprior helmholtz bench --preset {preset}</code>: faer's sparse LU of $A$ (COLAMD column ordering) \
-                 against the $LBL^\\top$ factorisation of the real symmetric form of $SA$ with approximate minimum degree \
-                 (the default) or nested dissection of the grid. <em>symbolic</em> is computed once per geometry; \
-                 <em>factorize</em> is the per-model numeric factorisation; <em>forward</em> adds the block solve of all \
-                 sources; <em>gradient</em> adds the adjoint solve and the correlation. Fill and flops are counted from the \
-                 symbolic factorisation (faer does not expose its LU fill). FWI.md §3 puts a nested-dissection LU of the \
-                 260² grid at ≈ 3 GFLOP.</p>{}",
+                 <p><code>memprior helmholtz bench --preset {preset}</code>: faer's sparse LU of $A$ (COLAMD column ordering); \
+                 the $LBL^\\top$ factorisation (Bunch–Kaufman pivoting) of the real symmetric form of $SA$ under approximate \
+                 minimum degree, the line nested dissection of the grid or METIS nested dissection; and the default, a \
+                 supernodal complex-symmetric $LDL^\\top$ of $SA$ without pivoting (no conjugation), checked by the backward \
+                 error of a probe solve (<em>probe_backward_error</em>) with the pivoted $LBL^\\top$ as fallback, under the same \
+                 three orderings. <em>symbolic</em> (ordering and symbolic analysis, <em>ordering</em> the fill-reducing ordering \
+                 alone) is computed once per geometry; <em>factorize</em> is the per-model numeric factorisation; \
+                 <em>solve</em> and <em>adjoint_solve</em> one block solve of all sources and of all adjoint sources (the \
+                 forward elimination skips the supernodes outside the elimination-tree reach of point sources and \
+                 receivers); <em>forward</em> is factorisation and source solve; <em>gradient</em> adds the adjoint solve and \
+                 the correlation — the per-model cost of a DPS step. Fill (<em>factor_reals</em>: stored reals of $L$; \
+                 <em>l_entries</em>: complex entries of the $LDL^\\top$ factor, relaxed supernodes included) and flops are \
+                 counted from the symbolic factorisation (faer does not expose its LU fill); <em>solve_gflop</em> counts two \
+                 unpruned block solves. The solvers alternate within each repeat.</p>{}",
                 csv_table(&text)
             );
         }

@@ -418,12 +418,11 @@ fn bad_input_is_reported_and_leaves_no_output() {
             "{what}: existing output was touched"
         );
     }
-    assert!(
-        std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .all(|e| !e.file_name().to_string_lossy().starts_with(memprior_core::atomic::TMP_PREFIX))
-    );
+    assert!(std::fs::read_dir(&dir).unwrap().flatten().all(|e| {
+        !e.file_name()
+            .to_string_lossy()
+            .starts_with(memprior_core::atomic::TMP_PREFIX)
+    }));
 }
 
 #[test]
@@ -448,4 +447,76 @@ fn under_resolved_geometry_gets_a_warning() {
         err.contains("warning") && err.contains("2.40 grid points per wavelength"),
         "{err}"
     );
+}
+
+#[test]
+fn bench_times_the_chosen_solvers_and_reports_fill_flops_and_ordering() {
+    let dir = scratch("bench");
+    let out = run(&args(&[
+        "bench",
+        "--preset",
+        "small",
+        "--solver",
+        "ldlt-metis",
+        "--solver",
+        "lu",
+        "--repeats",
+        "1",
+        "--out",
+        &s(&dir),
+    ]));
+    ok(&out);
+    let text = std::fs::read_to_string(dir.join("helmholtz_solvers_small.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for column in [
+        "solver",
+        "ordering",
+        "ordering_s",
+        "factor_gflop",
+        "factor_gflops_per_s",
+        "l_entries",
+        "gradient_s",
+    ] {
+        assert!(
+            header.contains(&column),
+            "missing column {column}: {}",
+            lines[0]
+        );
+    }
+    let field = |line: &str, name: &str| -> String {
+        let k = header.iter().position(|h| *h == name).unwrap();
+        line.split(',').nth(k).unwrap().to_string()
+    };
+    assert_eq!(field(lines[1], "solver"), "ldlt-metis");
+    assert_eq!(field(lines[1], "ordering"), "metis");
+    assert!(field(lines[1], "factor_gflop").parse::<f64>().unwrap() > 0.0);
+    assert!(
+        field(lines[1], "probe_backward_error")
+            .parse::<f64>()
+            .unwrap()
+            < 1e-12
+    );
+    assert_eq!(field(lines[2], "solver"), "lu");
+    assert!(field(lines[2], "l_entries").is_empty());
+    // An unknown solver is a usage error naming the choices, and writes nothing.
+    let dir2 = scratch("bench-bad");
+    let out = run(&args(&[
+        "bench",
+        "--preset",
+        "small",
+        "--solver",
+        "cholesky",
+        "--out",
+        &s(&dir2),
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ldlt-metis"));
+    assert!(!dir2.join("helmholtz_solvers_small.csv").exists());
 }

@@ -74,6 +74,12 @@ fn main() {
         let d_obs: Mat<c64> = op
             .forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())
             .unwrap();
+        if std::env::var_os("GRADIENT_LOOP").is_some() {
+            for _ in 0..20 {
+                std::hint::black_box(op.misfit_gradient(&m, &d_obs, 0.01).unwrap());
+            }
+            continue;
+        }
         let (mut fac, mut grad, mut sol, mut adj, mut one) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut info = String::new();

@@ -365,13 +365,32 @@ impl LdltSymbolic {
     /// A buffer for the values of L: one returned by a dropped factor if any (its contents are
     /// overwritten panel by panel), else a new one. Reuse saves the page faults of 40 MB.
     fn take_buffer<T: Scalar>(&self) -> Vec<T> {
+        let v: FactorValues<T> = self.take();
+        if v.0.len() == self.factor_len() {
+            v.0
+        } else {
+            vec![T::ZERO; self.factor_len()]
+        }
+    }
+
+    /// A pooled workspace of type V (or a new, empty one).
+    fn take<V: Default + Send + 'static>(&self) -> V {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = pool.iter().position(|b| b.is::<Vec<T>>()) {
-            if let Ok(v) = pool.swap_remove(i).downcast::<Vec<T>>() {
+        if let Some(i) = pool.iter().position(|b| b.is::<V>()) {
+            if let Ok(v) = pool.swap_remove(i).downcast::<V>() {
                 return *v;
             }
         }
-        vec![T::ZERO; self.factor_len()]
+        V::default()
+    }
+
+    /// Return a workspace to the pool (a few are kept: the buffers of L and of the solves).
+    fn give<V: Send + 'static>(&self, v: V) {
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < 6 {
+                pool.push(Box::new(v));
+            }
+        }
     }
 
     fn finish<T: Scalar>(&self, l: Vec<T>) -> LdltFactor<'_, T> {
@@ -487,6 +506,24 @@ impl LdltSymbolic {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Pooled values of L.
+struct FactorValues<T>(Vec<T>);
+
+impl<T> Default for FactorValues<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+/// Pooled solve workspaces: row-major right-hand sides in factor and in original order.
+struct SolveWork<T>(Vec<T>, Vec<c64>);
+
+impl<T> Default for SolveWork<T> {
+    fn default() -> Self {
+        Self(Vec::new(), Vec::new())
     }
 }
 
@@ -646,11 +683,8 @@ pub struct LdltFactor<'a, T: Scalar> {
 
 impl<T: Scalar> Drop for LdltFactor<'_, T> {
     fn drop(&mut self) {
-        if let Ok(mut pool) = self.symbolic.pool.lock() {
-            if pool.len() < 2 {
-                pool.push(Box::new(std::mem::take(&mut self.values)));
-            }
-        }
+        self.symbolic
+            .give(FactorValues(std::mem::take(&mut self.values)));
     }
 }
 
@@ -675,30 +709,65 @@ impl<T: Scalar> LdltFactor<'_, T> {
     }
 
     fn solve_impl(&self, rhs: MatMut<'_, c64>, prune: bool) {
+        self.solve_transformed(rhs, None, None, false, prune);
+    }
+
+    /// Solve M x = y_j for each column r_j of `rhs` and overwrite it with the transformed
+    /// solution: y = s_in ⊙ c(r), r ← c(s_out ⊙ x), with c the complex conjugate when `conjugate`
+    /// (else the identity) and absent scales meaning ones. The transforms are fused into the
+    /// passes that permute `rhs` in and out of the factor's order. `prune` skips the supernodes
+    /// outside the reach of each column's nonzeros in the forward elimination.
+    pub fn solve_transformed(
+        &self,
+        rhs: MatMut<'_, c64>,
+        s_in: Option<&[c64]>,
+        s_out: Option<&[c64]>,
+        conjugate: bool,
+        prune: bool,
+    ) {
         let sym = self.symbolic;
         let (n, k) = (sym.n, rhs.ncols());
-        if k == 0 {
+        if k == 0 || n == 0 {
             return;
         }
         let mut rhs = rhs;
-        // Row-major work array: the k values of one unknown are adjacent, so each entry of L is
-        // loaded once per block of right-hand sides.
-        let mut x = vec![T::ZERO; n * k];
         let nsup = sym.n_supernodes();
-        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for j in 0..k {
-            let col = rhs.rb().col(j);
-            for i in 0..n {
-                let v = col[sym.perm[i]];
-                if v.re != 0.0 || v.im != 0.0 {
-                    x[i * k + j] = T::from_c64(v);
-                    if prune {
-                        starts[j].push(sym.sn_of_col[i]);
-                    }
+        let SolveWork(mut x, mut rt) = sym.take::<SolveWork<T>>();
+        // Row-major work arrays: the k values of one unknown are adjacent, so each entry of L is
+        // loaded once per block of right-hand sides. rt holds rhs transposed (original order),
+        // by blocks of rows so that both sides stay in cache.
+        x.resize(n * k, T::ZERO);
+        rt.resize(n * k, c64::new(0.0, 0.0));
+        const ROWS: usize = 64;
+        for q0 in (0..n).step_by(ROWS) {
+            let q1 = (q0 + ROWS).min(n);
+            for j in 0..k {
+                let col = rhs.rb().col(j);
+                for q in q0..q1 {
+                    let v = if conjugate { col[q].conj() } else { col[q] };
+                    rt[q * k + j] = match s_in {
+                        Some(sc) => sc[q] * v,
+                        None => v,
+                    };
                 }
             }
-            if !prune {
-                starts[j].extend(0..nsup);
+        }
+        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for i in 0..n {
+            let q = sym.perm[i];
+            let src = &rt[q * k..(q + 1) * k];
+            let dst = &mut x[i * k..(i + 1) * k];
+            for j in 0..k {
+                let v = src[j];
+                dst[j] = T::from_c64(v);
+                if prune && (v.re != 0.0 || v.im != 0.0) {
+                    starts[j].push(sym.sn_of_col[i]);
+                }
+            }
+        }
+        if !prune {
+            for st in &mut starts {
+                st.extend(0..nsup);
             }
         }
         self.forward(&mut x, k, &starts);
@@ -708,12 +777,28 @@ impl<T: Scalar> LdltFactor<'_, T> {
             }
         }
         self.backward(&mut x, k);
-        for j in 0..k {
-            let mut col = rhs.rb_mut().col_mut(j);
-            for i in 0..n {
-                col[sym.perm[i]] = x[i * k + j].to_c64();
+        for i in 0..n {
+            let q = sym.perm[i];
+            let src = &x[i * k..(i + 1) * k];
+            let dst = &mut rt[q * k..(q + 1) * k];
+            for j in 0..k {
+                dst[j] = src[j].to_c64();
             }
         }
+        for q0 in (0..n).step_by(ROWS) {
+            let q1 = (q0 + ROWS).min(n);
+            for j in 0..k {
+                let mut col = rhs.rb_mut().col_mut(j);
+                for q in q0..q1 {
+                    let v = match s_out {
+                        Some(sc) => sc[q] * rt[q * k + j],
+                        None => rt[q * k + j],
+                    };
+                    col[q] = if conjugate { v.conj() } else { v };
+                }
+            }
+        }
+        sym.give(SolveWork(x, rt));
     }
 
     /// L Y = B in place (permuted numbering, row-major n × k), column j starting in the

@@ -239,12 +239,9 @@ impl Factor<'_> {
             Self::Lu(lu) => lu.solve_in_place(rhs),
             Self::Symmetric(f) => f.solve(rhs),
             Self::Ldlt(f) => {
-                for j in 0..rhs.ncols() {
-                    for (v, s) in rhs.col_mut(j).iter_mut().zip(f.scale) {
-                        *v *= *s;
-                    }
-                }
-                f.factor.solve_in_place(rhs.as_mut());
+                // A x = b ⇔ M x = S b.
+                f.factor
+                    .solve_transformed(rhs.as_mut(), Some(f.scale), None, false, true);
             }
         }
     }
@@ -256,17 +253,8 @@ impl Factor<'_> {
             Self::Symmetric(f) => f.solve_adjoint(rhs),
             Self::Ldlt(f) => {
                 // Aᴴ = conj(M) conj(S)⁻¹: λ = conj(S M⁻¹ conj(r)).
-                for j in 0..rhs.ncols() {
-                    for v in rhs.col_mut(j).iter_mut() {
-                        *v = v.conj();
-                    }
-                }
-                f.factor.solve_in_place(rhs.as_mut());
-                for j in 0..rhs.ncols() {
-                    for (v, s) in rhs.col_mut(j).iter_mut().zip(f.scale) {
-                        *v = (*v * *s).conj();
-                    }
-                }
+                f.factor
+                    .solve_transformed(rhs.as_mut(), None, Some(f.scale), true, true);
             }
         }
     }

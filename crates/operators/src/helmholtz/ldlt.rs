@@ -113,6 +113,7 @@ pub enum LdltOrdering {
 pub struct LdltSymbolic {
     n: usize,
     perm: Vec<usize>,
+    perm_inv: Vec<usize>,
     /// Supernode s holds columns sn_begin[s]..sn_begin[s + 1].
     sn_begin: Vec<usize>,
     /// Row pattern of supernode s below its diagonal block: pattern[pat_ptr[s]..pat_ptr[s + 1]].
@@ -271,6 +272,7 @@ impl LdltSymbolic {
         Ok(Self {
             n,
             perm,
+            perm_inv,
             sn_begin,
             pat_ptr,
             pattern: pat,
@@ -739,29 +741,62 @@ impl<T: Scalar> LdltFactor<'_, T> {
         x.resize(n * k, T::ZERO);
         rt.resize(n * k, c64::new(0.0, 0.0));
         const ROWS: usize = 64;
-        for q0 in (0..n).step_by(ROWS) {
-            let q1 = (q0 + ROWS).min(n);
-            for j in 0..k {
-                let col = rhs.rb().col(j);
-                for q in q0..q1 {
-                    let v = if conjugate { col[q].conj() } else { col[q] };
-                    rt[q * k + j] = match s_in {
-                        Some(sc) => sc[q] * v,
-                        None => v,
-                    };
+        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
+        // Point sources and receiver lines are sparse: place their nonzeros directly.
+        let mut nonzeros: Vec<(usize, usize, c64)> = Vec::new();
+        let sparse_limit = n * k / 16;
+        'scan: for j in 0..k {
+            let col = rhs.rb().col(j);
+            for q in 0..n {
+                let v = col[q];
+                if v.re != 0.0 || v.im != 0.0 {
+                    if nonzeros.len() == sparse_limit {
+                        nonzeros.clear();
+                        nonzeros.push((usize::MAX, 0, v));
+                        break 'scan;
+                    }
+                    nonzeros.push((q, j, v));
                 }
             }
         }
-        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for i in 0..n {
-            let q = sym.perm[i];
-            let src = &rt[q * k..(q + 1) * k];
-            let dst = &mut x[i * k..(i + 1) * k];
-            for j in 0..k {
-                let v = src[j];
-                dst[j] = T::from_c64(v);
-                if prune && (v.re != 0.0 || v.im != 0.0) {
+        if nonzeros.first().is_none_or(|e| e.0 != usize::MAX) {
+            x.fill(T::ZERO);
+            for &(q, j, v) in &nonzeros {
+                let v = if conjugate { v.conj() } else { v };
+                let v = match s_in {
+                    Some(sc) => sc[q] * v,
+                    None => v,
+                };
+                let i = sym.perm_inv[q];
+                x[i * k + j] = T::from_c64(v);
+                if prune {
                     starts[j].push(sym.sn_of_col[i]);
+                }
+            }
+        } else {
+            for q0 in (0..n).step_by(ROWS) {
+                let q1 = (q0 + ROWS).min(n);
+                for j in 0..k {
+                    let col = rhs.rb().col(j);
+                    for q in q0..q1 {
+                        let v = if conjugate { col[q].conj() } else { col[q] };
+                        rt[q * k + j] = match s_in {
+                            Some(sc) => sc[q] * v,
+                            None => v,
+                        };
+                    }
+                }
+            }
+            for i in 0..n {
+                let q = sym.perm[i];
+                let src = &rt[q * k..(q + 1) * k];
+                let dst = &mut x[i * k..(i + 1) * k];
+                for j in 0..k {
+                    let v = src[j];
+                    dst[j] = T::from_c64(v);
+                    if prune && (v.re != 0.0 || v.im != 0.0) {
+                        starts[j].push(sym.sn_of_col[i]);
+                    }
                 }
             }
         }

@@ -219,6 +219,13 @@ pub struct LdltFactor<'a> {
     probe: f64,
     /// M = S A in A's pattern order (for residuals).
     m_values: Vec<c64>,
+    buffers: &'a Buffers,
+}
+
+impl Drop for LdltFactor<'_> {
+    fn drop(&mut self) {
+        self.buffers.give_vec(std::mem::take(&mut self.m_values));
+    }
 }
 
 /// A numeric factorisation of A(m) for one model.
@@ -273,6 +280,56 @@ impl Factor<'_> {
     }
 }
 
+/// Per-model buffers of one operator (wavefields, matrix values), kept between models: a
+/// fresh 16 MB block costs its page faults on every gradient.
+#[derive(Default)]
+struct Buffers {
+    mats: std::sync::Mutex<Vec<Mat<c64>>>,
+    vecs: std::sync::Mutex<Vec<Vec<c64>>>,
+}
+
+impl Buffers {
+    /// A zero matrix of this shape, reusing a returned one if any.
+    fn zeros(&self, nrows: usize, ncols: usize) -> Mat<c64> {
+        let mut mats = self.mats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = mats
+            .iter()
+            .position(|m| m.nrows() == nrows && m.ncols() == ncols)
+        {
+            let mut m = mats.swap_remove(i);
+            m.fill(c64::new(0.0, 0.0));
+            return m;
+        }
+        Mat::zeros(nrows, ncols)
+    }
+
+    fn give_mat(&self, m: Mat<c64>) {
+        if let Ok(mut mats) = self.mats.lock() {
+            if mats.len() < 4 {
+                mats.push(m);
+            }
+        }
+    }
+
+    /// A copy of `src`, reusing a returned vector if any.
+    fn copy_of(&self, src: &[c64]) -> Vec<c64> {
+        let mut vecs = self.vecs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = vecs.pop().unwrap_or_default();
+        drop(vecs);
+        v.clear();
+        v.extend_from_slice(src);
+        v
+    }
+
+    fn give_vec(&self, v: Vec<c64>) {
+        if let Ok(mut vecs) = self.vecs.lock() {
+            if vecs.len() < 4 {
+                vecs.push(v);
+            }
+        }
+    }
+}
+
 /// S = diag(s_{x,i} s_{z,j}) on the padded grid: S A is complex symmetric.
 fn stretch_scale(ax: &PmlAxis, az: &PmlAxis) -> Vec<c64> {
     let nzp = az.stretch.len();
@@ -296,6 +353,7 @@ pub struct Helmholtz {
     analysis: Analysis,
     sources: Vec<usize>,
     receivers: Vec<usize>,
+    buffers: Buffers,
 }
 
 impl std::fmt::Debug for Helmholtz {
@@ -416,6 +474,7 @@ impl Helmholtz {
             analysis,
             sources,
             receivers,
+            buffers: Buffers::default(),
         })
     }
 
@@ -537,7 +596,7 @@ impl Helmholtz {
     /// Values of A(m) in pattern order for a padded squared-slowness field.
     fn matrix_values(&self, m_pad: &[f64]) -> Vec<c64> {
         let w2 = self.omega * self.omega;
-        let mut values = self.laplacian.clone();
+        let mut values = self.buffers.copy_of(&self.laplacian);
         for (q, &pos) in self.diag_pos.iter().enumerate() {
             values[pos].re += w2 * m_pad[q];
         }
@@ -569,11 +628,10 @@ impl Helmholtz {
             Analysis::Symmetric(a) => Ok(Factor::Symmetric(a.factorize(&values, &self.pattern))),
             Analysis::Ldlt(a) => {
                 let rows = self.pattern.row_idx();
-                let m_values: Vec<c64> = values
-                    .iter()
-                    .zip(rows)
-                    .map(|(v, &r)| a.scale[r] * v)
-                    .collect();
+                let mut m_values = self.buffers.copy_of(&values);
+                for (v, &r) in m_values.iter_mut().zip(rows) {
+                    *v *= a.scale[r];
+                }
                 if let Ok(factor) = a.symbolic.factorize::<c64>(&m_values) {
                     let probe = if probe {
                         factor.probe_backward_error(&self.pattern, &m_values)
@@ -581,11 +639,13 @@ impl Helmholtz {
                         f64::NAN
                     };
                     if !(probe > LDLT_PROBE_TOLERANCE) {
+                        self.buffers.give_vec(values);
                         return Ok(Factor::Ldlt(LdltFactor {
                             factor,
                             scale: &a.scale,
                             probe,
                             m_values,
+                            buffers: &self.buffers,
                         }));
                     }
                 }
@@ -622,7 +682,7 @@ impl Helmholtz {
         let mut lu = self.factorize_padded(&m_pad, false)?;
         let inv_h2 = 1.0 / (self.geometry.h * self.geometry.h);
         let point_sources = || {
-            let mut fields = Mat::<c64>::zeros(self.n_unknowns(), self.sources.len());
+            let mut fields = self.buffers.zeros(self.n_unknowns(), self.sources.len());
             for (s, &q) in self.sources.iter().enumerate() {
                 fields[(q, s)] = c64::new(inv_h2, 0.0);
             }
@@ -708,6 +768,14 @@ pub struct State<'a> {
     fields: Mat<c64>,
 }
 
+impl Drop for State<'_> {
+    fn drop(&mut self) {
+        self.op
+            .buffers
+            .give_mat(std::mem::replace(&mut self.fields, Mat::new()));
+    }
+}
+
 impl State<'_> {
     /// Source wavefields on the padded grid, one column per source (index q = i N_z + j).
     pub fn fields(&self) -> &Mat<c64> {
@@ -724,7 +792,7 @@ impl State<'_> {
 
     /// Solve Aᴴ λ_s = Pᵀ w_s for receiver-side weights `w` (n_s × n_r); returns λ (N × n_s).
     fn adjoint_fields(&self, w: &Mat<c64>) -> Mat<c64> {
-        let mut rhs = Mat::<c64>::zeros(self.op.n_unknowns(), w.nrows());
+        let mut rhs = self.op.buffers.zeros(self.op.n_unknowns(), w.nrows());
         for s in 0..w.nrows() {
             for (r, &q) in self.op.receivers.iter().enumerate() {
                 rhs[(q, s)] += w[(s, r)];
@@ -809,7 +877,10 @@ impl State<'_> {
     /// Jᴴ δd (real, length n_x n_z): the adjoint of [`State::jacobian_apply`] in the real inner
     /// product Re⟨·,·⟩.
     pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Vec<f64> {
-        self.correlate(&self.adjoint_fields(dd))
+        let lambda = self.adjoint_fields(dd);
+        let g = self.correlate(&lambda);
+        self.op.buffers.give_mat(lambda);
+        g
     }
 
     /// Φ = ½ Σ‖P u_s − d_s‖²/σ_d² and ∇_m Φ = Jᴴ (P u − d)/σ_d².

@@ -42,6 +42,11 @@ pub fn metis_nested_dissection(
     let mut options = [0 as idx_t; METIS_NOPTIONS as usize];
     let mut perm = vec![0 as idx_t; n];
     let mut iperm = vec![0 as idx_t; n];
+    // METIS's random number generator is process-global state: concurrent calls (threads of a
+    // test run or of a driver) would interleave its draws and make the ordering depend on
+    // timing. One call at a time keeps it a function of the graph and the seed.
+    static METIS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = METIS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: every pointer refers to a live buffer of the length METIS reads or writes
     // (options: METIS_NOPTIONS; xadj: n + 1; adjncy: xadj[n]; perm, iperm: n); vwgt is null
     // (unit weights), which METIS accepts.

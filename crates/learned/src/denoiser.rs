@@ -1,18 +1,18 @@
 //! The trained network as a [`Denoiser`]: ε̂ predicted in f32 with the EMA weights, and the
-//! vector–Jacobian product of x̂₀ = (x_t − √(1 − ᾱ) ε̂)/√ᾱ by reverse-mode autodiff,
+//! vector–Jacobian product of x̂₀ = (x_t − √(1 − ᾱ) ε̂)/√ᾱ by the network's reverse pass,
 //! (∂x̂₀/∂x_t)ᵀ v = (v − √(1 − ᾱ) (∂ε̂/∂x_t)ᵀ v) / √ᾱ.
 
-use burn::tensor::{Device, Tensor};
 use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
 
-use crate::net::{HostParams, MlpConfig, batch_tensor, forward, time_embedding, to_host};
+use crate::mlp::{self, Layout};
+use crate::net::{HostParams, MlpConfig, time_embedding};
 
 /// A trained ε-prediction MLP with its schedule.
 pub struct LearnedDenoiser {
     config: MlpConfig,
-    params: Vec<Tensor<2>>,
+    layout: Layout,
+    params: Vec<f32>,
     schedule: NoiseSchedule,
-    device: Device,
 }
 
 impl std::fmt::Debug for LearnedDenoiser {
@@ -24,26 +24,30 @@ impl std::fmt::Debug for LearnedDenoiser {
 impl LearnedDenoiser {
     /// The network with `weights` (usually the EMA weights) under `schedule`.
     pub fn new(weights: &HostParams, schedule: NoiseSchedule) -> Self {
-        let device = Device::flex();
         Self {
             config: weights.config,
-            params: weights.to_device(&device),
+            layout: Layout::new(weights.config),
+            params: weights.tensors.concat(),
             schedule,
-            device,
         }
     }
 
-    fn inputs(&self, x_t: &Batch, t: usize) -> (Tensor<2>, Tensor<2>) {
+    /// Rows [x_t ; e(t)] of the network input.
+    fn input(&self, x_t: &Batch, t: usize) -> Vec<f32> {
         assert_eq!(x_t.dim(), self.config.dim, "x_t has the wrong dimension");
-        let (b, d, e) = (x_t.len(), self.config.dim, self.config.time_embedding);
-        let x = batch_tensor(x_t.as_slice().iter().map(|v| *v as f32).collect(), b, d, &self.device);
-        let emb = batch_tensor(time_embedding(&vec![t; b], e), b, e, &self.device);
-        (x, emb)
+        let e = self.config.time_embedding;
+        let emb = time_embedding(&[t], e);
+        let mut input = Vec::with_capacity(x_t.len() * (self.config.dim + e));
+        for row in x_t.as_slice().chunks_exact(self.config.dim) {
+            input.extend(row.iter().map(|v| *v as f32));
+            input.extend_from_slice(&emb);
+        }
+        input
     }
 }
 
-fn to_batch(t: &Tensor<2>, dim: usize) -> Batch {
-    Batch::new(dim, to_host(t).into_iter().map(f64::from).collect()).expect("network output shape")
+fn to_batch(values: &[f32], dim: usize) -> Batch {
+    Batch::new(dim, values.iter().map(|v| f64::from(*v)).collect()).expect("network output shape")
 }
 
 impl Denoiser for LearnedDenoiser {
@@ -56,21 +60,18 @@ impl Denoiser for LearnedDenoiser {
     }
 
     fn predict(&self, x_t: &Batch, t: usize) -> Prediction {
-        let (x, emb) = self.inputs(x_t, t);
-        let eps = forward(&self.config, &self.params, x, emb);
-        Prediction::Epsilon(to_batch(&eps, self.config.dim))
+        let tape = mlp::forward(&self.layout, &self.params, self.input(x_t, t), x_t.len());
+        Prediction::Epsilon(to_batch(&tape.out, self.config.dim))
     }
 }
 
 impl DifferentiableDenoiser for LearnedDenoiser {
     fn x0_vjp(&self, x_t: &Batch, t: usize, v: &Batch) -> Batch {
         assert_eq!((x_t.dim(), x_t.len()), (v.dim(), v.len()), "v must match x_t");
-        let (x, emb) = self.inputs(x_t, t);
-        let x = x.autodiff().require_grad();
-        let eps = forward(&self.config, &self.params, x.clone(), emb);
-        let vt = batch_tensor(v.as_slice().iter().map(|a| *a as f32).collect(), v.len(), v.dim(), &self.device);
-        let grads = (eps * vt).sum().backward();
-        let jt_v = to_batch(&x.grad(&grads).expect("x requires grad"), self.config.dim);
+        let tape = mlp::forward(&self.layout, &self.params, self.input(x_t, t), x_t.len());
+        let g: Vec<f32> = v.as_slice().iter().map(|a| *a as f32).collect();
+        let back = mlp::backward(&self.layout, &self.params, &tape, g, true);
+        let jt_v = to_batch(back.d_x.as_deref().unwrap_or_default(), self.config.dim);
         let ab = self.schedule.alpha_bar(t);
         v.axpby(1.0 / ab.sqrt(), &jt_v, -(1.0 - ab).sqrt() / ab.sqrt())
     }

@@ -1,5 +1,7 @@
 //! A learned diffusion denoiser: the ε-prediction MLP of FWI.md §4, trained on the denoising
-//! loss with burn's pure-Rust `flex` CPU backend and reverse-mode autodiff.
+//! loss on the CPU by a forward and backward pass written for this architecture ([`mlp`]: faer's
+//! f32 matrix multiply with AVX-512 or AVX2 chosen at run time) and an optimizer step fused into
+//! one pass over flat buffers ([`optim`]). burn's autodiff of the same network is the tests' oracle.
 //!
 //! - [`net`]: the architecture (sinusoidal time embedding, width W, L residual blocks
 //!   Linear → LayerNorm → GELU) as explicit parameter tensors;
@@ -8,8 +10,8 @@
 //!   resumable from atomic checkpoints, with weights cached under a hash of everything that
 //!   determines them;
 //! - [`checkpoint`]: the file format;
-//! - [`LearnedDenoiser`]: the trained network as a [`memprior_core::Denoiser`] with an autodiff
-//!   vector–Jacobian product.
+//! - [`LearnedDenoiser`]: the trained network as a [`memprior_core::Denoiser`] with its
+//!   vector–Jacobian product by the reverse pass.
 //!
 //! A network that reaches the minimum of the denoising loss on N points *is* the closed-form
 //! memorized denoiser of `priors::MemorizedDenoiser`; how close a finite budget gets is what the
@@ -17,9 +19,12 @@
 
 pub mod checkpoint;
 mod denoiser;
+pub mod mlp;
 pub mod net;
+pub mod optim;
+mod simd;
 pub mod train;
 
 pub use denoiser::LearnedDenoiser;
 pub use net::{HostParams, MlpConfig};
-pub use train::{Recipe, StepRecord, TrainConfig, TrainError, Trained, Trainer};
+pub use train::{Recipe, StepRecord, StepTimes, TrainConfig, TrainError, Trained, Trainer};

@@ -2,16 +2,14 @@
 //!
 //! ε̂(x_t, t) = W_out h_L + b_out, where
 //! h_0 = GELU(W_in [x_t ; e(t)] + b_in),  h_l = h_{l−1} + GELU(LayerNorm(W_l h_{l−1} + b_l)),
-//! and e(t) is the sinusoidal embedding [sin(t f_i), cos(t f_i)], f_i = 10000^(−i/(E/2)).
+//! and e(t) is the sinusoidal embedding [sin(t f_i), cos(t f_i)], f_i = 10000^(−i/(E/2 − 1)), i = 0 … E/2 − 1
+//! (the authors' spacing: the last frequency is exactly 10⁻⁴).
 //!
-//! Parameters are kept as a flat list of burn tensors (weights [in, out], biases and LayerNorm
-//! scales as [1, out]) so that the optimiser, the EMA and the checkpoint handle them uniformly.
-//! The network computes in f32 (the flex backend's native float): the training loss is a mean of
-//! O(1) squares, far above f32 rounding.
+//! Parameters are kept as a list of row-major f32 tensors (weights [in, out], biases and LayerNorm
+//! scales as [1, out]) in the order of [`MlpConfig::shapes`]; [`crate::mlp`] runs the network on
+//! them flattened. The network computes in f32: the training loss is a mean of O(1) squares, far
+//! above f32 rounding.
 
-use burn::tensor::activation::gelu;
-use burn::tensor::module::layer_norm;
-use burn::tensor::{Device, Tensor, TensorData};
 use memprior_core::ConfigError;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -102,28 +100,7 @@ impl HostParams {
         Self { config, tensors }
     }
 
-    /// Upload to `device`.
-    pub fn to_device(&self, device: &Device) -> Vec<Tensor<2>> {
-        self.config
-            .shapes()
-            .iter()
-            .zip(&self.tensors)
-            .map(|(s, v)| Tensor::from_data(TensorData::new(v.clone(), *s), device))
-            .collect()
-    }
 
-    /// Download from tensors.
-    pub fn from_tensors(config: MlpConfig, tensors: &[Tensor<2>]) -> Self {
-        Self {
-            config,
-            tensors: tensors.iter().map(to_host).collect(),
-        }
-    }
-}
-
-/// A tensor's values as a host vector.
-pub fn to_host(t: &Tensor<2>) -> Vec<f32> {
-    t.to_data().try_to_vec::<f32>().expect("f32 tensor")
 }
 
 /// The sinusoidal embedding of the integer levels `ts`, one row each (E columns).
@@ -131,31 +108,12 @@ pub fn time_embedding(ts: &[usize], e: usize) -> Vec<f32> {
     let half = e / 2;
     let mut out = Vec::with_capacity(ts.len() * e);
     for &t in ts {
-        let freqs = (0..half).map(|i| (-(10_000f64.ln()) * i as f64 / half as f64).exp());
+        // The authors' frequencies: f_i = 10000^(−i/(E/2 − 1)), from 1 down to exactly 1/10000.
+        let denom = (half.max(2) - 1) as f64;
+        let freqs = (0..half).map(|i| (-(10_000f64.ln()) * i as f64 / denom).exp());
         let args: Vec<f64> = freqs.map(|f| t as f64 * f).collect();
         out.extend(args.iter().map(|a| a.sin() as f32));
         out.extend(args.iter().map(|a| a.cos() as f32));
     }
     out
-}
-
-/// ε̂ for a batch: `x` is [B, dim], `emb` is [B, E].
-pub fn forward(config: &MlpConfig, params: &[Tensor<2>], x: Tensor<2>, emb: Tensor<2>) -> Tensor<2> {
-    let w = config.width;
-    let input = Tensor::cat(vec![x, emb], 1);
-    let mut h = gelu(input.matmul(params[0].clone()).add(params[1].clone()));
-    for l in 0..config.blocks {
-        let p = &params[2 + 4 * l..6 + 4 * l];
-        let a = h.clone().matmul(p[0].clone()).add(p[1].clone());
-        let gamma: Tensor<1> = p[2].clone().reshape([w]);
-        let beta: Tensor<1> = p[3].clone().reshape([w]);
-        h = h + gelu(layer_norm(a, gamma, Some(beta), 1e-5));
-    }
-    let k = 2 + 4 * config.blocks;
-    h.matmul(params[k].clone()).add(params[k + 1].clone())
-}
-
-/// Host batch → tensor [rows, cols].
-pub fn batch_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }

@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::{Device, Tensor};
 use memprior_core::diffusion::NoiseSchedule;
 use memprior_core::ConfigError;
 use rand::{RngExt, SeedableRng};
@@ -24,7 +23,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::net::{HostParams, MlpConfig, batch_tensor, forward, time_embedding, to_host};
+use crate::mlp::{self, Layout};
+use crate::net::{HostParams, MlpConfig, time_embedding};
+use crate::optim::{self, OptimState};
+use crate::simd::AdamStep;
 
 /// Optimiser settings of one training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -167,7 +169,7 @@ pub fn weights_key(recipe: &Recipe, schedule: &NoiseSchedule, data: &[Vec<f64>])
     let mut h = Sha256::new();
     // Bump when the training algorithm changes: cached weights must not outlive the code that
     // made them.
-    h.update(b"memprior-learned v1\n");
+    h.update(b"memprior-learned v2\n");
     h.update(serde_json::to_vec(recipe).expect("recipe serialises"));
     for t in 0..schedule.steps() {
         h.update(schedule.beta(t).to_le_bytes());
@@ -196,14 +198,36 @@ pub struct StepRecord {
     pub grad_norm: f32,
 }
 
+/// Wall time of the phases of one training step, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    /// Drawing the batch, levels and noise; the time embedding.
+    pub batch: f64,
+    /// The forward pass (and the loss).
+    pub forward: f64,
+    /// The backward pass to every layer's output gradient.
+    pub backward: f64,
+    /// The global gradient norm (Gram matrices).
+    pub norm: f64,
+    /// Weight gradients tile by tile, fused with Adam, the clip and the EMA.
+    pub update: f64,
+}
+
+impl StepTimes {
+    /// The whole step.
+    pub fn total(&self) -> f64 {
+        self.batch + self.forward + self.backward + self.norm + self.update
+    }
+}
+
 /// The full optimiser state: enough to resume bit-for-bit.
 pub struct TrainState {
     /// Steps done.
     pub step: usize,
-    params: Vec<Tensor<2>>,
-    m: Vec<Tensor<2>>,
-    v: Vec<Tensor<2>>,
-    ema: Vec<Tensor<2>>,
+    /// Flat parameters in the layout of [`MlpConfig::shapes`].
+    params: Vec<f32>,
+    /// Adam's moments and the EMA, in the same layout.
+    opt: OptimState,
     /// One record per step done.
     pub history: Vec<StepRecord>,
 }
@@ -254,7 +278,7 @@ pub struct Trainer<'a> {
     recipe: Recipe,
     schedule: NoiseSchedule,
     data: &'a [Vec<f64>],
-    device: Device,
+    layout: Layout,
     key: String,
 }
 
@@ -287,7 +311,7 @@ impl<'a> Trainer<'a> {
             }
         }
         let key = weights_key(&recipe, &schedule, data);
-        Ok(Self { recipe, schedule, data, device: Device::flex(), key })
+        Ok(Self { recipe, schedule, data, layout: Layout::new(recipe.network), key })
     }
 
     /// The cache key of this run's weights.
@@ -303,13 +327,11 @@ impl<'a> Trainer<'a> {
     /// A fresh state: seeded initialisation, zero moments, EMA = initial weights.
     pub fn init(&self) -> TrainState {
         let host = HostParams::init(self.recipe.network, self.recipe.training.seed);
-        let params = host.to_device(&self.device);
-        let zeros: Vec<Tensor<2>> = params.iter().map(Tensor::zeros_like).collect();
+        let params: Vec<f32> = host.tensors.concat();
+        let n = params.len();
         TrainState {
             step: 0,
-            ema: params.clone(),
-            m: zeros.clone(),
-            v: zeros,
+            opt: OptimState { m: vec![0.0; n], v: vec![0.0; n], ema: params.clone() },
             params,
             history: Vec::new(),
         }
@@ -320,6 +342,21 @@ impl<'a> Trainer<'a> {
     /// # Errors
     /// A non-finite loss.
     pub fn step(&self, state: &mut TrainState) -> Result<StepRecord, TrainError> {
+        self.step_timed(state).map(|(rec, _)| rec)
+    }
+
+    /// [`Trainer::step`], with the wall time of each phase (for `memprior prior bench`).
+    ///
+    /// # Errors
+    /// A non-finite loss or gradient norm.
+    pub fn step_timed(&self, state: &mut TrainState) -> Result<(StepRecord, StepTimes), TrainError> {
+        let mut times = StepTimes::default();
+        let mut clock = Instant::now();
+        let mut lap = |slot: &mut f64| {
+            let now = Instant::now();
+            *slot += (now - clock).as_secs_f64();
+            clock = now;
+        };
         let cfg = &self.recipe.training;
         let net = &self.recipe.network;
         let k = state.step;
@@ -350,59 +387,56 @@ impl<'a> Trainer<'a> {
                 eps.push(e as f32);
             }
         }
-        let x = batch_tensor(x_t, b, d, &self.device);
-        let target = batch_tensor(eps, b, d, &self.device);
-        let emb = batch_tensor(time_embedding(&ts, net.time_embedding), b, net.time_embedding, &self.device);
-
-        let leaves: Vec<Tensor<2>> = state.params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
-        let out = forward(net, &leaves, x, emb);
-        let loss = (out - target).powi_scalar(2).mean();
-        let loss_value: f32 = loss.clone().inner().into_scalar::<f32>();
+        let e = net.time_embedding;
+        let emb = time_embedding(&ts, e);
+        let mut input = Vec::with_capacity(b * (d + e));
+        for i in 0..b {
+            input.extend_from_slice(&x_t[i * d..(i + 1) * d]);
+            input.extend_from_slice(&emb[i * e..(i + 1) * e]);
+        }
+        lap(&mut times.batch);
+        let tape = mlp::forward(&self.layout, &state.params, input, b);
+        lap(&mut times.forward);
+        // L = mean (ε̂ − ε)², ∂L/∂ε̂ = 2 (ε̂ − ε) / (B d).
+        let count = (b * d) as f64;
+        let loss: f64 = tape.out.iter().zip(&eps).map(|(o, t)| f64::from(o - t).powi(2)).sum::<f64>() / count;
+        let loss_value = loss as f32;
         if !loss_value.is_finite() {
             return Err(TrainError::Diverged { step: k, loss: loss_value });
         }
-        let grads = loss.backward();
-        let g: Vec<Tensor<2>> = leaves
-            .iter()
-            .map(|p| p.grad(&grads).expect("every parameter takes part in the loss"))
-            .collect();
-        let norm2: f64 = g
-            .iter()
-            .map(|gi| gi.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64)
-            .sum();
-        let norm = norm2.sqrt();
+        let scale = (2.0 / count) as f32;
+        let g_out: Vec<f32> = tape.out.iter().zip(&eps).map(|(o, t)| scale * (o - t)).collect();
+        let back = mlp::backward(&self.layout, &state.params, &tape, g_out, false);
+        lap(&mut times.backward);
+        let norm = optim::grad_norm2(&self.layout, &tape, &back).sqrt();
+        lap(&mut times.norm);
         if !norm.is_finite() {
             // A NaN would pass the clip test below and poison the weights and the EMA.
             return Err(TrainError::Diverged { step: k, loss: f32::NAN });
         }
         let clip = if norm > cfg.clip_norm { cfg.clip_norm / norm } else { 1.0 };
-
-        let (b1, b2, e) = (0.9f64, 0.999f64, 1e-8);
+        let (b1, b2) = (0.9f64, 0.999f64);
         let step_no = (k + 1) as i32;
-        let lr = cfg.learning_rate(k);
-        let c1 = 1.0 - b1.powi(step_no);
-        let c2 = 1.0 - b2.powi(step_no);
-        let ema_decay = cfg.ema_decay.min((1.0 + k as f64) / (10.0 + k as f64));
-        for (i, gi) in g.into_iter().enumerate() {
-            let gi = gi.mul_scalar(clip as f32);
-            let m = state.m[i].clone().mul_scalar(b1 as f32) + gi.clone().mul_scalar((1.0 - b1) as f32);
-            let v = state.v[i].clone().mul_scalar(b2 as f32) + gi.powi_scalar(2).mul_scalar((1.0 - b2) as f32);
-            let denom = v.clone().div_scalar(c2 as f32).sqrt().add_scalar(e as f32);
-            let update = m.clone().div_scalar(c1 as f32).div(denom).mul_scalar(lr as f32);
-            let p = state.params[i].clone() - update;
-            state.ema[i] = state.ema[i].clone().mul_scalar(ema_decay as f32) + p.clone().mul_scalar((1.0 - ema_decay) as f32);
-            state.params[i] = p;
-            state.m[i] = m;
-            state.v[i] = v;
-        }
+        let adam = AdamStep {
+            clip: clip as f32,
+            beta1: b1 as f32,
+            beta2: b2 as f32,
+            inv_bias1: (1.0 / (1.0 - b1.powi(step_no))) as f32,
+            inv_bias2: (1.0 / (1.0 - b2.powi(step_no))) as f32,
+            lr: cfg.learning_rate(k) as f32,
+            eps: 1e-8,
+            decay: cfg.ema_decay.min((1.0 + k as f64) / (10.0 + k as f64)) as f32,
+        };
+        optim::apply(&self.layout, &mut state.params, &mut state.opt, &tape, &back, &adam);
+        lap(&mut times.update);
         state.step += 1;
         let rec = StepRecord { loss: loss_value, grad_norm: norm as f32 };
         state.history.push(rec);
-        Ok(rec)
+        Ok((rec, times))
     }
 
     fn to_checkpoint(&self, state: &TrainState, done: bool) -> Checkpoint {
-        let host = |ts: &[Tensor<2>]| ts.iter().map(to_host).collect::<Vec<_>>();
+        let split = |flat: &[f32]| self.layout.split(flat);
         Checkpoint {
             key: self.key.clone(),
             recipe: self.recipe,
@@ -410,23 +444,28 @@ impl<'a> Trainer<'a> {
             done,
             history: state.history.clone(),
             groups: if done {
-                vec![host(&state.params), host(&state.ema)]
+                vec![split(&state.params), split(&state.opt.ema)]
             } else {
-                vec![host(&state.params), host(&state.ema), host(&state.m), host(&state.v)]
+                vec![split(&state.params), split(&state.opt.ema), split(&state.opt.m), split(&state.opt.v)]
             },
         }
     }
 
-    fn from_checkpoint(&self, c: Checkpoint) -> TrainState {
-        let up = |g: &Vec<Vec<f32>>| HostParams { config: self.recipe.network, tensors: g.clone() }.to_device(&self.device);
-        TrainState {
-            step: c.step,
-            params: up(&c.groups[0]),
-            ema: up(&c.groups[1]),
-            m: up(&c.groups[2]),
-            v: up(&c.groups[3]),
-            history: c.history,
+    fn from_checkpoint(&self, c: Checkpoint) -> Result<TrainState, CheckpointError> {
+        // `checkpoint::read` has checked every tensor's length.
+        if c.groups.len() < 4 {
+            return Err(CheckpointError::Corrupt(
+                PathBuf::from("state.bin"),
+                "a resumable state needs weights, EMA and both Adam moments".into(),
+            ));
         }
+        let flat = |g: &[Vec<f32>]| g.concat();
+        Ok(TrainState {
+            step: c.step,
+            params: flat(&c.groups[0]),
+            opt: OptimState { ema: flat(&c.groups[1]), m: flat(&c.groups[2]), v: flat(&c.groups[3]) },
+            history: c.history,
+        })
     }
 
     /// Directory of this run's files under `cache_root`.
@@ -467,7 +506,7 @@ impl<'a> Trainer<'a> {
             });
         }
         let mut state = if state_file.exists() {
-            self.from_checkpoint(checkpoint::read(&state_file, &self.key)?)
+            self.from_checkpoint(checkpoint::read(&state_file, &self.key)?)?
         } else {
             self.init()
         };

@@ -41,3 +41,10 @@ bench-scipy out="target/performance":
 # Criterion micro-benchmarks of the Helmholtz factorisations and gradient (84², 140², 260²).
 bench:
     cargo bench --package memprior-bench
+
+# Training step at a preset's width on one thread, alternated with the same step in PyTorch
+# (tools/torch_mlp_step.py; torch is installed into .venv here, for this benchmark only).
+bench-train preset="paper" rounds="3" steps="6":
+    cargo build --package memprior
+    .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install torch
+    for i in $(seq {{rounds}}); do ${CARGO_TARGET_DIR:-target}/debug/memprior prior bench --preset {{preset}} --steps {{steps}}; .venv/bin/python tools/torch_mlp_step.py --steps {{steps}} $(if [ {{preset}} = default ]; then echo --width 512 --blocks 3 --ema 0.999; fi); done

@@ -9,7 +9,7 @@ same machine state):
   symbolic analysis, factorisation, solves, writing);
 - the whole `tools/scipy_helmholtz.py gradient` command (SuperLU of A and of Aᴴ, one solve per
   right-hand side; the time it reports excludes assembly), run with OPENBLAS_CORETYPE and
-  OPENBLAS_L2_SIZE removed from its environment;
+  OPENBLAS_L2_SIZE removed from its environment and one OpenBLAS thread (`--scipy-blas-threads`);
 - `memprior helmholtz bench --solver S` for the per-model gradient with the setup amortized, as
   in DPS (median of its own `--bench-repeats`).
 
@@ -52,8 +52,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--solver", default="ldlt-metis", help="solver of the per-model bench")
     ap.add_argument("--bench-repeats", type=int, default=3)
+    ap.add_argument("--scipy-blas-threads", type=int, default=1,
+                    help="OPENBLAS_NUM_THREADS for SciPy (0: OpenBLAS's default). One thread, like memprior: "
+                         "on a shared 2-core machine OpenBLAS's spinning worker threads were measured to slow "
+                         "SuperLU by 3-70x (0.7 s to 53 s for the same splu), which would flatter the ratio")
     args = ap.parse_args()
     scipy_env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if args.scipy_blas_threads > 0:
+        scipy_env["OPENBLAS_NUM_THREADS"] = str(args.scipy_blas_threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
@@ -98,6 +104,7 @@ def main():
                 "scipy_gradient_s": f"{sc:.3f}",
                 "gradient_speedup": f"{sc / rc:.2f}",
                 "solver": args.solver,
+                "scipy_blas_threads": args.scipy_blas_threads or "default",
                 "rust_per_model_gradient_s": f"{pm:.4f}",
                 "per_model_speedup": f"{sc / pm:.2f}",
                 "max_rel_gradient_difference": f"{rel:.1e}",

@@ -90,6 +90,17 @@ pub fn leave_one_out(training: &[Vec<f64>]) -> Result<Vec<Neighbours>, ConfigErr
         .collect()
 }
 
+/// Indices of the `count` points with the smallest r whose nearest training points are all
+/// different (ties by index), as the authors' panel of the most memorized samples picks them: a
+/// second sample on an already shown training model is skipped. Fewer when fewer distinct nearest
+/// models exist.
+pub fn most_memorized_distinct(neighbours: &[Neighbours], count: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..neighbours.len()).collect();
+    idx.sort_by(|&a, &b| neighbours[a].r.total_cmp(&neighbours[b].r).then(a.cmp(&b)));
+    let mut seen = std::collections::HashSet::new();
+    idx.into_iter().filter(|&i| seen.insert(neighbours[i].nearest)).take(count).collect()
+}
+
 /// Table-1 summary of a set of ratios.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemorizationSummary {
@@ -126,6 +137,16 @@ impl MemorizationSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn most_memorized_skips_repeated_nearest_models() {
+        let nb = |r: f64, nearest: usize| Neighbours { r, nearest, d1: r };
+        let set = [nb(0.5, 2), nb(0.01, 7), nb(0.02, 7), nb(0.3, 1), nb(0.02, 4)];
+        // By r: 1 (7), 2 (7, skipped), 4 (4), 3 (1), 0 (2).
+        assert_eq!(most_memorized_distinct(&set, 3), vec![1, 4, 3]);
+        assert_eq!(most_memorized_distinct(&set, 10), vec![1, 4, 3, 0]);
+        assert!(most_memorized_distinct(&[], 3).is_empty());
+    }
 
     #[test]
     fn ratio_by_hand() {

@@ -230,8 +230,8 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     let _ = write!(
         html,
         "<figure id=\"fig3-right\"><h3>Figure 3 (right): the most memorized posterior samples, N = {n0}</h3>{pairs}\
-         <figcaption>The three DPS posterior samples (learned prior, paper's variant) with the smallest memorization ratio, \
-         beside their nearest training models. The paper reports r ≈ 0.2–0.34 for these: the memorized structure with \
+         <figcaption>The three DPS posterior samples (learned prior, paper's variant) with the smallest memorization ratio \
+         and distinct nearest training models, beside those models. The paper reports r ≈ 0.2–0.34 for these: the memorized structure with \
          likelihood-induced perturbations.</figcaption></figure>"
     );
     // Figure 4.

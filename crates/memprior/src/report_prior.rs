@@ -119,8 +119,8 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<Prio
          (eq:memorization-ratio), next to the same ratio for {} held-out draws of the data-generating prior (the null) \
          and for each training point against the others (leave-one-out). Derived in {nb}.</p>\
          <figure id=\"fig3-left\"><h3>Figure 3 (left): the most memorized unconditional samples, N = {n0}</h3>{pairs}\
-         <figcaption>The three learned-prior samples with the smallest r (left of each pair) beside their nearest training \
-         models (right), as velocity on the small grid. The paper's network (W = 2048, L = 12, 50,000 steps) reaches \
+         <figcaption>The three learned-prior samples with the smallest r and distinct nearest training models (left of each \
+         pair; a sample on an already shown model is skipped, as in the authors' panel) beside those models (right), as velocity on the small grid. The paper's network (W = 2048, L = 12, 50,000 steps) reaches \
          r ≈ 0.01; this CPU recipe (W = {}, L = {}, {} steps) memorizes less completely — compare the table: the \
          closed-form memorized denoiser gives r ≈ 0 and the null's r is what chance gives.</figcaption>\
          <p class=\"meta\">Command: <code>memprior prior memorization --preset {preset} --out DIR</code> · Seeds: sampling {}, \

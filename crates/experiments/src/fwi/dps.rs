@@ -948,13 +948,11 @@ impl DpsResults {
             .collect()
     }
 
-    /// Indices of the `count` samples of a group with the smallest r (ties by index).
+    /// Indices of the `count` samples of a group with the smallest r (ties by index), each on a
+    /// different nearest training model.
     pub fn most_memorized(&self, kind: PriorKind, variant: Variant, n: usize, count: usize) -> Vec<usize> {
         let Some(g) = self.group(kind, variant, n) else { return Vec::new() };
-        let mut idx: Vec<usize> = (0..g.samples.len()).collect();
-        idx.sort_by(|&a, &b| g.neighbours[a].r.total_cmp(&g.neighbours[b].r).then(a.cmp(&b)));
-        idx.truncate(count);
-        idx
+        analysis::memorization::most_memorized_distinct(&g.neighbours, count)
     }
 }
 

@@ -398,14 +398,12 @@ impl PriorRun {
             .and_then(|p| p.priors.iter().find(|s| s.kind == kind))
     }
 
-    /// Indices of the `count` most memorized samples (smallest r) of `kind` at N = n.
+    /// Indices of the `count` most memorized samples (smallest r) of `kind` at N = n, each on a
+    /// different nearest training model.
     pub fn most_memorized(&self, kind: PriorKind, n: usize, count: usize) -> Vec<usize> {
         let Some(s) = self.samples(kind, n) else {
             return Vec::new();
         };
-        let mut idx: Vec<usize> = (0..s.neighbours.len()).collect();
-        idx.sort_by(|a, b| s.neighbours[*a].r.total_cmp(&s.neighbours[*b].r).then(a.cmp(b)));
-        idx.truncate(count);
-        idx
+        analysis::memorization::most_memorized_distinct(&s.neighbours, count)
     }
 }

@@ -199,7 +199,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let geometry = load_geometry(&geometry)?;
             let m = read_model(&model, &geometry)?;
             let t0 = Instant::now();
-            let op = Helmholtz::with_solver(geometry, solver)?;
+            let op = operator(geometry, solver)?;
             let t1 = Instant::now();
             let data = op.forward(&m)?;
             let t2 = Instant::now();
@@ -228,7 +228,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let geometry = load_geometry(&geometry)?;
             let m = read_model(&model, &geometry)?;
             let t0 = Instant::now();
-            let op = Helmholtz::with_solver(geometry.clone(), solver)?;
+            let op = operator(geometry.clone(), solver)?;
             let d_obs = read_data(&data, &op)?;
             let t1 = Instant::now();
             let (phi, grad) = op.misfit_gradient(&m, &d_obs, sigma_d)?;
@@ -326,6 +326,60 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where orderings are cached: `$MEMPRIOR_ORDERING_CACHE`, else `~/.cache/memprior/orderings`.
+fn ordering_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("MEMPRIOR_ORDERING_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/memprior/orderings"))
+        })
+}
+
+/// The operator for a geometry, with the METIS ordering of the LDLᵀ read from the cache when
+/// present (it depends only on the padded grid, and is most of the setup) and written there
+/// after it was computed. The cache is an optimisation: an unreadable, corrupt or unwritable
+/// entry is recomputed or skipped, never an error.
+fn operator(geometry: Geometry, solver: Solver) -> Result<Helmholtz> {
+    if solver != Solver::LdltMetis {
+        return Ok(Helmholtz::with_solver(geometry, solver)?);
+    }
+    let (nxp, nzp) = geometry.padded_shape();
+    let path =
+        ordering_cache_dir().map(|d| d.join(format!("metis-nd-postordered-v1-{nxp}x{nzp}.u32")));
+    let cached = path
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| {
+            (bytes.len() == 4 * nxp * nzp).then(|| {
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+                    .collect::<Vec<usize>>()
+            })
+        });
+    if let Some(perm) = cached {
+        if let Ok(op) = Helmholtz::with_solver_and_ordering(geometry.clone(), solver, Some(perm)) {
+            return Ok(op);
+        }
+    }
+    let op = Helmholtz::with_solver(geometry, solver)?;
+    if let (Some(path), Some(perm)) = (path, op.ordering()) {
+        let bytes: Vec<u8> = perm
+            .iter()
+            .flat_map(|&p| (p as u32).to_le_bytes())
+            .collect();
+        // atomic::write creates the directory.
+        let written = atomic::write(&path, &bytes);
+        if let Err(e) = written {
+            eprintln!(
+                "note: could not cache the ordering in {}: {e}",
+                path.display()
+            );
+        }
+    }
+    Ok(op)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

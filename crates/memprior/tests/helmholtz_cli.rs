@@ -520,3 +520,48 @@ fn bench_times_the_chosen_solvers_and_reports_fill_flops_and_ordering() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ldlt-metis"));
     assert!(!dir2.join("helmholtz_solvers_small.csv").exists());
 }
+
+#[test]
+fn the_metis_ordering_is_cached_per_padded_grid_and_a_corrupt_entry_is_recomputed() {
+    let dir = scratch("ordering-cache");
+    let cache = dir.join("orderings");
+    let g = Geometry::preset(GeometryPreset::Small);
+    let v = velocity(g.nx, g.nz);
+    let model = dir.join("v.npy");
+    std::fs::write(&model, npy::encode(Dtype::F64, &[g.nx, g.nz], &v)).unwrap();
+    let with_cache = |out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_memprior"))
+            .env("MEMPRIOR_ORDERING_CACHE", &cache)
+            .args([
+                "helmholtz",
+                "forward",
+                "--preset",
+                "small",
+                "--model",
+                &s(&model),
+                "--out",
+                &s(out),
+            ])
+            .output()
+            .unwrap()
+    };
+    ok(&with_cache(&dir.join("d1.npy")));
+    let (nxp, nzp) = g.padded_shape();
+    let entry = cache.join(format!("metis-nd-postordered-v1-{nxp}x{nzp}.u32"));
+    assert_eq!(
+        std::fs::metadata(&entry).unwrap().len() as usize,
+        4 * nxp * nzp
+    );
+    ok(&with_cache(&dir.join("d2.npy")));
+    // A corrupt entry (not a permutation) is ignored and rewritten; the data do not change.
+    std::fs::write(&entry, vec![0u8; 4 * nxp * nzp]).unwrap();
+    ok(&with_cache(&dir.join("d3.npy")));
+    let d1 = std::fs::read(dir.join("d1.npy")).unwrap();
+    assert_eq!(d1, std::fs::read(dir.join("d2.npy")).unwrap());
+    assert_eq!(d1, std::fs::read(dir.join("d3.npy")).unwrap());
+    let rewritten = std::fs::read(&entry).unwrap();
+    assert!(
+        rewritten.iter().any(|&b| b != 0),
+        "the corrupt entry was replaced"
+    );
+}

@@ -375,6 +375,19 @@ impl Helmholtz {
     /// Validate the geometry, assemble the stencil and compute the symbolic factorisation of the
     /// chosen solver.
     pub fn with_solver(geometry: Geometry, solver: Solver) -> Result<Self, HelmholtzError> {
+        Self::with_solver_and_ordering(geometry, solver, None)
+    }
+
+    /// As [`Helmholtz::with_solver`], with the fill-reducing ordering of [`Solver::LdltMetis`]
+    /// given (`perm[new] = old` over the padded grid, e.g. [`Helmholtz::ordering`] of an earlier
+    /// operator on the same padded grid, cached on disk) instead of computed: METIS is most of
+    /// the setup. Ignored by the other solvers. Errors when `ordering` is not a permutation of
+    /// the padded grid's unknowns.
+    pub fn with_solver_and_ordering(
+        geometry: Geometry,
+        solver: Solver,
+        ordering: Option<Vec<usize>>,
+    ) -> Result<Self, HelmholtzError> {
         geometry.validate()?;
         let omega = geometry.omega();
         let (nxp, nzp) = geometry.padded_shape();
@@ -440,10 +453,28 @@ impl Helmholtz {
             }
             Solver::LdltMetis | Solver::LdltAmd | Solver::LdltNestedDissection => {
                 let ord = match solver {
-                    Solver::LdltMetis => ldlt::LdltOrdering::Custom(
-                        ordering::metis_nested_dissection(&pattern)
+                    Solver::LdltMetis => ldlt::LdltOrdering::Custom(match ordering {
+                        Some(perm) => {
+                            let mut seen = vec![false; n];
+                            let ok = perm.len() == n
+                                && perm
+                                    .iter()
+                                    .all(|&p| p < n && !std::mem::replace(&mut seen[p], true));
+                            if !ok {
+                                return Err(ConfigError::new(
+                                    "ordering",
+                                    format!(
+                                        "must be a permutation of the {n} padded-grid unknowns"
+                                    ),
+                                    format!("{} entries", perm.len()),
+                                )
+                                .into());
+                            }
+                            perm
+                        }
+                        None => ordering::metis_nested_dissection(&pattern)
                             .map_err(HelmholtzError::Factorization)?,
-                    ),
+                    }),
                     Solver::LdltNestedDissection => {
                         ldlt::LdltOrdering::Custom(symmetric::nested_dissection(nxp, nzp, 16))
                     }
@@ -527,6 +558,12 @@ impl Helmholtz {
             Analysis::Ldlt(a) => Some((2 * a.symbolic.factor_len(), a.symbolic.flops())),
             Analysis::Lu(_) => None,
         }
+    }
+
+    /// The elimination order of the LDLᵀ solvers (`perm[new] = old`, postordered), to be cached
+    /// and passed to [`Helmholtz::with_solver_and_ordering`]; `None` for the other solvers.
+    pub fn ordering(&self) -> Option<&[usize]> {
+        self.ldlt_symbolic().map(|s| s.perm())
     }
 
     /// The complex LDLᵀ analysis (`None` for the other solvers).

@@ -1,8 +1,10 @@
-//! `cargo bench -p memprior-bench`: at 84², 140² and 260² padded grids, for each solver (faer
-//! LU with COLAMD; LBLᵀ of the real symmetric form with AMD or nested dissection): the numeric
-//! factorisation with the symbolic one reused, and the full misfit gradient (factorisation,
-//! block forward solve, block adjoint solve, correlation). Also faer's LU from scratch
-//! (symbolic + numeric), the path without a reused analysis.
+//! `cargo bench -p memprior-bench`: at 84², 140² and 260² padded grids, for every solver of
+//! `Solver::ALL` (faer LU with COLAMD; LBLᵀ of the real symmetric form under AMD, line nested
+//! dissection or METIS; the complex-symmetric LDLᵀ under the same three orderings, the default
+//! being METIS): the numeric factorisation with the symbolic one reused (for the LDLᵀ including
+//! its probe solve), and the full misfit gradient (factorisation, block forward solve, block
+//! adjoint solve, correlation). Also faer's LU from scratch (symbolic + numeric), the path
+//! without a reused analysis.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use faer::sparse::SparseColMatRef;

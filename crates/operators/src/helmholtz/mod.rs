@@ -4,9 +4,12 @@
 //! PML cells per side; data d_{s,r} = u_s at receiver r. One sparse factorisation of A per model
 //! serves every source (one block right-hand side) and every adjoint solve (Aᴴ from the same
 //! factors); the symbolic factorisation depends only on the grid and is computed once in
-//! [`Helmholtz::new`]. Two factorisations are available ([`Solver`]): faer's sparse LU of A
-//! (COLAMD column ordering), and the default, a symmetric LBLᵀ factorisation of the real form
-//! of S A (complex symmetric) under a symmetric fill-reducing ordering — see [`symmetric`].
+//! [`Helmholtz::new`]. Three factorisations are available ([`Solver`]): the default, a
+//! supernodal complex-symmetric LDLᵀ of S A without pivoting under a METIS nested-dissection
+//! ordering ([`ldlt`], [`ordering`]), whose stability is checked on every model by the backward
+//! error of a probe solve, with the pivoted LBLᵀ as fallback; that LBLᵀ of the real form of S A
+//! (Bunch–Kaufman pivoting inside supernodes, [`symmetric`]); and faer's sparse LU of A (COLAMD
+//! column ordering).
 //!
 //! Derivatives with respect to the interior squared slowness m (s²/km²), with
 //! pad: interior → padded grid (edge copy) and padᵀ its adjoint (sum PML cells into edge pixels):

@@ -8,7 +8,8 @@
 //!
 //! which faer factors as K = P L B Lᵀ Pᵀ (supernodal Bunch–Kaufman with pivoting inside
 //! supernodes) under a *symmetric* fill-reducing ordering we choose. The real and imaginary
-//! unknowns of a grid node stay adjacent, and the nodes are ordered by nested dissection of
+//! unknowns of a grid node stay adjacent, and the nodes are ordered by METIS (see
+//! [`super::ordering`]), approximate minimum degree, or the line nested dissection of
 //! the padded grid: each rectangle is split by a grid line across its longer side, both halves are
 //! ordered recursively, the separator line comes last — the ordering whose fill is O(n log n)
 //! and flops O(n^{3/2}) on a 2-D grid, with no graph partitioner needed.

@@ -103,7 +103,11 @@ fn every_indexed_item_notebook_and_test_exists() {
             let krate = parts.next().unwrap();
             let names: Vec<&str> = parts.collect();
             // The crate `memprior_core` lives in crates/core.
-            let dir = if krate == "memprior_core" { "core" } else { krate };
+            let dir = if krate == "memprior_core" {
+                "core"
+            } else {
+                krate
+            };
             let src = root().join("crates").join(dir).join("src");
             assert!(src.is_dir(), "{item}: crate {krate} not found");
             let all = read_tree(&src);

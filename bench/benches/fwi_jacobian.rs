@@ -4,8 +4,8 @@
 //! (n_r = 30) and the KL adjoint of each data row. Run: `cargo bench -p memprior-bench --bench fwi_jacobian`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use experiments::fwi::report_geometry;
 use experiments::fwi::posterior::KlForward;
+use experiments::fwi::report_geometry;
 use experiments::fwi::{DatasetConfig, FwiDatasets, ZScore};
 use experiments::priors::KlBasis;
 use operators::helmholtz::Helmholtz;
@@ -29,7 +29,11 @@ fn bench(c: &mut Criterion) {
         .map(|k| {
             let mut e = vec![0.0; kl.dim()];
             e[k] = zs.scale[k];
-            kl.reconstruct(&e, g.nx, g.nz).unwrap().into_iter().map(|v| v - m0).collect()
+            kl.reconstruct(&e, g.nx, g.nz)
+                .unwrap()
+                .into_iter()
+                .map(|v| v - m0)
+                .collect()
         })
         .collect();
     let mut group = c.benchmark_group("fwi_kl_jacobian_32x32");
@@ -40,7 +44,9 @@ fn bench(c: &mut Criterion) {
             black_box(cols)
         })
     });
-    group.bench_function("receiver_adjoints_30_solves", |b| b.iter(|| black_box(f.jacobian_of(&state))));
+    group.bench_function("receiver_adjoints_30_solves", |b| {
+        b.iter(|| black_box(f.jacobian_of(&state)))
+    });
     group.finish();
 }
 

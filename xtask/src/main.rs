@@ -566,7 +566,8 @@ fn version_of(cmd: &mut Command) -> Option<String> {
     if !out.status.success() {
         return None;
     }
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     Some(text.lines().next().unwrap_or_default().trim().to_string())
 }
 
@@ -624,7 +625,11 @@ fn doctor_findings() -> Vec<Finding> {
     f.push(Finding {
         need: "Jupyter kernel `rust` registered",
         ok: kernel,
-        detail: if kernel { "listed by jupyter kernelspec".into() } else { "not registered".into() },
+        detail: if kernel {
+            "listed by jupyter kernelspec".into()
+        } else {
+            "not registered".into()
+        },
         fix: "evcxr_jupyter --install (or cargo xtask setup)".into(),
     });
     let sysroot_lib = version_of(Command::new("rustc").args(["--print", "sysroot"]))
@@ -641,12 +646,18 @@ fn doctor_findings() -> Vec<Finding> {
         need: "Chromium for the browser check (cargo xtask test only)",
         ok: chrome.is_some(),
         detail: chrome.map_or_else(|| "chromium not found".into(), |p| p.display().to_string()),
-        fix: "cargo xtask setup --browser (runs apt-get install -y chromium; needs root or sudo)".into(),
+        fix: "cargo xtask setup --browser (runs apt-get install -y chromium; needs root or sudo)"
+            .into(),
     });
     let weights = std::env::var_os("MEMPRIOR_CACHE")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/memprior/weights")));
-    let cached = weights.as_ref().and_then(|w| std::fs::read_dir(w).ok()).map_or(0, |d| d.count());
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/memprior/weights"))
+        });
+    let cached = weights
+        .as_ref()
+        .and_then(|w| std::fs::read_dir(w).ok())
+        .map_or(0, |d| d.count());
     f.push(Finding {
         need: "trained prior weights (optional: the report trains them, ≈ 5 min on 2 cores)",
         ok: true,
@@ -664,7 +675,12 @@ fn doctor() -> Result<()> {
     let findings = doctor_findings();
     let missing = findings.iter().filter(|x| !x.ok).count();
     for x in &findings {
-        println!("{} {:<74} {}", if x.ok { "ok     " } else { "MISSING" }, x.need, x.detail);
+        println!(
+            "{} {:<74} {}",
+            if x.ok { "ok     " } else { "MISSING" },
+            x.need,
+            x.detail
+        );
         if !x.ok {
             println!("        fix: {}", x.fix);
         }

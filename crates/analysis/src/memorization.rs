@@ -98,7 +98,10 @@ pub fn most_memorized_distinct(neighbours: &[Neighbours], count: usize) -> Vec<u
     let mut idx: Vec<usize> = (0..neighbours.len()).collect();
     idx.sort_by(|&a, &b| neighbours[a].r.total_cmp(&neighbours[b].r).then(a.cmp(&b)));
     let mut seen = std::collections::HashSet::new();
-    idx.into_iter().filter(|&i| seen.insert(neighbours[i].nearest)).take(count).collect()
+    idx.into_iter()
+        .filter(|&i| seen.insert(neighbours[i].nearest))
+        .take(count)
+        .collect()
 }
 
 /// Table-1 summary of a set of ratios.
@@ -119,9 +122,8 @@ impl MemorizationSummary {
     pub fn of(neighbours: &[Neighbours]) -> Self {
         let n = neighbours.len();
         let mean_r = neighbours.iter().map(|x| x.r).sum::<f64>() / n as f64;
-        let fractions = THRESHOLDS.map(|tau| {
-            neighbours.iter().filter(|x| x.r < tau).count() as f64 / n as f64
-        });
+        let fractions =
+            THRESHOLDS.map(|tau| neighbours.iter().filter(|x| x.r < tau).count() as f64 / n as f64);
         let mut nn: Vec<usize> = neighbours.iter().map(|x| x.nearest).collect();
         nn.sort_unstable();
         nn.dedup();
@@ -141,7 +143,13 @@ mod tests {
     #[test]
     fn most_memorized_skips_repeated_nearest_models() {
         let nb = |r: f64, nearest: usize| Neighbours { r, nearest, d1: r };
-        let set = [nb(0.5, 2), nb(0.01, 7), nb(0.02, 7), nb(0.3, 1), nb(0.02, 4)];
+        let set = [
+            nb(0.5, 2),
+            nb(0.01, 7),
+            nb(0.02, 7),
+            nb(0.3, 1),
+            nb(0.02, 4),
+        ];
         // By r: 1 (7), 2 (7, skipped), 4 (4), 3 (1), 0 (2).
         assert_eq!(most_memorized_distinct(&set, 3), vec![1, 4, 3]);
         assert_eq!(most_memorized_distinct(&set, 10), vec![1, 4, 3, 0]);

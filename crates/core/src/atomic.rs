@@ -31,7 +31,13 @@ pub fn host_tag() -> &'static str {
         let h: String = raw
             .trim()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if h.is_empty() { "host".into() } else { h }
     })
@@ -65,7 +71,9 @@ fn is_orphan(rest: &str) -> bool {
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    h == host_tag() && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+    h == host_tag()
+        && pid != std::process::id()
+        && !Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Remove the temporaries and staging directories that dead writers of this host left in `dir`.
@@ -110,7 +118,9 @@ fn clean_once(dir: &Path) {
 }
 
 fn parent_of(path: &Path) -> &Path {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// The temporary sibling that [`write`] uses for `path` in this thread.
@@ -138,14 +148,20 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 ///
 /// # Errors
 /// I/O failures of `fill` or of the file system, each naming the path.
-pub fn write_with(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = parent_of(path);
     fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create directory", dir))?;
     clean_once(dir);
     let name = path
         .file_name()
         .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("output path {} has no file name", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("output path {} has no file name", path.display()),
+            )
         })?
         .to_string_lossy()
         .to_string();
@@ -153,7 +169,8 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()
     let result = (|| {
         let mut f = fs::File::create(&tmp).map_err(|e| with_path(e, "cannot create", &tmp))?;
         fill(&mut f).map_err(|e| with_path(e, "cannot write", &tmp))?;
-        f.sync_all().map_err(|e| with_path(e, "cannot sync", &tmp))?;
+        f.sync_all()
+            .map_err(|e| with_path(e, "cannot sync", &tmp))?;
         drop(f);
         fs::rename(&tmp, path).map_err(|e| with_path(e, "cannot move into place", path))
     })();
@@ -181,7 +198,9 @@ impl Staging {
         let parent = parent_of(dest);
         fs::create_dir_all(parent).map_err(|e| with_path(e, "cannot create directory", parent))?;
         clean_dir(parent)?;
-        let name = dest.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().to_string());
+        let name = dest
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().to_string());
         let dir = parent.join(format!(
             "{STAGING_PREFIX}{}.{}.{}.{}.{name}",
             host_tag(),
@@ -190,7 +209,11 @@ impl Staging {
             nonce()
         ));
         fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create directory", &dir))?;
-        Ok(Self { dir, dest: dest.to_path_buf(), committed: false })
+        Ok(Self {
+            dir,
+            dest: dest.to_path_buf(),
+            committed: false,
+        })
     }
 
     /// Where to write staged files.
@@ -204,7 +227,8 @@ impl Staging {
     /// # Errors
     /// A file that cannot be moved; the files moved before it stay moved.
     pub fn commit(mut self) -> io::Result<()> {
-        fs::create_dir_all(&self.dest).map_err(|e| with_path(e, "cannot create directory", &self.dest))?;
+        fs::create_dir_all(&self.dest)
+            .map_err(|e| with_path(e, "cannot create directory", &self.dest))?;
         move_tree(&self.dir, &self.dest)?;
         let _ = fs::remove_dir_all(&self.dir);
         self.committed = true;
@@ -220,10 +244,12 @@ fn move_tree(from: &Path, to: &Path) -> io::Result<()> {
     for e in entries {
         let target = to.join(e.file_name());
         if e.file_type()?.is_dir() {
-            fs::create_dir_all(&target).map_err(|e| with_path(e, "cannot create directory", &target))?;
+            fs::create_dir_all(&target)
+                .map_err(|e| with_path(e, "cannot create directory", &target))?;
             move_tree(&e.path(), &target)?;
         } else {
-            fs::rename(e.path(), &target).map_err(|e| with_path(e, "cannot move into place", &target))?;
+            fs::rename(e.path(), &target)
+                .map_err(|e| with_path(e, "cannot move into place", &target))?;
         }
     }
     Ok(())
@@ -249,8 +275,11 @@ mod tests {
     }
 
     fn entries(d: &Path) -> Vec<String> {
-        let mut v: Vec<String> =
-            fs::read_dir(d).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
         v.sort();
         v
     }

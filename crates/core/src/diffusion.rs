@@ -254,7 +254,9 @@ pub trait Denoiser {
         let ab = self.schedule().alpha_bar(t);
         match self.predict(x_t, t) {
             Prediction::X0(x0) => x0,
-            Prediction::Epsilon(eps) => x_t.axpby(1.0 / ab.sqrt(), &eps, -(1.0 - ab).sqrt() / ab.sqrt()),
+            Prediction::Epsilon(eps) => {
+                x_t.axpby(1.0 / ab.sqrt(), &eps, -(1.0 - ab).sqrt() / ab.sqrt())
+            }
         }
     }
 
@@ -319,7 +321,11 @@ mod tests {
         for t in 1..200 {
             assert!(s.alpha_bar(t) < s.alpha_bar(t - 1) && s.alpha_bar(t) > 0.0);
         }
-        assert!((s.alpha_bar(199) - 0.132).abs() < 5e-4, "{}", s.alpha_bar(199));
+        assert!(
+            (s.alpha_bar(199) - 0.132).abs() < 5e-4,
+            "{}",
+            s.alpha_bar(199)
+        );
         // ᾱ_t = exp Σ log(1 − β_s), accumulated independently.
         let logsum: f64 = (0..200).map(|t| (1.0 - s.beta(t)).ln()).sum();
         assert!((s.alpha_bar(199) - logsum.exp()).abs() < 1e-14);
@@ -328,9 +334,18 @@ mod tests {
 
     #[test]
     fn schedule_rejects_bad_settings() {
-        assert_eq!(NoiseSchedule::linear(0, 1e-4, 0.02).unwrap_err().field, "diffusion.steps");
-        assert_eq!(NoiseSchedule::linear(10, 0.0, 0.02).unwrap_err().field, "diffusion.beta_start");
-        assert_eq!(NoiseSchedule::linear(10, 0.1, 0.01).unwrap_err().field, "diffusion.beta_end");
+        assert_eq!(
+            NoiseSchedule::linear(0, 1e-4, 0.02).unwrap_err().field,
+            "diffusion.steps"
+        );
+        assert_eq!(
+            NoiseSchedule::linear(10, 0.0, 0.02).unwrap_err().field,
+            "diffusion.beta_start"
+        );
+        assert_eq!(
+            NoiseSchedule::linear(10, 0.1, 0.01).unwrap_err().field,
+            "diffusion.beta_end"
+        );
         assert!(NoiseSchedule::from_betas(vec![0.1, 1.0]).is_err());
     }
 

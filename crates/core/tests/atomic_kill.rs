@@ -42,14 +42,20 @@ fn a_writer_killed_mid_write_leaves_nothing_behind() {
         });
         return;
     }
-    let dir: PathBuf = std::env::temp_dir().join(format!("memprior-atomic-kill-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("memprior-atomic-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let target = dir.join("state.bin");
     atomic::write(&target, b"previous state").unwrap();
     let me = || {
         let mut c = Command::new(std::env::current_exe().unwrap());
-        c.args(["--exact", "a_writer_killed_mid_write_leaves_nothing_behind", "--nocapture", "--test-threads=1"]);
+        c.args([
+            "--exact",
+            "a_writer_killed_mid_write_leaves_nothing_behind",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
         c
     };
     let mut child = me().env(CHILD, &target).spawn().unwrap();
@@ -57,13 +63,18 @@ fn a_writer_killed_mid_write_leaves_nothing_behind() {
     let start = Instant::now();
     let tmp = loop {
         let found = std::fs::read_dir(&dir).unwrap().flatten().find(|e| {
-            e.file_name().to_string_lossy().starts_with(atomic::TMP_PREFIX)
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(atomic::TMP_PREFIX)
                 && e.metadata().map(|m| m.len() >= 2 << 20).unwrap_or(false)
         });
         if let Some(e) = found {
             break e.path();
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the writer never started writing");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never started writing"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap();
@@ -73,7 +84,12 @@ fn a_writer_killed_mid_write_leaves_nothing_behind() {
     assert!(tmp.exists(), "the kill came too late to test anything");
     // The next writer into the directory (a new process) removes it.
     let other = dir.join("other.bin");
-    assert!(me().env(CHILD, format!("write:{}", other.display())).status().unwrap().success());
+    assert!(
+        me().env(CHILD, format!("write:{}", other.display()))
+            .status()
+            .unwrap()
+            .success()
+    );
     assert_eq!(entries(&dir), ["other.bin", "state.bin"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,9 @@
 use experiments::fwi::dps::DpsConfig;
 use experiments::fwi::{KlMisfit, add_noise};
 use experiments::learned::{HostParams, LearnedDenoiser, Recipe};
-use experiments::memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule};
+use experiments::memprior_core::diffusion::{
+    Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule,
+};
 use experiments::operators::helmholtz::Helmholtz;
 use experiments::priors::KlBasis;
 use std::time::Instant;
@@ -23,10 +25,17 @@ fn main() {
     let kl = KlBasis::default();
     let g = cfg.geometry.clone();
     let op = Helmholtz::new(g.clone()).unwrap();
-    let z: Vec<f64> = (0..kl.dim()).map(|k| 0.3 * ((k as f64) * 0.7).sin()).collect();
+    let z: Vec<f64> = (0..kl.dim())
+        .map(|k| 0.3 * ((k as f64) * 0.7).sin())
+        .collect();
     let m = kl.reconstruct(&z, g.nx, g.nz).unwrap();
     let (data, sigma_d) = add_noise(&op.forward(&m).unwrap(), cfg.noise_rel, 1).unwrap();
-    let misfit = KlMisfit { op: &op, kl: &kl, data: &data, sigma_d };
+    let misfit = KlMisfit {
+        op: &op,
+        kl: &kl,
+        data: &data,
+        sigma_d,
+    };
     let grad: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
@@ -56,7 +65,10 @@ fn main() {
     let t0 = Instant::now();
     let _ = experiments::fwi::posterior::linearize(&op, &kl, std::slice::from_ref(&z), 1).unwrap();
     let lin_s = t0.elapsed().as_secs_f64();
-    println!("KL Jacobian at one model, paper grid: {lin_s:.2} s (1000 training models: {:.1} h on 2 cores)", 1000.0 * lin_s / 2.0 / 3600.0);
+    println!(
+        "KL Jacobian at one model, paper grid: {lin_s:.2} s (1000 training models: {:.1} h on 2 cores)",
+        1000.0 * lin_s / 2.0 / 3600.0
+    );
     println!("misfit gradient, paper grid: {g_s:.3} s");
     println!("paper network x0, batch 1: {f_s:.4} s; x0 VJP: {v_s:.4} s");
     let t = NoiseSchedule::paper().steps() as f64;
@@ -65,9 +77,13 @@ fn main() {
     let paper_learned = t * (2.0 * f_s + g_s);
     let paper_closed = t * g_s;
     let chung_learned = t * (2.0 * f_s + v_s + g_s);
-    println!("per sample: paper variant {paper_learned:.0} s (learned), {paper_closed:.0} s (closed-form priors); chung (learned) {chung_learned:.0} s");
+    println!(
+        "per sample: paper variant {paper_learned:.0} s (learned), {paper_closed:.0} s (closed-form priors); chung (learned) {chung_learned:.0} s"
+    );
     let ns = cfg.prior.n_values.len() as f64;
-    let total = ns * ((cfg.samples as f64) * (paper_learned + 2.0 * paper_closed) + (cfg.samples_chung as f64) * (chung_learned + 2.0 * t * g_s));
+    let total = ns
+        * ((cfg.samples as f64) * (paper_learned + 2.0 * paper_closed)
+            + (cfg.samples_chung as f64) * (chung_learned + 2.0 * t * g_s));
     println!(
         "paper preset sampling: {:.0} core-hours ({} N × 3 priors × ({} + {} samples)); {:.1} days on 2 cores",
         total / 3600.0,

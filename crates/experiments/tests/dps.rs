@@ -27,7 +27,11 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     for g in std::fs::read_dir(dir.join("samples")).unwrap().flatten() {
         if g.path().is_dir() {
             for f in std::fs::read_dir(g.path()).unwrap().flatten() {
-                let name = format!("{}/{}", g.file_name().to_string_lossy(), f.file_name().to_string_lossy());
+                let name = format!(
+                    "{}/{}",
+                    g.file_name().to_string_lossy(),
+                    f.file_name().to_string_lossy()
+                );
                 out.push((name, std::fs::read(f.path()).unwrap()));
             }
         }
@@ -50,7 +54,11 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
         assert!(r.is_none(), "a shard writes samples only");
     }
     let merged = merge(&c, &sharded_dir, 2, &|_| {}).unwrap();
-    assert_eq!(files(&single_dir), files(&sharded_dir), "sample files differ byte for byte");
+    assert_eq!(
+        files(&single_dir),
+        files(&sharded_dir),
+        "sample files differ byte for byte"
+    );
     assert_eq!(single.table(), merged.table());
     for (a, b) in single.groups.iter().zip(&merged.groups) {
         assert_eq!(a.samples, b.samples);
@@ -70,18 +78,28 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
     // Another configuration may not write into these samples.
     let mut other = c.clone();
     other.zeta = 0.05;
-    let e = run(&other, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    let e = run(&other, &single_dir, None, &cache, 2, &|_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("different configuration"), "{e}");
-    assert_eq!(files(&single_dir), before, "a refused run changed the samples");
+    assert_eq!(
+        files(&single_dir),
+        before,
+        "a refused run changed the samples"
+    );
     // Samples whose fingerprint is gone are not adopted by whatever configuration comes next.
     let fp = single_dir.join("samples/run.toml");
     let kept = std::fs::read(&fp).unwrap();
     std::fs::remove_file(&fp).unwrap();
-    let e = run(&other, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    let e = run(&other, &single_dir, None, &cache, 2, &|_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no samples/run.toml"), "{e}");
     assert_eq!(files(&single_dir), before);
     std::fs::write(&fp, b"not toml").unwrap();
-    let e = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap_err().to_string();
+    let e = run(&c, &single_dir, None, &cache, 2, &|_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unreadable"), "{e}");
     std::fs::write(&fp, kept).unwrap();
     // A merge with missing shards says what to run.
@@ -123,7 +141,13 @@ fn quick_table_and_references() {
         let s: f64 = rf.lookup.iter().sum();
         assert!((s - 1.0).abs() < 1e-12);
         // The lookup weights are the softmax of −Φ_n: the ratio of two is exp(Φ_b − Φ_a).
-        let best = rf.lookup.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let best = rf
+            .lookup
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         let min_phi = rf.misfits.iter().cloned().fold(f64::INFINITY, f64::min);
         assert_eq!(rf.misfits[best], min_phi);
         for l in &rf.linearized {
@@ -134,16 +158,33 @@ fn quick_table_and_references() {
         let small = rf
             .linearized
             .iter()
-            .find(|l| l.sigma == 0.01 && l.weighting == experiments::samplers::Weighting::QuadraticOnly)
+            .find(|l| {
+                l.sigma == 0.01 && l.weighting == experiments::samplers::Weighting::QuadraticOnly
+            })
             .unwrap();
-        assert!(small.tv_to_lookup < 0.05, "N = {}: TV {} at σ = 0.01", rf.n, small.tv_to_lookup);
+        assert!(
+            small.tv_to_lookup < 0.05,
+            "N = {}: TV {} at σ = 0.01",
+            rf.n,
+            small.tv_to_lookup
+        );
     }
     for g in &r.groups {
         assert!(g.final_misfit.iter().all(|v| v.is_finite()));
         if g.kind == PriorKind::Memorized {
             // The memorized prior's samples end on (paper: within ζ of) training models.
-            let zmax = if g.variant == Variant::Paper { 0.3 } else { 1e-6 };
-            assert!(g.summary.mean_r < zmax, "{:?} {:?}: mean r {}", g.kind, g.variant, g.summary.mean_r);
+            let zmax = if g.variant == Variant::Paper {
+                0.3
+            } else {
+                1e-6
+            };
+            assert!(
+                g.summary.mean_r < zmax,
+                "{:?} {:?}: mean r {}",
+                g.kind,
+                g.variant,
+                g.summary.mean_r
+            );
         }
     }
     let rows: Vec<String> = r
@@ -176,8 +217,19 @@ fn quick_table_and_references() {
         .groups
         .iter()
         .map(|g| {
-            let pts: Vec<String> = g.mean_trace.iter().step_by(5).map(|v| round_sig(*v, 3).to_string()).collect();
-            format!("{}/{} N={}: {}", g.kind.name(), g.variant.name(), g.n, pts.join(" "))
+            let pts: Vec<String> = g
+                .mean_trace
+                .iter()
+                .step_by(5)
+                .map(|v| round_sig(*v, 3).to_string())
+                .collect();
+            format!(
+                "{}/{} N={}: {}",
+                g.kind.name(),
+                g.variant.name(),
+                g.n,
+                pts.join(" ")
+            )
         })
         .collect();
     insta::assert_yaml_snapshot!("misfit_curves_quick", curves);
@@ -190,7 +242,13 @@ fn quick_table_and_references() {
                 .iter()
                 .map(|(s, e)| format!("{}:{}", round_sig(*s, 3), round_sig(*e, 3)))
                 .collect();
-            format!("{}/{} N={}: {}", g.kind.name(), g.variant.name(), g.n, pts.join(" "))
+            format!(
+                "{}/{} N={}: {}",
+                g.kind.name(),
+                g.variant.name(),
+                g.n,
+                pts.join(" ")
+            )
         })
         .collect();
     insta::assert_yaml_snapshot!("calibration_kl_quick", calib);
@@ -224,9 +282,18 @@ fn invalid_settings_are_named() {
         ("samples_chung", Box::new(|c| c.samples_chung = 0)),
         ("record_every", Box::new(|c| c.record_every = 0)),
         ("noise_rel", Box::new(|c| c.noise_rel = 0.0)),
-        ("linearized_sigmas", Box::new(|c| c.linearized_sigmas = vec![0.1, -1.0])),
-        ("priors", Box::new(|c| c.priors = vec![PriorKind::Memorized, PriorKind::Memorized])),
-        ("variants", Box::new(|c| c.variants = vec![Variant::Chung, Variant::Chung])),
+        (
+            "linearized_sigmas",
+            Box::new(|c| c.linearized_sigmas = vec![0.1, -1.0]),
+        ),
+        (
+            "priors",
+            Box::new(|c| c.priors = vec![PriorKind::Memorized, PriorKind::Memorized]),
+        ),
+        (
+            "variants",
+            Box::new(|c| c.variants = vec![Variant::Chung, Variant::Chung]),
+        ),
     ];
     for (field, f) in cases {
         let mut c = base.clone();

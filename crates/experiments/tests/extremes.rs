@@ -2,11 +2,13 @@
 //! training sets with two identical members give finite results — no NaN, no infinity, weights
 //! that still sum to one.
 
+use experiments::analysis::effective_components as effective_count;
 use experiments::analysis::memorization::{MemorizationSummary, leave_one_out, ratios};
 use experiments::fwi::ZScore;
-use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::posterior::lookup_weights;
-use experiments::memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule};
+use experiments::memprior_core::diffusion::{
+    Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule,
+};
 use experiments::memprior_core::{LogDensity, Score};
 use experiments::priors::{GaussianDenoiser, MemorizedDenoiser, MemorizedPrior, TrainingSet};
 use experiments::rand::SeedableRng;
@@ -37,34 +39,64 @@ fn tiny_bandwidth_in_100_dimensions_with_1000_points() {
     let xb = Batch::new(100, far.clone()).unwrap();
     assert!(finite(den.x0(&xb, 0).as_slice()));
     assert!(finite(den.x0_vjp(&xb, 0, &xb).as_slice()));
-    let out = reverse(&den, &DdimStep, standard_normal(4, 100, &mut rng), &mut rng, &mut ());
+    let out = reverse(
+        &den,
+        &DdimStep,
+        standard_normal(4, 100, &mut rng),
+        &mut rng,
+        &mut (),
+    );
     assert!(finite(out.as_slice()));
     let s = MemorizationSummary::of(&ratios(&out.to_rows(), &rows).unwrap());
-    assert!(s.mean_r < 1e-3, "DDIM with σ → 1e−2 ends on training points: mean r {}", s.mean_r);
+    assert!(
+        s.mean_r < 1e-3,
+        "DDIM with σ → 1e−2 ends on training points: mean r {}",
+        s.mean_r
+    );
 }
 
 #[test]
 fn misfits_of_1e8_give_finite_lookup_and_linearized_weights() {
     let w = lookup_weights(&[1e8, 1e8 + 1.0, 2e8, 1e8 + 0.5]);
-    assert!(finite(&w) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{w:?}");
+    assert!(
+        finite(&w) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+        "{w:?}"
+    );
     assert!(effective_count(&w).is_finite());
     // A linear operator whose residuals at the training points are ~1e4 with γ = 1: Φ ≈ 5e7.
-    let a = experiments::faer::Mat::from_fn(3, 2, |i, j| [[1.0, 0.5], [0.0, 2.0], [1.0, -1.0]][i][j]);
-    let lik = GaussianLikelihood::new(experiments::operators::LinearOperator::new(a), vec![1e4, -1e4, 5e3], 1.0).unwrap();
+    let a =
+        experiments::faer::Mat::from_fn(3, 2, |i, j| [[1.0, 0.5], [0.0, 2.0], [1.0, -1.0]][i][j]);
+    let lik = GaussianLikelihood::new(
+        experiments::operators::LinearOperator::new(a),
+        vec![1e4, -1e4, 5e3],
+        1.0,
+    )
+    .unwrap();
     let train = TrainingSet::new(&[vec![0.0, 0.0], vec![1.0, 1.0], vec![1.0, 1.0]]).unwrap();
     for sigma in [1e-4, 1.0, 1e3] {
         let post = LinearizedPosterior::new(&lik, &train, sigma).unwrap();
         for wt in Weighting::ALL {
             let w = post.weights(wt);
-            assert!(finite(&w) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-9, "σ = {sigma}: {w:?}");
+            assert!(
+                finite(&w) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+                "σ = {sigma}: {w:?}"
+            );
         }
-        assert!(post.log_density(&[0.5, 0.5], Weighting::Evidence).is_finite());
+        assert!(
+            post.log_density(&[0.5, 0.5], Weighting::Evidence)
+                .is_finite()
+        );
     }
     // DPS with that misfit: the normalised step is blind to the scale.
     let den = MemorizedDenoiser::new(train.clone(), NoiseSchedule::paper());
     let trace = dps_paper(&den, &lik, &StepSize::Normalized(0.07), &[0.3, -0.2], 10).unwrap();
     assert!(finite(&trace.x) && trace.final_misfit.is_finite());
-    assert!(trace.misfit_trace.iter().all(|(_, p)| p.is_finite() && *p > 1e7));
+    assert!(
+        trace
+            .misfit_trace
+            .iter()
+            .all(|(_, p)| p.is_finite() && *p > 1e7)
+    );
 }
 
 #[test]

@@ -136,17 +136,29 @@ fn kl_jacobian_from_receiver_adjoints_passes_taylor_and_dot_product_tests() {
     let j = f.jacobian(&zt0);
     assert_eq!((j.nrows(), j.ncols()), (f.output_dim(), kl.dim()));
     let dir: Vec<f64> = (0..kl.dim()).map(|k| ((k as f64) * 0.9).cos()).collect();
-    let jd: Vec<f64> = (0..j.nrows()).map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dir[k]).sum()).collect();
+    let jd: Vec<f64> = (0..j.nrows())
+        .map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dir[k]).sum())
+        .collect();
     // The dense Jacobian against one forward-sensitivity solve and against its adjoint.
     let jv = f.jacobian_apply(&zt0, &dir);
-    let err = jv.iter().zip(&jd).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let err = jv
+        .iter()
+        .zip(&jd)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     let scale = jd.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    assert!(err < 1e-10 * scale, "dense J vs J·v: {err:e} (scale {scale:e})");
+    assert!(
+        err < 1e-10 * scale,
+        "dense J vs J·v: {err:e} (scale {scale:e})"
+    );
     let w: Vec<f64> = (0..j.nrows()).map(|i| ((i as f64) * 0.37).sin()).collect();
     let jtw = f.jacobian_adjoint_apply(&zt0, &w);
     let lhs: f64 = jd.iter().zip(&w).map(|(a, b)| a * b).sum();
     let rhs: f64 = jtw.iter().zip(&dir).map(|(a, b)| a * b).sum();
-    assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(rhs.abs()), "⟨Jv, w⟩ {lhs} vs ⟨v, Jᵀw⟩ {rhs}");
+    assert!(
+        (lhs - rhs).abs() < 1e-10 * lhs.abs().max(rhs.abs()),
+        "⟨Jv, w⟩ {lhs} vs ⟨v, Jᵀw⟩ {rhs}"
+    );
     // Taylor: ‖F(z̃ + εv) − F(z̃) − εJv‖ = O(ε²).
     let f0 = f.apply(&zt0);
     let eps = [0.1, 0.05, 0.025, 0.0125];
@@ -174,7 +186,17 @@ fn kl_jacobian_from_receiver_adjoints_passes_taylor_and_dot_product_tests() {
             worst = worst.max((jz[(i, k)] * zscore.scale[k] - j[(i, k)]).abs());
         }
     }
-    assert!(worst <= 1e-12 * scale.max(1.0), "raw vs z-scored Jacobian {worst:e}");
-    let fe = lin.forward[1].iter().zip(&f0).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    assert!(fe < 1e-12 * f0.iter().fold(0.0f64, |a, b| a.max(b.abs())), "forward data differ by {fe:e}");
+    assert!(
+        worst <= 1e-12 * scale.max(1.0),
+        "raw vs z-scored Jacobian {worst:e}"
+    );
+    let fe = lin.forward[1]
+        .iter()
+        .zip(&f0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        fe < 1e-12 * f0.iter().fold(0.0f64, |a, b| a.max(b.abs())),
+        "forward data differ by {fe:e}"
+    );
 }

@@ -17,9 +17,18 @@ fn quick_memorization_table() {
     std::fs::remove_dir_all(&cache).unwrap();
 
     for p in &run1.per_n {
-        let mem = p.priors.iter().find(|s| s.kind == PriorKind::Memorized).unwrap();
+        let mem = p
+            .priors
+            .iter()
+            .find(|s| s.kind == PriorKind::Memorized)
+            .unwrap();
         // DDIM with the empirical-optimal denoiser ends on training points.
-        assert!(mem.summary.mean_r < 1e-3, "N = {}: memorized mean r {}", p.n, mem.summary.mean_r);
+        assert!(
+            mem.summary.mean_r < 1e-3,
+            "N = {}: memorized mean r {}",
+            p.n,
+            mem.summary.mean_r
+        );
         // The null is far from memorized: no fresh draw has r < 0.3.
         let null = analysis_summary(&p.null);
         assert_eq!(null.0, 0.0, "N = {}", p.n);
@@ -33,7 +42,11 @@ fn quick_memorization_table() {
                 r.source,
                 r.n_train,
                 r.count,
-                if r.mean_r < 1e-6 { "<1e-6".to_string() } else { round_sig(r.mean_r, 3).to_string() },
+                if r.mean_r < 1e-6 {
+                    "<1e-6".to_string()
+                } else {
+                    round_sig(r.mean_r, 3).to_string()
+                },
                 r.fractions[0],
                 r.fractions[1],
                 r.fractions[2],
@@ -57,7 +70,10 @@ fn invalid_settings_are_named() {
     let mut c = PriorConfig::preset("quick").unwrap();
     c.n_values = vec![20, 50, 20];
     let e = c.validate().unwrap_err();
-    assert!(e.field == "n_values" && e.requirement.contains("twice"), "{e}");
+    assert!(
+        e.field == "n_values" && e.requirement.contains("twice"),
+        "{e}"
+    );
     let mut c = PriorConfig::preset("quick").unwrap();
     c.samples = 0;
     assert_eq!(c.validate().unwrap_err().field, "samples");

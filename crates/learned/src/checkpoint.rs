@@ -101,7 +101,9 @@ pub fn write(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
 pub fn read(path: &Path, expected_key: &str) -> Result<Checkpoint, CheckpointError> {
     let corrupt = |why: &str| CheckpointError::Corrupt(path.to_path_buf(), why.to_string());
     let bytes = std::fs::read(path).map_err(|e| CheckpointError::Io(path.to_path_buf(), e))?;
-    let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| corrupt("wrong magic"))?;
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| corrupt("wrong magic"))?;
     if rest.len() < 8 {
         return Err(corrupt("truncated header"));
     }

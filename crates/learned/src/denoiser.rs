@@ -2,7 +2,9 @@
 //! vector–Jacobian product of x̂₀ = (x_t − √(1 − ᾱ) ε̂)/√ᾱ by the network's reverse pass,
 //! (∂x̂₀/∂x_t)ᵀ v = (v − √(1 − ᾱ) (∂ε̂/∂x_t)ᵀ v) / √ᾱ.
 
-use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
+use memprior_core::diffusion::{
+    Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction,
+};
 
 use crate::mlp::{self, Layout};
 use crate::net::{HostParams, MlpConfig, time_embedding};
@@ -17,7 +19,9 @@ pub struct LearnedDenoiser {
 
 impl std::fmt::Debug for LearnedDenoiser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LearnedDenoiser").field("config", &self.config).finish()
+        f.debug_struct("LearnedDenoiser")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -67,7 +71,11 @@ impl Denoiser for LearnedDenoiser {
 
 impl DifferentiableDenoiser for LearnedDenoiser {
     fn x0_vjp(&self, x_t: &Batch, t: usize, v: &Batch) -> Batch {
-        assert_eq!((x_t.dim(), x_t.len()), (v.dim(), v.len()), "v must match x_t");
+        assert_eq!(
+            (x_t.dim(), x_t.len()),
+            (v.dim(), v.len()),
+            "v must match x_t"
+        );
         let tape = mlp::forward(&self.layout, &self.params, self.input(x_t, t), x_t.len());
         let g: Vec<f32> = v.as_slice().iter().map(|a| *a as f32).collect();
         let back = mlp::backward(&self.layout, &self.params, &tape, g, true);

@@ -25,11 +25,36 @@ const LN_EPS: f32 = 1e-5;
 /// c (=|+=) op(a) · op(b) for row-major buffers: `a` is stored [m × k] (or [k × m] when `ta`),
 /// `b` is stored [k × n] (or [n × k] when `tb`), `c` is [m × n].
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool, add: bool) {
-    let av = if ta { MatRef::from_row_major_slice(a, k, m).transpose() } else { MatRef::from_row_major_slice(a, m, k) };
-    let bv = if tb { MatRef::from_row_major_slice(b, n, k).transpose() } else { MatRef::from_row_major_slice(b, k, n) };
+pub(crate) fn gemm(
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    add: bool,
+) {
+    let av = if ta {
+        MatRef::from_row_major_slice(a, k, m).transpose()
+    } else {
+        MatRef::from_row_major_slice(a, m, k)
+    };
+    let bv = if tb {
+        MatRef::from_row_major_slice(b, n, k).transpose()
+    } else {
+        MatRef::from_row_major_slice(b, k, n)
+    };
     let cv = MatMut::from_row_major_slice_mut(c, m, n);
-    matmul(cv, if add { Accum::Add } else { Accum::Replace }, av, bv, 1.0f32, Par::Seq);
+    matmul(
+        cv,
+        if add { Accum::Add } else { Accum::Replace },
+        av,
+        bv,
+        1.0f32,
+        Par::Seq,
+    );
 }
 
 /// Offsets of the parameter tensors in one flat buffer, in the order of [`MlpConfig::shapes`].
@@ -54,7 +79,11 @@ impl Layout {
             at += r * c;
             offsets.push(at);
         }
-        Self { config, offsets, shapes }
+        Self {
+            config,
+            offsets,
+            shapes,
+        }
     }
 
     /// Total number of parameters.
@@ -94,7 +123,9 @@ impl Layout {
 
     /// Split a flat buffer into per-tensor buffers.
     pub fn split(&self, flat: &[f32]) -> Vec<Vec<f32>> {
-        (0..self.shapes.len()).map(|k| flat[self.range(k)].to_vec()).collect()
+        (0..self.shapes.len())
+            .map(|k| flat[self.range(k)].to_vec())
+            .collect()
     }
 }
 
@@ -144,19 +175,42 @@ pub fn forward(layout: &Layout, p: &[f32], input: Vec<f32>, batch: usize) -> Tap
     debug_assert_eq!(input.len(), batch * inw);
     simd::dispatch(|| {
         let mut a0 = vec![0f32; batch * w];
-        gemm(&mut a0, &input, &p[layout.range(0)], batch, inw, w, false, false, false);
+        gemm(
+            &mut a0,
+            &input,
+            &p[layout.range(0)],
+            batch,
+            inw,
+            w,
+            false,
+            false,
+            false,
+        );
         add_bias(&mut a0, &p[layout.range(1)]);
         let mut h0 = vec![0f32; batch * w];
         simd::gelu(&a0, &mut h0);
         let mut h = Vec::with_capacity(blocks + 1);
         h.push(h0);
-        let (mut xhat, mut norm, mut rstd) =
-            (Vec::with_capacity(blocks), Vec::with_capacity(blocks), Vec::with_capacity(blocks));
+        let (mut xhat, mut norm, mut rstd) = (
+            Vec::with_capacity(blocks),
+            Vec::with_capacity(blocks),
+            Vec::with_capacity(blocks),
+        );
         for l in 0..blocks {
             let k = 2 + 4 * l;
             let prev = &h[l];
             let mut a = vec![0f32; batch * w];
-            gemm(&mut a, prev, &p[layout.range(k)], batch, w, w, false, false, false);
+            gemm(
+                &mut a,
+                prev,
+                &p[layout.range(k)],
+                batch,
+                w,
+                w,
+                false,
+                false,
+                false,
+            );
             add_bias(&mut a, &p[layout.range(k + 1)]);
             let (gamma, beta) = (&p[layout.range(k + 2)], &p[layout.range(k + 3)]);
             let mut rs = vec![0f32; batch];
@@ -180,9 +234,28 @@ pub fn forward(layout: &Layout, p: &[f32], input: Vec<f32>, batch: usize) -> Tap
         }
         let ko = layout.out_index();
         let mut out = vec![0f32; batch * d];
-        gemm(&mut out, &h[blocks], &p[layout.range(ko)], batch, w, d, false, false, false);
+        gemm(
+            &mut out,
+            &h[blocks],
+            &p[layout.range(ko)],
+            batch,
+            w,
+            d,
+            false,
+            false,
+            false,
+        );
         add_bias(&mut out, &p[layout.range(ko + 1)]);
-        Tape { batch, input, a0, h, xhat, norm, rstd, out }
+        Tape {
+            batch,
+            input,
+            a0,
+            h,
+            xhat,
+            norm,
+            rstd,
+            out,
+        }
     })
 }
 
@@ -207,7 +280,13 @@ impl Backward {
 }
 
 /// Reverse pass for the gradient `g_out` of the loss with respect to ε̂ ([B × dim]).
-pub fn backward(layout: &Layout, p: &[f32], tape: &Tape, g_out: Vec<f32>, want_dx: bool) -> Backward {
+pub fn backward(
+    layout: &Layout,
+    p: &[f32],
+    tape: &Tape,
+    g_out: Vec<f32>,
+    want_dx: bool,
+) -> Backward {
     let cfg = layout.config;
     let (w, d, blocks, b) = (cfg.width, cfg.dim, cfg.blocks, tape.batch);
     let inw = cfg.dim + cfg.time_embedding;
@@ -215,7 +294,17 @@ pub fn backward(layout: &Layout, p: &[f32], tape: &Tape, g_out: Vec<f32>, want_d
         let ko = layout.out_index();
         // dh_L = dε̂ W_outᵀ
         let mut dh = vec![0f32; b * w];
-        gemm(&mut dh, &g_out, &p[layout.range(ko)], b, d, w, false, true, false);
+        gemm(
+            &mut dh,
+            &g_out,
+            &p[layout.range(ko)],
+            b,
+            d,
+            w,
+            false,
+            true,
+            false,
+        );
         let mut d_blocks: Vec<Vec<f32>> = Vec::with_capacity(blocks);
         let mut d_gamma_beta = Vec::with_capacity(blocks);
         let mut dn = vec![0f32; b * w];
@@ -244,7 +333,17 @@ pub fn backward(layout: &Layout, p: &[f32], tape: &Tape, g_out: Vec<f32>, want_d
                 }
             }
             // dhₗ₋₁ = dhₗ (residual) + daₗ Wₗᵀ
-            gemm(&mut dh, &da, &p[layout.range(k)], b, w, w, false, true, true);
+            gemm(
+                &mut dh,
+                &da,
+                &p[layout.range(k)],
+                b,
+                w,
+                w,
+                false,
+                true,
+                true,
+            );
             d_blocks.push(da);
             d_gamma_beta.push((dgamma, dbeta));
         }
@@ -254,14 +353,30 @@ pub fn backward(layout: &Layout, p: &[f32], tape: &Tape, g_out: Vec<f32>, want_d
         simd::gelu_backward(&tape.a0, &dh, &mut da0);
         let d_x = want_dx.then(|| {
             let mut du = vec![0f32; b * inw];
-            gemm(&mut du, &da0, &p[layout.range(0)], b, w, inw, false, true, false);
-            du.chunks_exact(inw).flat_map(|row| row[..d].iter().copied()).collect()
+            gemm(
+                &mut du,
+                &da0,
+                &p[layout.range(0)],
+                b,
+                w,
+                inw,
+                false,
+                true,
+                false,
+            );
+            du.chunks_exact(inw)
+                .flat_map(|row| row[..d].iter().copied())
+                .collect()
         });
         let mut d_out = Vec::with_capacity(blocks + 2);
         d_out.push(da0);
         d_out.extend(d_blocks);
         d_out.push(g_out);
-        Backward { d_out, d_gamma_beta, d_x }
+        Backward {
+            d_out,
+            d_gamma_beta,
+            d_x,
+        }
     })
 }
 
@@ -283,7 +398,10 @@ pub fn small_gradients(layout: &Layout, back: &Backward) -> Vec<(usize, Vec<f32>
         out.push((k + 2, back.d_gamma_beta[l].0.clone()));
         out.push((k + 3, back.d_gamma_beta[l].1.clone()));
     }
-    out.push((layout.out_index() + 1, bias(&back.d_out[blocks + 1], layout.config.dim)));
+    out.push((
+        layout.out_index() + 1,
+        bias(&back.d_out[blocks + 1], layout.config.dim),
+    ));
     out
 }
 
@@ -296,6 +414,8 @@ pub fn weight_grad_norm2(x: &[f32], da: &[f32], batch: usize) -> f64 {
         gemm(&mut gx, x, x, batch, nin, batch, false, true, false);
         gemm(&mut ga, da, da, batch, nout, batch, false, true, false);
     });
-    gx.iter().zip(&ga).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+    gx.iter()
+        .zip(&ga)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum()
 }
-

@@ -11,9 +11,9 @@
 //! above f32 rounding.
 
 use memprior_core::ConfigError;
+use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// Architecture of the MLP.
@@ -99,8 +99,6 @@ impl HostParams {
         tensors.push(linear(w, d, &mut rng));
         Self { config, tensors }
     }
-
-
 }
 
 /// The sinusoidal embedding of the integer levels `ts`, one row each (E columns).

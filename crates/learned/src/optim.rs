@@ -51,7 +51,14 @@ fn weight_index(layout: &Layout, j: usize) -> usize {
 }
 
 /// Apply one step: every weight gradient is formed tile by tile and consumed by the fused update.
-pub fn apply(layout: &Layout, p: &mut [f32], st: &mut OptimState, tape: &Tape, back: &Backward, s: &AdamStep) {
+pub fn apply(
+    layout: &Layout,
+    p: &mut [f32],
+    st: &mut OptimState,
+    tape: &Tape,
+    back: &Backward,
+    s: &AdamStep,
+) {
     let b = tape.batch;
     simd::dispatch(|| {
         let mut tile = vec![0f32; TILE.max(layout.config.width.max(layout.config.dim))];
@@ -67,10 +74,19 @@ pub fn apply(layout: &Layout, p: &mut [f32], st: &mut OptimState, tape: &Tape, b
                 let range = base + r0 * nout..base + r1 * nout;
                 let g = &mut tile[..(r1 - r0) * nout];
                 // Rows r0..r1 of Xᵀ dA: (X[:, r0..r1])ᵀ dA.
-                let xv = faer::MatRef::from_row_major_slice(x, b, nin).subcols(r0, r1 - r0).transpose();
+                let xv = faer::MatRef::from_row_major_slice(x, b, nin)
+                    .subcols(r0, r1 - r0)
+                    .transpose();
                 let dv = faer::MatRef::from_row_major_slice(da, b, nout);
                 let gv = faer::MatMut::from_row_major_slice_mut(g, r1 - r0, nout);
-                faer::linalg::matmul::matmul(gv, faer::Accum::Replace, xv, dv, 1.0f32, faer::Par::Seq);
+                faer::linalg::matmul::matmul(
+                    gv,
+                    faer::Accum::Replace,
+                    xv,
+                    dv,
+                    1.0f32,
+                    faer::Par::Seq,
+                );
                 simd::adam_ema(
                     &mut p[range.clone()],
                     &mut st.m[range.clone()],

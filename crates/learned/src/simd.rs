@@ -32,7 +32,8 @@ pub fn exp(x: f32) -> f32 {
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
         + r * (1.0
-            + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     // Wrapping arithmetic: an overflow check (dev builds) would keep the loop scalar.
     let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     p * scale
@@ -42,7 +43,13 @@ pub fn exp(x: f32) -> f32 {
 #[inline(always)]
 pub fn normal_cdf_pdf(x: f32) -> (f32, f32) {
     const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_8, -1.453_152, 1.061_405_4];
+    const A: [f32; 5] = [
+        0.254_829_6,
+        -0.284_496_74,
+        1.421_413_8,
+        -1.453_152,
+        1.061_405_4,
+    ];
     const INV_SQRT2: f32 = std::f32::consts::FRAC_1_SQRT_2;
     const INV_SQRT_2PI: f32 = 0.398_942_3;
     let z = x.abs() * INV_SQRT2;
@@ -106,7 +113,14 @@ pub struct AdamStep {
 /// g ← c g; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
 /// p ← p − lr (m / (1 − β₁ᵏ)) / (√(v / (1 − β₂ᵏ)) + ε); e ← δ e + (1 − δ) p.
 #[inline(always)]
-pub fn adam_ema(p: &mut [f32], m: &mut [f32], v: &mut [f32], ema: &mut [f32], g: &[f32], s: &AdamStep) {
+pub fn adam_ema(
+    p: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    ema: &mut [f32],
+    g: &[f32],
+    s: &AdamStep,
+) {
     let (one_m_b1, one_m_b2, one_m_d) = (1.0 - s.beta1, 1.0 - s.beta2, 1.0 - s.decay);
     let n = p.len();
     let (m, v, ema, g) = (&mut m[..n], &mut v[..n], &mut ema[..n], &g[..n]);
@@ -158,9 +172,15 @@ mod tests {
             let (c, p) = normal_cdf_pdf(x as f32);
             let x = x as f32 as f64;
             let want = 0.5 * (1.0 + erf_series(x / 2f64.sqrt()));
-            assert!((f64::from(c) - want).abs() < 2e-7, "Φ({x}) = {c}, want {want}");
+            assert!(
+                (f64::from(c) - want).abs() < 2e-7,
+                "Φ({x}) = {c}, want {want}"
+            );
             let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
-            assert!((f64::from(p) - pdf).abs() < 2e-6 * pdf, "φ({x}) = {p}, want {pdf}");
+            assert!(
+                (f64::from(p) - pdf).abs() < 2e-6 * pdf,
+                "φ({x}) = {p}, want {pdf}"
+            );
         }
         // The far tail stays positive and tiny (Φ(−8) ≈ 6.2·10⁻¹⁶), without cancellation.
         let (c, _) = normal_cdf_pdf(-8.0);

@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use memprior_core::diffusion::NoiseSchedule;
 use memprior_core::ConfigError;
+use memprior_core::diffusion::NoiseSchedule;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -54,10 +54,18 @@ impl TrainConfig {
     /// Check ranges; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.steps == 0 {
-            return Err(ConfigError::new("training.steps", "must be ≥ 1", self.steps));
+            return Err(ConfigError::new(
+                "training.steps",
+                "must be ≥ 1",
+                self.steps,
+            ));
         }
         if self.batch == 0 {
-            return Err(ConfigError::new("training.batch", "must be ≥ 1", self.batch));
+            return Err(ConfigError::new(
+                "training.batch",
+                "must be ≥ 1",
+                self.batch,
+            ));
         }
         memprior_core::error::positive("training.lr_max", self.lr_max)?;
         if !(self.lr_min.is_finite() && self.lr_min >= 0.0 && self.lr_min <= self.lr_max) {
@@ -69,10 +77,18 @@ impl TrainConfig {
         }
         memprior_core::error::positive("training.clip_norm", self.clip_norm)?;
         if !(self.ema_decay.is_finite() && (0.0..1.0).contains(&self.ema_decay)) {
-            return Err(ConfigError::new("training.ema_decay", "must lie in [0, 1)", self.ema_decay));
+            return Err(ConfigError::new(
+                "training.ema_decay",
+                "must lie in [0, 1)",
+                self.ema_decay,
+            ));
         }
         if self.checkpoint_every == 0 {
-            return Err(ConfigError::new("training.checkpoint_every", "must be ≥ 1", 0));
+            return Err(ConfigError::new(
+                "training.checkpoint_every",
+                "must be ≥ 1",
+                0,
+            ));
         }
         Ok(())
     }
@@ -81,7 +97,8 @@ impl TrainConfig {
     /// last step (k = steps − 1) misses by O(1/steps²).
     pub fn learning_rate(&self, k: usize) -> f64 {
         let frac = k as f64 / self.steps.max(1) as f64;
-        self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (1.0 + (std::f64::consts::PI * frac).cos())
+        self.lr_min
+            + 0.5 * (self.lr_max - self.lr_min) * (1.0 + (std::f64::consts::PI * frac).cos())
     }
 }
 
@@ -100,7 +117,12 @@ impl Recipe {
     /// clip 1, EMA 0.9999. About 51 M parameters: hours per N on 2 cores, on demand only.
     pub fn paper(dim: usize) -> Self {
         Self {
-            network: MlpConfig { dim, width: 2048, blocks: 12, time_embedding: 256 },
+            network: MlpConfig {
+                dim,
+                width: 2048,
+                blocks: 12,
+                time_embedding: 256,
+            },
             training: TrainConfig {
                 steps: 50_000,
                 batch: 50,
@@ -134,7 +156,12 @@ impl Recipe {
     /// EMA 0.99.
     pub fn quick(dim: usize) -> Self {
         let mut r = Self::paper(dim);
-        r.network = MlpConfig { dim, width: 64, blocks: 2, time_embedding: 32 };
+        r.network = MlpConfig {
+            dim,
+            width: 64,
+            blocks: 2,
+            time_embedding: 32,
+        };
         r.training.steps = 3000;
         r.training.lr_max = 2e-3;
         r.training.lr_min = 1e-4;
@@ -152,7 +179,11 @@ impl Recipe {
             "quick" => Ok(Self::quick(dim)),
             "default" => Ok(Self::cpu_default(dim)),
             "paper" => Ok(Self::paper(dim)),
-            other => Err(ConfigError::new("preset", "must be one of quick, default, paper", other)),
+            other => Err(ConfigError::new(
+                "preset",
+                "must be one of quick, default, paper",
+                other,
+            )),
         }
     }
 
@@ -261,7 +292,9 @@ pub enum TrainError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// The loss or the gradient norm became NaN or infinite.
-    #[error("training diverged at step {step}: loss {loss} or a non-finite gradient (lower training.lr_max)")]
+    #[error(
+        "training diverged at step {step}: loss {loss} or a non-finite gradient (lower training.lr_max)"
+    )]
     Diverged {
         /// The step.
         step: usize,
@@ -293,10 +326,18 @@ impl<'a> Trainer<'a> {
     ///
     /// # Errors
     /// Invalid recipe, no data, rows of the wrong length or non-finite values.
-    pub fn new(recipe: Recipe, schedule: NoiseSchedule, data: &'a [Vec<f64>]) -> Result<Self, ConfigError> {
+    pub fn new(
+        recipe: Recipe,
+        schedule: NoiseSchedule,
+        data: &'a [Vec<f64>],
+    ) -> Result<Self, ConfigError> {
         recipe.validate()?;
         if data.is_empty() {
-            return Err(ConfigError::new("training_points", "must contain at least one point", 0));
+            return Err(ConfigError::new(
+                "training_points",
+                "must contain at least one point",
+                0,
+            ));
         }
         for (n, row) in data.iter().enumerate() {
             if row.len() != recipe.network.dim {
@@ -307,11 +348,21 @@ impl<'a> Trainer<'a> {
                 ));
             }
             if let Some(v) = row.iter().find(|v| !v.is_finite()) {
-                return Err(ConfigError::new(format!("training_points[{n}]"), "must be finite", v));
+                return Err(ConfigError::new(
+                    format!("training_points[{n}]"),
+                    "must be finite",
+                    v,
+                ));
             }
         }
         let key = weights_key(&recipe, &schedule, data);
-        Ok(Self { recipe, schedule, data, layout: Layout::new(recipe.network), key })
+        Ok(Self {
+            recipe,
+            schedule,
+            data,
+            layout: Layout::new(recipe.network),
+            key,
+        })
     }
 
     /// The cache key of this run's weights.
@@ -331,7 +382,11 @@ impl<'a> Trainer<'a> {
         let n = params.len();
         TrainState {
             step: 0,
-            opt: OptimState { m: vec![0.0; n], v: vec![0.0; n], ema: params.clone() },
+            opt: OptimState {
+                m: vec![0.0; n],
+                v: vec![0.0; n],
+                ema: params.clone(),
+            },
             params,
             history: Vec::new(),
         }
@@ -349,7 +404,10 @@ impl<'a> Trainer<'a> {
     ///
     /// # Errors
     /// A non-finite loss or gradient norm.
-    pub fn step_timed(&self, state: &mut TrainState) -> Result<(StepRecord, StepTimes), TrainError> {
+    pub fn step_timed(
+        &self,
+        state: &mut TrainState,
+    ) -> Result<(StepRecord, StepTimes), TrainError> {
         let mut times = StepTimes::default();
         let mut clock = Instant::now();
         let mut lap = |slot: &mut f64| {
@@ -375,7 +433,9 @@ impl<'a> Trainer<'a> {
             idx.extend(perm);
         }
         idx.truncate(b);
-        let ts: Vec<usize> = (0..b).map(|_| rng.random_range(0..self.schedule.steps())).collect();
+        let ts: Vec<usize> = (0..b)
+            .map(|_| rng.random_range(0..self.schedule.steps()))
+            .collect();
         let d = net.dim;
         let mut x_t = Vec::with_capacity(b * d);
         let mut eps = Vec::with_capacity(b * d);
@@ -399,22 +459,43 @@ impl<'a> Trainer<'a> {
         lap(&mut times.forward);
         // L = mean (ε̂ − ε)², ∂L/∂ε̂ = 2 (ε̂ − ε) / (B d).
         let count = (b * d) as f64;
-        let loss: f64 = tape.out.iter().zip(&eps).map(|(o, t)| f64::from(o - t).powi(2)).sum::<f64>() / count;
+        let loss: f64 = tape
+            .out
+            .iter()
+            .zip(&eps)
+            .map(|(o, t)| f64::from(o - t).powi(2))
+            .sum::<f64>()
+            / count;
         let loss_value = loss as f32;
         if !loss_value.is_finite() {
-            return Err(TrainError::Diverged { step: k, loss: loss_value });
+            return Err(TrainError::Diverged {
+                step: k,
+                loss: loss_value,
+            });
         }
         let scale = (2.0 / count) as f32;
-        let g_out: Vec<f32> = tape.out.iter().zip(&eps).map(|(o, t)| scale * (o - t)).collect();
+        let g_out: Vec<f32> = tape
+            .out
+            .iter()
+            .zip(&eps)
+            .map(|(o, t)| scale * (o - t))
+            .collect();
         let back = mlp::backward(&self.layout, &state.params, &tape, g_out, false);
         lap(&mut times.backward);
         let norm = optim::grad_norm2(&self.layout, &tape, &back).sqrt();
         lap(&mut times.norm);
         if !norm.is_finite() {
             // A NaN would pass the clip test below and poison the weights and the EMA.
-            return Err(TrainError::Diverged { step: k, loss: f32::NAN });
+            return Err(TrainError::Diverged {
+                step: k,
+                loss: f32::NAN,
+            });
         }
-        let clip = if norm > cfg.clip_norm { cfg.clip_norm / norm } else { 1.0 };
+        let clip = if norm > cfg.clip_norm {
+            cfg.clip_norm / norm
+        } else {
+            1.0
+        };
         let (b1, b2) = (0.9f64, 0.999f64);
         let step_no = (k + 1) as i32;
         let adam = AdamStep {
@@ -427,10 +508,20 @@ impl<'a> Trainer<'a> {
             eps: 1e-8,
             decay: cfg.ema_decay.min((1.0 + k as f64) / (10.0 + k as f64)) as f32,
         };
-        optim::apply(&self.layout, &mut state.params, &mut state.opt, &tape, &back, &adam);
+        optim::apply(
+            &self.layout,
+            &mut state.params,
+            &mut state.opt,
+            &tape,
+            &back,
+            &adam,
+        );
         lap(&mut times.update);
         state.step += 1;
-        let rec = StepRecord { loss: loss_value, grad_norm: norm as f32 };
+        let rec = StepRecord {
+            loss: loss_value,
+            grad_norm: norm as f32,
+        };
         state.history.push(rec);
         Ok((rec, times))
     }
@@ -446,7 +537,12 @@ impl<'a> Trainer<'a> {
             groups: if done {
                 vec![split(&state.params), split(&state.opt.ema)]
             } else {
-                vec![split(&state.params), split(&state.opt.ema), split(&state.opt.m), split(&state.opt.v)]
+                vec![
+                    split(&state.params),
+                    split(&state.opt.ema),
+                    split(&state.opt.m),
+                    split(&state.opt.v),
+                ]
             },
         }
     }
@@ -463,7 +559,11 @@ impl<'a> Trainer<'a> {
         Ok(TrainState {
             step: c.step,
             params: flat(&c.groups[0]),
-            opt: OptimState { ema: flat(&c.groups[1]), m: flat(&c.groups[2]), v: flat(&c.groups[3]) },
+            opt: OptimState {
+                ema: flat(&c.groups[1]),
+                m: flat(&c.groups[2]),
+                v: flat(&c.groups[3]),
+            },
             history: c.history,
         })
     }
@@ -496,8 +596,14 @@ impl<'a> Trainer<'a> {
         if weights.exists() {
             let c = checkpoint::read(&weights, &self.key)?;
             return Ok(Trained {
-                params: HostParams { config: self.recipe.network, tensors: c.groups[0].clone() },
-                ema: HostParams { config: self.recipe.network, tensors: c.groups[1].clone() },
+                params: HostParams {
+                    config: self.recipe.network,
+                    tensors: c.groups[0].clone(),
+                },
+                ema: HostParams {
+                    config: self.recipe.network,
+                    tensors: c.groups[1].clone(),
+                },
                 history: c.history,
                 key: self.key.clone(),
                 cached: true,
@@ -527,12 +633,19 @@ impl<'a> Trainer<'a> {
         let seconds = clock.elapsed().as_secs_f64();
         checkpoint::write(&weights, &self.to_checkpoint(&state, true))?;
         if state_file.exists() {
-            std::fs::remove_file(&state_file).map_err(|e| CheckpointError::Io(state_file.clone(), e))?;
+            std::fs::remove_file(&state_file)
+                .map_err(|e| CheckpointError::Io(state_file.clone(), e))?;
         }
         let c = self.to_checkpoint(&state, true);
         Ok(Trained {
-            params: HostParams { config: self.recipe.network, tensors: c.groups[0].clone() },
-            ema: HostParams { config: self.recipe.network, tensors: c.groups[1].clone() },
+            params: HostParams {
+                config: self.recipe.network,
+                tensors: c.groups[0].clone(),
+            },
+            ema: HostParams {
+                config: self.recipe.network,
+                tensors: c.groups[1].clone(),
+            },
             history: state.history,
             key: self.key.clone(),
             cached: false,

@@ -2,7 +2,7 @@
 
 use analysis::memorization::ratios;
 use learned::{LearnedDenoiser, Recipe, TrainError, Trainer};
-use memprior_core::diffusion::{Batch, DifferentiableDenoiser, Denoiser, NoiseSchedule};
+use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use samplers::diffusion::{DdimStep, reverse, standard_normal};
@@ -44,7 +44,10 @@ fn training_is_bit_for_bit_repeatable_and_resumes_identically() {
     }
     let resumed = trainer.run(&c, None, &mut |_, _| {}).unwrap();
     assert_eq!(resumed.steps_trained, 10);
-    assert_eq!(resumed.ema, run_a.ema, "resumed weights differ from the uninterrupted run");
+    assert_eq!(
+        resumed.ema, run_a.ema,
+        "resumed weights differ from the uninterrupted run"
+    );
     assert_eq!(resumed.params, run_a.params);
     assert_eq!(resumed.history, run_a.history);
     // A third call reads the cache.
@@ -70,14 +73,22 @@ fn corrupt_or_foreign_checkpoints_are_refused() {
     let dir = trainer.run_dir(&root);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("weights.bin"), b"not a checkpoint").unwrap();
-    let err = trainer.run(&root, None, &mut |_, _| {}).unwrap_err().to_string();
+    let err = trainer
+        .run(&root, None, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("delete it to retrain"), "{err}");
     // The corrupt file is left as it was.
-    assert_eq!(std::fs::read(dir.join("weights.bin")).unwrap(), b"not a checkpoint");
+    assert_eq!(
+        std::fs::read(dir.join("weights.bin")).unwrap(),
+        b"not a checkpoint"
+    );
     std::fs::remove_dir_all(root).unwrap();
     // Bad data are named.
     let bad = vec![vec![0.0; 7]];
-    let e = Trainer::new(small_recipe(10), NoiseSchedule::paper(), &bad).err().unwrap();
+    let e = Trainer::new(small_recipe(10), NoiseSchedule::paper(), &bad)
+        .err()
+        .unwrap();
     assert_eq!(e.field, "training_points[0]");
 }
 
@@ -105,8 +116,14 @@ fn vjp_matches_central_differences() {
             xp.row_mut(i)[k] += h;
             xm.row_mut(i)[k] -= h;
             let (fp, fm) = (den.x0(&xp, t), den.x0(&xm, t));
-            let fd: f64 = (0..8).map(|j| v.row(i)[j] * (fp.row(i)[j] - fm.row(i)[j]) / (2.0 * h)).sum();
-            assert!((fd - vjp.row(i)[k]).abs() < 2e-2 * scale, "({i},{k}): fd {fd} vs {}", vjp.row(i)[k]);
+            let fd: f64 = (0..8)
+                .map(|j| v.row(i)[j] * (fp.row(i)[j] - fm.row(i)[j]) / (2.0 * h))
+                .sum();
+            assert!(
+                (fd - vjp.row(i)[k]).abs() < 2e-2 * scale,
+                "({i},{k}): fd {fd} vs {}",
+                vjp.row(i)[k]
+            );
         }
     }
 }
@@ -131,11 +148,20 @@ fn tiny_network_reproduces_its_training_points() {
     std::fs::remove_dir_all(root).unwrap();
     let den = LearnedDenoiser::new(&trained.ema, NoiseSchedule::paper());
     let mut rng = ChaCha8Rng::seed_from_u64(6);
-    let out = reverse(&den, &DdimStep, standard_normal(32, d, &mut rng), &mut rng, &mut ());
+    let out = reverse(
+        &den,
+        &DdimStep,
+        standard_normal(32, d, &mut rng),
+        &mut rng,
+        &mut (),
+    );
     let r = ratios(&out.to_rows(), &x).unwrap();
     let mut rs: Vec<f64> = r.iter().map(|n| n.r).collect();
     rs.sort_by(f64::total_cmp);
-    eprintln!("r quantiles: min {:.3} median {:.3} 75 % {:.3} max {:.3}", rs[0], rs[16], rs[24], rs[31]);
+    eprintln!(
+        "r quantiles: min {:.3} median {:.3} 75 % {:.3} max {:.3}",
+        rs[0], rs[16], rs[24], rs[31]
+    );
     // The null: fresh N(0, I) draws against the same 5 points.
     let null = ratios(&standard_normal(32, d, &mut rng).to_rows(), &x).unwrap();
     let mut ns: Vec<f64> = null.iter().map(|n| n.r).collect();
@@ -143,7 +169,12 @@ fn tiny_network_reproduces_its_training_points() {
     eprintln!("null r quantiles: min {:.3} median {:.3}", ns[0], ns[16]);
     // Measured: samples median 0.019, 75 % 0.106; null median 0.77. Most samples sit on a
     // training point (r = 0.02: fifty times closer to it than to the others).
-    assert!(rs[16] < 0.05 && rs[24] < 0.2, "median r {}, 75 % {}", rs[16], rs[24]);
+    assert!(
+        rs[16] < 0.05 && rs[24] < 0.2,
+        "median r {}, 75 % {}",
+        rs[16],
+        rs[24]
+    );
     assert!(ns[16] > 0.4, "null median {}", ns[16]);
     let _ = Batch::zeros(0, 1);
     let _ = den.dim();

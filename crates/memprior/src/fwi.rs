@@ -7,8 +7,8 @@ use crate::atomic;
 use crate::tables::{Table, write_csv_parquet};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::analysis::effective_components as effective_count;
+use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::prior::PriorKind;
 use experiments::memprior_core::npy::{self, Dtype};
 use std::path::{Path, PathBuf};
@@ -57,9 +57,13 @@ pub struct FwiArgs {
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || anyhow::anyhow!("invalid `--shard`: must be i/n with 1 ≤ i ≤ n, e.g. 2/4 (got `{s}`)");
+    let bad =
+        || anyhow::anyhow!("invalid `--shard`: must be i/n with 1 ≤ i ≤ n, e.g. 2/4 (got `{s}`)");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if n == 0 || i == 0 || i > n {
         return Err(bad());
     }
@@ -70,21 +74,36 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
     let mut cfg = match &args.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read --config {}", p.display()))?;
-            toml::from_str::<DpsConfig>(&text).with_context(|| format!("invalid configuration {}", p.display()))?
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --config {}", p.display()))?;
+            toml::from_str::<DpsConfig>(&text)
+                .with_context(|| format!("invalid configuration {}", p.display()))?
         }
         None => {
             if !["quick", "default", "paper"].contains(&args.preset.as_str()) {
-                bail!("invalid `--preset`: must be quick, default or paper (got `{}`)", args.preset);
+                bail!(
+                    "invalid `--preset`: must be quick, default or paper (got `{}`)",
+                    args.preset
+                );
             }
             DpsConfig::preset(&args.preset)?
         }
     };
     if let Some(p) = &args.priors {
-        cfg.priors = p.split(',').map(|s| PriorKind::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--priors`: {e}"))).collect::<Result<_>>()?;
+        cfg.priors = p
+            .split(',')
+            .map(|s| {
+                PriorKind::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--priors`: {e}"))
+            })
+            .collect::<Result<_>>()?;
     }
     if let Some(v) = &args.variants {
-        cfg.variants = v.split(',').map(|s| Variant::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--variants`: {e}"))).collect::<Result<_>>()?;
+        cfg.variants = v
+            .split(',')
+            .map(|s| {
+                Variant::parse(s.trim()).map_err(|e| anyhow::anyhow!("invalid `--variants`: {e}"))
+            })
+            .collect::<Result<_>>()?;
     }
     if let Some(s) = args.samples {
         cfg.samples = s;
@@ -128,7 +147,11 @@ pub fn command(args: &FwiArgs) -> Result<()> {
     match results {
         Some(r) => {
             write_outputs(&r, &args.out)?;
-            eprintln!("fwi: wrote {} in {:.1} s", args.out.display(), clock.elapsed().as_secs_f64());
+            eprintln!(
+                "fwi: wrote {} in {:.1} s",
+                args.out.display(),
+                clock.elapsed().as_secs_f64()
+            );
         }
         None => eprintln!(
             "fwi: shard {} done in {:.1} s; when every shard is done, run `memprior fwi --merge-only` with the same settings",
@@ -178,8 +201,14 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .f64("rmse_velocity", rows.iter().map(|t| t.rmse_velocity))
         .f64("final_misfit", rows.iter().map(|t| t.final_misfit))
         .u64("most_visited", rows.iter().map(|t| t.most_visited as u64))
-        .f64("most_visited_frac", rows.iter().map(|t| t.most_visited_frac))
-        .f64("most_visited_lookup_weight", rows.iter().map(|t| t.most_visited_lookup))
+        .f64(
+            "most_visited_frac",
+            rows.iter().map(|t| t.most_visited_frac),
+        )
+        .f64(
+            "most_visited_lookup_weight",
+            rows.iter().map(|t| t.most_visited_lookup),
+        )
         .f64("tv_to_lookup", rows.iter().map(|t| t.tv_to_lookup))
         .frame()?;
     write_csv_parquet(&mut df, dir, "table1_all")?;
@@ -193,10 +222,16 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             w.push(*wi);
         }
     }
-    let mut df = Table::new().u64("n_train", nn).u64("train_index", idx).f64("misfit", mis).f64("weight", w).frame()?;
+    let mut df = Table::new()
+        .u64("n_train", nn)
+        .u64("train_index", idx)
+        .f64("misfit", mis)
+        .f64("weight", w)
+        .frame()?;
     write_csv_parquet(&mut df, dir, "lookup_weights")?;
 
-    let (mut pr, mut va, mut nn, mut idx, mut vis, mut frac, mut lw) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut pr, mut va, mut nn, mut idx, mut vis, mut frac, mut lw) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for g in &r.groups {
         let rf = r.reference(g.n).expect("reference per N");
         for (i, &v) in g.visits.iter().enumerate() {
@@ -232,12 +267,22 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             mm.push(*m);
         }
     }
-    let mut df = Table::new().str("prior", pr).str("variant", va).u64("n_train", nn).u64("t", tt).f64("mean_misfit", mm).frame()?;
+    let mut df = Table::new()
+        .str("prior", pr)
+        .str("variant", va)
+        .u64("n_train", nn)
+        .u64("t", tt)
+        .f64("mean_misfit", mm)
+        .frame()?;
     write_csv_parquet(&mut df, dir, "misfit_curves")?;
 
-    let (mut pr, mut va, mut nn, mut sp, mut bi, mut ms, mut me) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut pr, mut va, mut nn, mut sp, mut bi, mut ms, mut me) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for g in &r.groups {
-        for (space, bins) in [("kl", &g.calibration_kl), ("velocity", &g.calibration_velocity)] {
+        for (space, bins) in [
+            ("kl", &g.calibration_kl),
+            ("velocity", &g.calibration_velocity),
+        ] {
             for (b, (s, e)) in bins.iter().enumerate() {
                 pr.push(g.kind.name().to_string());
                 va.push(g.variant.name().to_string());
@@ -260,8 +305,17 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .frame()?;
     write_csv_parquet(&mut df, dir, "calibration")?;
 
-    let (mut pr, mut va, mut nn, mut idx, mut rr, mut near, mut d1, mut rmse, mut fm) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut pr, mut va, mut nn, mut idx, mut rr, mut near, mut d1, mut rmse, mut fm) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     for g in &r.groups {
         for (i, b) in g.neighbours.iter().enumerate() {
             pr.push(g.kind.name().to_string());
@@ -299,19 +353,43 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         }
     };
     for g in &r.groups {
-        push(format!("{}/{}", g.kind.name(), g.variant.name()), g.n, &g.samples);
+        push(
+            format!("{}/{}", g.kind.name(), g.variant.name()),
+            g.n,
+            &g.samples,
+        );
     }
     for &n in &r.config.prior.n_values {
         push("training".into(), n, &r.datasets.train[..n]);
     }
     push("truth".into(), 0, std::slice::from_ref(&r.datasets.truth));
-    let mut df = Table::new().str("source", src).u64("n_train", nn).u64("index", idx).f64("z0", z0).f64("z1", z1).frame()?;
+    let mut df = Table::new()
+        .str("source", src)
+        .u64("n_train", nn)
+        .u64("index", idx)
+        .f64("z0", z0)
+        .f64("z1", z1)
+        .frame()?;
     write_csv_parquet(&mut df, dir, "kl_coefficients")?;
 
-    let (mut nn, mut sg, mut wt, mut ne, mut ti, mut tw, mut tv, mut ms) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut nn, mut sg, mut wt, mut ne, mut ti, mut tw, mut tv, mut ms) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     for rf in &r.references {
         for l in &rf.linearized {
-            let (top, w) = l.weights.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or((0, 0.0), |(i, w)| (i, *w));
+            let (top, w) = l
+                .weights
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or((0, 0.0), |(i, w)| (i, *w));
             nn.push(rf.n as u64);
             sg.push(l.sigma);
             wt.push(l.weighting.name().to_string());
@@ -353,7 +431,12 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             }
         }
     }
-    let mut df = Table::new().str("source", src).u64("n_train", nn).u64("k", kk).f64("std", sd).frame()?;
+    let mut df = Table::new()
+        .str("source", src)
+        .u64("n_train", nn)
+        .u64("k", kk)
+        .f64("std", sd)
+        .frame()?;
     write_csv_parquet(&mut df, dir, "spread")?;
 
     let g = &r.config.geometry;
@@ -370,7 +453,9 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
     }
     atomic::write(
         &dir.join("config.toml"),
-        toml::to_string(&r.config).context("serialising the config")?.as_bytes(),
+        toml::to_string(&r.config)
+            .context("serialising the config")?
+            .as_bytes(),
     )?;
     Ok(())
 }

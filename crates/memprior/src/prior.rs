@@ -113,8 +113,16 @@ fn check_n(config: &PriorConfig, n: usize) -> Result<()> {
 /// Run a `prior` subcommand.
 pub fn command(cmd: PriorCommand) -> Result<()> {
     match cmd {
-        PriorCommand::Bench { preset, steps, n_train } => bench(&preset, steps, n_train)?,
-        PriorCommand::Train { preset, n_train, cache } => {
+        PriorCommand::Bench {
+            preset,
+            steps,
+            n_train,
+        } => bench(&preset, steps, n_train)?,
+        PriorCommand::Train {
+            preset,
+            n_train,
+            cache,
+        } => {
             let config = PriorConfig::preset(&preset)?;
             check_n(&config, n_train)?;
             let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
@@ -148,7 +156,15 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             }
             println!("{}", trained.key);
         }
-        PriorCommand::Sample { denoiser, preset, n_train, samples, seed, cache, out } => {
+        PriorCommand::Sample {
+            denoiser,
+            preset,
+            n_train,
+            samples,
+            seed,
+            cache,
+            out,
+        } => {
             let kind = PriorKind::parse(&denoiser)?;
             let config = PriorConfig::preset(&preset)?;
             check_n(&config, n_train)?;
@@ -162,8 +178,14 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             let z = match kind {
                 PriorKind::Learned => {
                     let root = cache_dir(cache.as_deref());
-                    let trained = prior::train_network(&config, &sets, n_train, &root, &mut |_, _| {})?;
-                    sample_raw(&LearnedDenoiser::new(&trained.ema, schedule), &zs, samples, seed)
+                    let trained =
+                        prior::train_network(&config, &sets, n_train, &root, &mut |_, _| {})?;
+                    sample_raw(
+                        &LearnedDenoiser::new(&trained.ema, schedule),
+                        &zs,
+                        samples,
+                        seed,
+                    )
                 }
                 PriorKind::Memorized => sample_raw(
                     &MemorizedDenoiser::new(TrainingSet::new(&rows)?, schedule),
@@ -180,14 +202,22 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             };
             let d = z[0].len();
             atomic::write(&out, &npy::encode(Dtype::F64, &[samples, d], &z.concat()))?;
-            eprintln!("wrote {samples} {} samples (seed {seed}) to {}", kind.name(), out.display());
+            eprintln!(
+                "wrote {samples} {} samples (seed {seed}) to {}",
+                kind.name(),
+                out.display()
+            );
         }
         PriorCommand::Memorization { preset, out, cache } => {
             let config = PriorConfig::preset(&preset)?;
             let clock = Instant::now();
             let run = prior::run(&config, &cache_dir(cache.as_deref()), &|s| eprintln!("{s}"))?;
             write_outputs(&run, &out)?;
-            eprintln!("memorization: wrote {} in {:.1} s", out.display(), clock.elapsed().as_secs_f64());
+            eprintln!(
+                "memorization: wrote {} in {:.1} s",
+                out.display(),
+                clock.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(())
@@ -253,7 +283,9 @@ pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
     write_csv_parquet(&mut df, dir, "training_curves")?;
     atomic::write(
         &dir.join("config.toml"),
-        toml::to_string(&run.config).context("serialising the config")?.as_bytes(),
+        toml::to_string(&run.config)
+            .context("serialising the config")?
+            .as_bytes(),
     )?;
     Ok(())
 }
@@ -273,14 +305,24 @@ fn bench(preset: &str, steps: usize, n_train: usize) -> Result<()> {
     let recipe = config.recipe;
     let net = recipe.network;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let data: Vec<Vec<f64>> =
-        (0..n_train).map(|_| (0..net.dim).map(|_| StandardNormal.sample(&mut rng)).collect()).collect();
+    let data: Vec<Vec<f64>> = (0..n_train)
+        .map(|_| {
+            (0..net.dim)
+                .map(|_| StandardNormal.sample(&mut rng))
+                .collect()
+        })
+        .collect();
     let trainer = Trainer::new(recipe, NoiseSchedule::paper(), &data)?;
     let mut state = trainer.init();
     let b = recipe.training.batch;
     // Multiply-adds of a step: forward, the input gradients and the weight gradients (3 × every
     // linear layer), plus the B × B Gram matrices of the norm.
-    let (d, w, e, l) = (net.dim as f64, net.width as f64, net.time_embedding as f64, net.blocks as f64);
+    let (d, w, e, l) = (
+        net.dim as f64,
+        net.width as f64,
+        net.time_embedding as f64,
+        net.blocks as f64,
+    );
     let macs = b as f64 * ((d + e) * w + l * w * w + w * d);
     let gflop = 2.0 * (3.0 * macs - b as f64 * (d + e) * w) / 1e9;
     eprintln!(
@@ -307,13 +349,20 @@ fn bench(preset: &str, steps: usize, n_train: usize) -> Result<()> {
         ("forward", median(&|t| t.forward)),
         ("backward", median(&|t| t.backward)),
         ("gradient norm", median(&|t| t.norm)),
-        ("weight gradients + Adam + clip + EMA", median(&|t| t.update)),
+        (
+            "weight gradients + Adam + clip + EMA",
+            median(&|t| t.update),
+        ),
     ];
     println!("phase,median_ms,share");
     for (name, t) in rows {
         println!("{name},{:.2},{:.3}", 1e3 * t, t / total);
     }
     println!("step,{:.2},1.000", 1e3 * total);
-    eprintln!("{:.2} steps/s ({:.1} GFLOP/s over the whole step), median of {steps}", 1.0 / total, gflop / total);
+    eprintln!(
+        "{:.2} steps/s ({:.1} GFLOP/s over the whole step), median of {steps}",
+        1.0 / total,
+        gflop / total
+    );
     Ok(())
 }

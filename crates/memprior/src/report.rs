@@ -219,14 +219,25 @@ fn equations_page_table(notebooks: &[String]) -> String {
         let t = l.trim_start();
         t.starts_with("| `eq:") || t.starts_with("| Figure") || t.starts_with("| FWI")
     }) {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
         if cells.len() < 5 {
             continue;
         }
         let label = cells[0].replace('`', "");
         let anchor: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let notebook = {
             let path = cells[3].replace('`', "");
@@ -235,7 +246,10 @@ fn equations_page_table(notebooks: &[String]) -> String {
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
             if notebooks.iter().any(|n| n == &format!("{stem}.html")) {
-                format!("<a href=\"notebooks/{stem}.html\">{}</a>", html_escape(&path))
+                format!(
+                    "<a href=\"notebooks/{stem}.html\">{}</a>",
+                    html_escape(&path)
+                )
             } else {
                 format!("{} (not executed in this build)", html_escape(&path))
             }

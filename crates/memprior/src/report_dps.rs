@@ -4,9 +4,9 @@
 use crate::fwi::write_outputs;
 use crate::prior::cache_dir;
 use anyhow::Result;
+use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::figures::{self, Scale, Series};
-use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::prior::PriorKind;
 use experiments::operators::helmholtz::Geometry;
 use experiments::plotly::common::ColorScalePalette;
@@ -92,12 +92,18 @@ fn reference_table(r: &DpsResults) -> String {
 /// The section's reading, with the numbers of this run.
 fn findings(r: &DpsResults) -> String {
     let rows = r.table();
-    let row = |prior: &str, n: usize| rows.iter().find(|t| t.prior == prior && t.variant == "paper" && t.n_train == n);
+    let row = |prior: &str, n: usize| {
+        rows.iter()
+            .find(|t| t.prior == prior && t.variant == "paper" && t.n_train == n)
+    };
     let mut trend = Vec::new();
     let mut pairs = Vec::new();
     for &n in &r.config.prior.n_values {
         if let (Some(t), Some(rf)) = (row("learned", n), r.reference(n)) {
-            trend.push(format!("{:.3} against the null's {:.3} (N = {n})", t.mean_r, rf.null.mean_r));
+            trend.push(format!(
+                "{:.3} against the null's {:.3} (N = {n})",
+                t.mean_r, rf.null.mean_r
+            ));
             pairs.push((n, t.mean_r, rf.null.mean_r));
         }
     }
@@ -106,7 +112,9 @@ fn findings(r: &DpsResults) -> String {
     if !pairs.is_empty() {
         let mut sorted = pairs.clone();
         sorted.sort_by_key(|p| p.0);
-        let grows = sorted.len() >= 2 && sorted.windows(2).all(|w| w[0].1 < w[1].1) && sorted[0].1 < sorted[0].2;
+        let grows = sorted.len() >= 2
+            && sorted.windows(2).all(|w| w[0].1 < w[1].1)
+            && sorted[0].1 < sorted[0].2;
         let _ = write!(
             html,
             "<li>Mean memorization ratio of the learned prior's DPS samples: {}{}</li>",
@@ -124,7 +132,10 @@ fn findings(r: &DpsResults) -> String {
         .filter(|g| g.kind == PriorKind::Learned && g.variant == Variant::Paper)
         .map(|g| {
             // Equal-count bins: the mean over bins is the mean over coefficients.
-            let (s, e) = g.calibration_kl.iter().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let (s, e) = g
+                .calibration_kl
+                .iter()
+                .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
             format!("{:.1} (N = {})", e / s, g.n)
         })
         .collect();
@@ -136,7 +147,11 @@ fn findings(r: &DpsResults) -> String {
             ratios.join(", ")
         );
     }
-    let eff: Vec<String> = r.references.iter().map(|rf| format!("{:.2}", effective_count(&rf.lookup))).collect();
+    let eff: Vec<String> = r
+        .references
+        .iter()
+        .map(|rf| format!("{:.2}", effective_count(&rf.lookup)))
+        .collect();
     let _ = write!(
         html,
         "<li>Effective number of components of the exact posterior under the memorized prior (lookup weights): {} \
@@ -150,7 +165,11 @@ fn findings(r: &DpsResults) -> String {
              models; the most visited one has lookup weight {:.1e}, and the total variation between visit frequencies and \
              lookup weights is {:.2}{}</li>",
             t.mean_r,
-            if t.mean_r < 0.3 { " (the samples end on training models)" } else { "" },
+            if t.mean_r < 0.3 {
+                " (the samples end on training models)"
+            } else {
+                ""
+            },
             t.unique_nn,
             t.most_visited_lookup,
             t.tv_to_lookup,
@@ -167,7 +186,10 @@ fn findings(r: &DpsResults) -> String {
 }
 
 fn argmax(w: &[f64]) -> (usize, f64) {
-    w.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or((0, 0.0), |(i, v)| (i, *v))
+    w.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or((0, 0.0), |(i, v)| (i, *v))
 }
 
 fn velocity_to_m(v: &[f64]) -> Vec<f64> {
@@ -188,18 +210,34 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     for variant in [Variant::Paper, Variant::Chung] {
         let mut curves = Vec::new();
         for grp in r.groups.iter().filter(|g| g.variant == variant) {
-            curves.push(Series::line(format!("{} / N = {}", grp.kind.name(), grp.n), steps.clone(), grp.mean_trace.clone()));
+            curves.push(Series::line(
+                format!("{} / N = {}", grp.kind.name(), grp.n),
+                steps.clone(),
+                grp.mean_trace.clone(),
+            ));
         }
         if curves.is_empty() {
             continue;
         }
-        curves.push(Series::reference("true model", vec![steps[0], *steps.last().expect("levels")], vec![r.truth_misfit; 2]));
+        curves.push(Series::reference(
+            "true model",
+            vec![steps[0], *steps.last().expect("levels")],
+            vec![r.truth_misfit; 2],
+        ));
         let title = match variant {
             Variant::Paper => "Mean misfit Φ(x̂₀), the paper's DPS variant",
             Variant::Chung => "Mean misfit Φ(x̂₀), Chung et al.'s DPS",
         };
-        let p = figures::series_plot(curves, title, "reverse step", "Φ", Scale::Linear, Scale::Log);
-        misfit_plots.push_str(&p.to_inline_html(Some(&format!("plot-fig2-misfit-{}", variant.name()))));
+        let p = figures::series_plot(
+            curves,
+            title,
+            "reverse step",
+            "Φ",
+            Scale::Linear,
+            Scale::Log,
+        );
+        misfit_plots
+            .push_str(&p.to_inline_html(Some(&format!("plot-fig2-misfit-{}", variant.name()))));
     }
     let _ = write!(
         html,
@@ -215,10 +253,26 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     // Figure 3 (right).
     let mut pairs = String::new();
     if let Some(grp) = r.group(PriorKind::Learned, Variant::Paper, n0) {
-        for (rank, i) in r.most_memorized(PriorKind::Learned, Variant::Paper, n0, 3).into_iter().enumerate() {
+        for (rank, i) in r
+            .most_memorized(PriorKind::Learned, Variant::Paper, n0, 3)
+            .into_iter()
+            .enumerate()
+        {
             let nb = grp.neighbours[i];
-            let a = figures::velocity_image(&kl.reconstruct(&grp.samples[i], g.nx, g.nz)?, g.nx, g.nz, g.h, &format!("posterior sample {i}: r = {:.3}", nb.r));
-            let b = figures::velocity_image(&kl.reconstruct(&r.datasets.train[nb.nearest], g.nx, g.nz)?, g.nx, g.nz, g.h, &format!("nearest training model {}", nb.nearest));
+            let a = figures::velocity_image(
+                &kl.reconstruct(&grp.samples[i], g.nx, g.nz)?,
+                g.nx,
+                g.nz,
+                g.h,
+                &format!("posterior sample {i}: r = {:.3}", nb.r),
+            );
+            let b = figures::velocity_image(
+                &kl.reconstruct(&r.datasets.train[nb.nearest], g.nx, g.nz)?,
+                g.nx,
+                g.nz,
+                g.h,
+                &format!("nearest training model {}", nb.nearest),
+            );
             let _ = write!(
                 pairs,
                 "<div class=\"pair\">{}{}</div>",
@@ -237,17 +291,35 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     // Figure 4.
     let mut fig4 = String::new();
     for &n in ns {
-        let Some(grp) = r.group(PriorKind::Learned, Variant::Paper, n) else { continue };
-        let mean = figures::velocity_image(&velocity_to_m(&grp.velocity_mean), g.nx, g.nz, g.h, &format!("posterior mean, N = {n}"));
-        let std = figures::field_image(&grp.velocity_std, g.nx, g.nz, g.h, &format!("pointwise std (km/s), N = {n}"), ColorScalePalette::Viridis, None);
-        let mut pts = vec![
-            Series::points(
-                format!("training (N = {n})"),
-                r.datasets.train[..n].iter().map(|z| z[0]).collect(),
-                r.datasets.train[..n].iter().map(|z| z[1]).collect(),
-            ),
-        ];
-        for kind in [PriorKind::Learned, PriorKind::Memorized, PriorKind::Gaussian] {
+        let Some(grp) = r.group(PriorKind::Learned, Variant::Paper, n) else {
+            continue;
+        };
+        let mean = figures::velocity_image(
+            &velocity_to_m(&grp.velocity_mean),
+            g.nx,
+            g.nz,
+            g.h,
+            &format!("posterior mean, N = {n}"),
+        );
+        let std = figures::field_image(
+            &grp.velocity_std,
+            g.nx,
+            g.nz,
+            g.h,
+            &format!("pointwise std (km/s), N = {n}"),
+            ColorScalePalette::Viridis,
+            None,
+        );
+        let mut pts = vec![Series::points(
+            format!("training (N = {n})"),
+            r.datasets.train[..n].iter().map(|z| z[0]).collect(),
+            r.datasets.train[..n].iter().map(|z| z[1]).collect(),
+        )];
+        for kind in [
+            PriorKind::Learned,
+            PriorKind::Memorized,
+            PriorKind::Gaussian,
+        ] {
             if let Some(s) = r.group(kind, Variant::Paper, n) {
                 pts.push(Series::points(
                     format!("DPS samples, {}", kind.name()),
@@ -256,8 +328,19 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
                 ));
             }
         }
-        pts.push(Series::points("true model", vec![r.datasets.truth[0]], vec![r.datasets.truth[1]]));
-        let scatter = figures::series_plot(pts, &format!("First two KL coefficients, N = {n}"), "z₁", "z₂", Scale::Linear, Scale::Linear);
+        pts.push(Series::points(
+            "true model",
+            vec![r.datasets.truth[0]],
+            vec![r.datasets.truth[1]],
+        ));
+        let scatter = figures::series_plot(
+            pts,
+            &format!("First two KL coefficients, N = {n}"),
+            "z₁",
+            "z₂",
+            Scale::Linear,
+            Scale::Linear,
+        );
         let _ = write!(
             fig4,
             "<div class=\"pair\">{}{}</div>{}",
@@ -281,7 +364,11 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
         let mut series = Vec::new();
         let mut hi: f64 = 0.0;
         for grp in r.groups.iter().filter(|x| x.variant == Variant::Paper) {
-            let bins = if space == "kl" { &grp.calibration_kl } else { &grp.calibration_velocity };
+            let bins = if space == "kl" {
+                &grp.calibration_kl
+            } else {
+                &grp.calibration_velocity
+            };
             hi = bins.iter().fold(hi, |a, (s, e)| a.max(*s).max(*e));
             series.push(Series::line(
                 format!("{} / N = {}", grp.kind.name(), grp.n),
@@ -289,8 +376,19 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
                 bins.iter().map(|b| b.1).collect(),
             ));
         }
-        series.push(Series::reference("error = std", vec![0.0, hi], vec![0.0, hi]));
-        let p = figures::series_plot(series, &format!("Calibration in {label}"), "posterior std (bin mean)", "|posterior mean − truth| (bin mean)", Scale::Linear, Scale::Linear);
+        series.push(Series::reference(
+            "error = std",
+            vec![0.0, hi],
+            vec![0.0, hi],
+        ));
+        let p = figures::series_plot(
+            series,
+            &format!("Calibration in {label}"),
+            "posterior std (bin mean)",
+            "|posterior mean − truth| (bin mean)",
+            Scale::Linear,
+            Scale::Linear,
+        );
         fig5.push_str(&p.to_inline_html(Some(&format!("plot-fig5-{space}"))));
     }
     let _ = write!(
@@ -311,7 +409,11 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
             .filter(|(_, w)| **w >= 1e-12)
             .map(|(i, w)| (i as f64, *w))
             .unzip();
-        let mut series = vec![Series::points("lookup weight ≥ 1e−12 (exact, memorized prior)", li, lw)];
+        let mut series = vec![Series::points(
+            "lookup weight ≥ 1e−12 (exact, memorized prior)",
+            li,
+            lw,
+        )];
         for grp in r.groups.iter().filter(|x| x.n == rf.n) {
             let (idx, fr): (Vec<f64>, Vec<f64>) = grp
                 .visits
@@ -320,22 +422,52 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
                 .filter(|(_, v)| **v > 0)
                 .map(|(i, v)| (i as f64, *v as f64 / grp.samples.len() as f64))
                 .unzip();
-            series.push(Series::points(format!("visits, {} / {}", grp.kind.name(), grp.variant.name()), idx, fr));
+            series.push(Series::points(
+                format!("visits, {} / {}", grp.kind.name(), grp.variant.name()),
+                idx,
+                fr,
+            ));
         }
-        let p = figures::series_plot(series, &format!("Which training models the samples sit near, N = {}", rf.n), "training model", "visit fraction / lookup weight", Scale::Linear, Scale::Log);
+        let p = figures::series_plot(
+            series,
+            &format!("Which training models the samples sit near, N = {}", rf.n),
+            "training model",
+            "visit fraction / lookup weight",
+            Scale::Linear,
+            Scale::Log,
+        );
         refs.push_str(&p.to_inline_html(Some(&format!("plot-visits-{}", rf.n))));
     }
     let mut spread = Vec::new();
     let ks: Vec<f64> = (0..kl.dim()).map(|k| k as f64).collect();
     if let Some(rf) = r.reference(n0) {
         for grp in r.groups.iter().filter(|x| x.n == n0) {
-            spread.push(Series::line(format!("DPS, {} / {}", grp.kind.name(), grp.variant.name()), ks.clone(), grp.z_std.clone()));
+            spread.push(Series::line(
+                format!("DPS, {} / {}", grp.kind.name(), grp.variant.name()),
+                ks.clone(),
+                grp.z_std.clone(),
+            ));
         }
-        for l in rf.linearized.iter().filter(|l| l.weighting == experiments::samplers::Weighting::Evidence) {
-            spread.push(Series::reference(format!("linearized mixture, σ = {}", l.sigma), ks.clone(), l.std_raw.clone()));
+        for l in rf
+            .linearized
+            .iter()
+            .filter(|l| l.weighting == experiments::samplers::Weighting::Evidence)
+        {
+            spread.push(Series::reference(
+                format!("linearized mixture, σ = {}", l.sigma),
+                ks.clone(),
+                l.std_raw.clone(),
+            ));
         }
     }
-    let spread_plot = figures::series_plot(spread, &format!("Posterior spread per KL coefficient, N = {n0}"), "KL coefficient k", "std (raw z)", Scale::Linear, Scale::Log);
+    let spread_plot = figures::series_plot(
+        spread,
+        &format!("Posterior spread per KL coefficient, N = {n0}"),
+        "KL coefficient k",
+        "std (raw z)",
+        Scale::Linear,
+        Scale::Log,
+    );
     let _ = write!(
         html,
         "<figure id=\"fwi-references\"><h3>DPS against the exact references</h3>{refs}{}\
@@ -358,7 +490,11 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     let hash = crate::provenance::config_hash(&format!("{}\n{text}", dps::SAMPLE_FORMAT));
     let cache = cache_dir(None);
     // Samples of an interrupted report resume from here; the directory goes once the section is done.
-    let work = cache.parent().unwrap_or(Path::new(".")).join("fwi-work").join(&hash[..16]);
+    let work = cache
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("fwi-work")
+        .join(&hash[..16]);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = std::time::Instant::now();
     let log = |s: &str| eprintln!("fwi: {s}");
@@ -387,9 +523,17 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     for (id, data, snapshot) in [
         ("fig2", "misfit_curves.csv", "dps__misfit_curves_quick.snap"),
         ("fig3-right", "samples.csv", "dps__table1_quick.snap"),
-        ("fig4", "kl_coefficients.csv, fields/velocity_{mean,std}_*.npy", "dps__table1_quick.snap"),
+        (
+            "fig4",
+            "kl_coefficients.csv, fields/velocity_{mean,std}_*.npy",
+            "dps__table1_quick.snap",
+        ),
         ("fig5", "calibration.csv", "dps__calibration_kl_quick.snap"),
-        ("fwi-references", "lookup_weights.csv, visits.csv, linearized.csv, spread.csv", "dps__lookup_quick.snap"),
+        (
+            "fwi-references",
+            "lookup_weights.csv, visits.csv, linearized.csv, spread.csv",
+            "dps__lookup_quick.snap",
+        ),
     ] {
         let meta = format!(
             "<p class=\"meta\">Command: <code>memprior fwi --config data/fwi_dps/config.toml --out DIR</code> \
@@ -446,9 +590,18 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     Ok(DpsSection {
         html,
         timings: vec![
-            (format!("DPS sampling ({} samples)", stats.drawn), stats.sampling_seconds),
-            ("DPS references and analysis".into(), total - stats.sampling_seconds - stats.train_seconds),
+            (
+                format!("DPS sampling ({} samples)", stats.drawn),
+                stats.sampling_seconds,
+            ),
+            (
+                "DPS references and analysis".into(),
+                total - stats.sampling_seconds - stats.train_seconds,
+            ),
         ],
-        seeds: vec![("fwi.dps_seed".into(), config.seed), ("fwi.noise_seed".into(), config.noise_seed)],
+        seeds: vec![
+            ("fwi.dps_seed".into(), config.seed),
+            ("fwi.noise_seed".into(), config.noise_seed),
+        ],
     })
 }

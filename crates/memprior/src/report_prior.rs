@@ -28,7 +28,14 @@ fn table_html(run: &PriorRun) -> String {
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>",
-            r.n_train, r.source, r.count, r.mean_r, r.fractions[0], r.fractions[1], r.fractions[2], r.unique_nn
+            r.n_train,
+            r.source,
+            r.count,
+            r.mean_r,
+            r.fractions[0],
+            r.fractions[1],
+            r.fractions[2],
+            r.unique_nn
         );
     }
     html.push_str("</table>");
@@ -49,12 +56,28 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<Prio
     let n0 = config.n_values[0];
     let mut pairs = String::new();
     if let Some(s) = run.samples(PriorKind::Learned, n0) {
-        for (rank, i) in run.most_memorized(PriorKind::Learned, n0, 3).into_iter().enumerate() {
+        for (rank, i) in run
+            .most_memorized(PriorKind::Learned, n0, 3)
+            .into_iter()
+            .enumerate()
+        {
             let nb = s.neighbours[i];
             let m_s = kl.reconstruct(&s.samples[i], g.nx, g.nz)?;
             let m_t = kl.reconstruct(&run.datasets.train[nb.nearest], g.nx, g.nz)?;
-            let a = figures::velocity_image(&m_s, g.nx, g.nz, g.h, &format!("sample {i}: r = {:.3}", nb.r));
-            let b = figures::velocity_image(&m_t, g.nx, g.nz, g.h, &format!("nearest training model {}", nb.nearest));
+            let a = figures::velocity_image(
+                &m_s,
+                g.nx,
+                g.nz,
+                g.h,
+                &format!("sample {i}: r = {:.3}", nb.r),
+            );
+            let b = figures::velocity_image(
+                &m_t,
+                g.nx,
+                g.nz,
+                g.h,
+                &format!("nearest training model {}", nb.nearest),
+            );
             let _ = write!(
                 pairs,
                 "<div class=\"pair\">{}{}</div>",
@@ -70,13 +93,22 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<Prio
             .iter()
             .map(|s| (s.kind.name(), s.neighbours.iter().map(|x| x.r).collect()))
             .collect();
-        sets.push(("null (held-out prior draws)", p.null.iter().map(|x| x.r).collect()));
-        sets.push(("leave-one-out (training points)", p.loo.iter().map(|x| x.r).collect()));
+        sets.push((
+            "null (held-out prior draws)",
+            p.null.iter().map(|x| x.r).collect(),
+        ));
+        sets.push((
+            "leave-one-out (training points)",
+            p.loo.iter().map(|x| x.r).collect(),
+        ));
         let plot = figures::ratio_histograms(&sets, &format!("Memorization ratio, N = {}", p.n));
         hists.push_str(&plot.to_inline_html(Some(&format!("plot-prior-r-hist-{}", p.n))));
     }
-    let curves: Vec<(usize, Vec<f32>)> =
-        run.per_n.iter().map(|p| (p.n, p.history.iter().map(|h| h.loss).collect())).collect();
+    let curves: Vec<(usize, Vec<f32>)> = run
+        .per_n
+        .iter()
+        .map(|p| (p.n, p.history.iter().map(|h| h.loss).collect()))
+        .collect();
     let window = (config.recipe.training.steps / 100).max(1);
     let curve_plot = figures::training_curves(&curves, window, "Training loss of the ε-network");
 
@@ -87,7 +119,10 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<Prio
     };
     let net = config.recipe.network;
     let tr = config.recipe.training;
-    let mut timings = vec![("prior experiment (training + sampling)".to_string(), run_secs)];
+    let mut timings = vec![(
+        "prior experiment (training + sampling)".to_string(),
+        run_secs,
+    )];
     let mut train_note = String::new();
     for p in &run.per_n {
         if p.cached {

@@ -24,21 +24,46 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// The closed-form priors only (no training): fast, and what the kill test needs.
-const FAST: [&str; 8] = ["--preset", "quick", "--priors", "memorized,gaussian", "--samples", "6", "--samples-chung", "3"];
+const FAST: [&str; 8] = [
+    "--preset",
+    "quick",
+    "--priors",
+    "memorized,gaussian",
+    "--samples",
+    "6",
+    "--samples-chung",
+    "3",
+];
 
 fn tables(dir: &Path) -> Vec<(String, String)> {
-    ["table1.csv", "table1_all.csv", "lookup_weights.csv", "visits.csv", "misfit_curves.csv", "calibration.csv", "samples.csv"]
-        .iter()
-        .map(|f| (f.to_string(), std::fs::read_to_string(dir.join(f)).unwrap()))
-        .collect()
+    [
+        "table1.csv",
+        "table1_all.csv",
+        "lookup_weights.csv",
+        "visits.csv",
+        "misfit_curves.csv",
+        "calibration.csv",
+        "samples.csv",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read_to_string(dir.join(f)).unwrap()))
+    .collect()
 }
 
 fn count_samples(dir: &Path) -> usize {
-    let Ok(groups) = std::fs::read_dir(dir.join("samples")) else { return 0 };
+    let Ok(groups) = std::fs::read_dir(dir.join("samples")) else {
+        return 0;
+    };
     groups
         .flatten()
         .filter(|g| g.path().is_dir())
-        .map(|g| std::fs::read_dir(g.path()).unwrap().flatten().filter(|f| f.path().extension().is_some_and(|e| e == "npy")).count())
+        .map(|g| {
+            std::fs::read_dir(g.path())
+                .unwrap()
+                .flatten()
+                .filter(|f| f.path().extension().is_some_and(|e| e == "npy"))
+                .count()
+        })
         .sum()
 }
 
@@ -49,7 +74,18 @@ fn contract_kill_and_resume_and_shards() {
     let cache = cache.to_str().unwrap();
     // Uninterrupted reference.
     let clean = d.join("clean");
-    let o = run(&[&FAST[..], &["--out", clean.to_str().unwrap(), "--cache", cache, "--workers", "2"]].concat());
+    let o = run(&[
+        &FAST[..],
+        &[
+            "--out",
+            clean.to_str().unwrap(),
+            "--cache",
+            cache,
+            "--workers",
+            "2",
+        ],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let header = std::fs::read_to_string(clean.join("table1.csv")).unwrap();
     assert_eq!(
@@ -59,9 +95,16 @@ fn contract_kill_and_resume_and_shards() {
     // 2 N × 2 priors, paper variant only.
     assert_eq!(header.lines().count(), 1 + 4);
     let lw = std::fs::read_to_string(clean.join("lookup_weights.csv")).unwrap();
-    assert_eq!(lw.lines().next().unwrap(), "n_train,train_index,misfit,weight");
+    assert_eq!(
+        lw.lines().next().unwrap(),
+        "n_train,train_index,misfit,weight"
+    );
     assert_eq!(lw.lines().count(), 1 + 20 + 50);
-    for f in ["table1.parquet", "config.toml", "fields/velocity_mean_memorized-paper-n20.npy"] {
+    for f in [
+        "table1.parquet",
+        "config.toml",
+        "fields/velocity_mean_memorized-paper-n20.npy",
+    ] {
         assert!(clean.join(f).is_file(), "{f}");
     }
     let total = count_samples(&clean);
@@ -71,13 +114,23 @@ fn contract_kill_and_resume_and_shards() {
     let killed = d.join("killed");
     let mut child = bin()
         .args(FAST)
-        .args(["--out", killed.to_str().unwrap(), "--cache", cache, "--workers", "1"])
+        .args([
+            "--out",
+            killed.to_str().unwrap(),
+            "--cache",
+            cache,
+            "--workers",
+            "1",
+        ])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let start = Instant::now();
     while count_samples(&killed) < 3 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no samples appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no samples appeared"
+        );
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -86,23 +139,56 @@ fn contract_kill_and_resume_and_shards() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = count_samples(&killed);
-    assert!(before < total, "the run finished before it could be killed ({before} samples)");
-    let o = run(&[&FAST[..], &["--out", killed.to_str().unwrap(), "--cache", cache]].concat());
+    assert!(
+        before < total,
+        "the run finished before it could be killed ({before} samples)"
+    );
+    let o = run(&[
+        &FAST[..],
+        &["--out", killed.to_str().unwrap(), "--cache", cache],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(log.contains("already on disk: resuming"), "{log}");
-    assert_eq!(tables(&killed), tables(&clean), "resumed run differs from the uninterrupted one");
+    assert_eq!(
+        tables(&killed),
+        tables(&clean),
+        "resumed run differs from the uninterrupted one"
+    );
 
     // Two shards on the command line, then the merge.
     let sharded = d.join("sharded");
     for s in ["2/2", "1/2"] {
-        let o = run(&[&FAST[..], &["--out", sharded.to_str().unwrap(), "--cache", cache, "--shard", s]].concat());
+        let o = run(&[
+            &FAST[..],
+            &[
+                "--out",
+                sharded.to_str().unwrap(),
+                "--cache",
+                cache,
+                "--shard",
+                s,
+            ],
+        ]
+        .concat());
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(!sharded.join("table1.csv").exists(), "a shard writes no tables");
+        assert!(
+            !sharded.join("table1.csv").exists(),
+            "a shard writes no tables"
+        );
     }
-    let o = run(&[&FAST[..], &["--out", sharded.to_str().unwrap(), "--merge-only"]].concat());
+    let o = run(&[
+        &FAST[..],
+        &["--out", sharded.to_str().unwrap(), "--merge-only"],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(tables(&sharded), tables(&clean), "merged shards differ from the single run");
+    assert_eq!(
+        tables(&sharded),
+        tables(&clean),
+        "merged shards differ from the single run"
+    );
     std::fs::remove_dir_all(d).unwrap();
 }
 
@@ -119,27 +205,94 @@ fn bad_input_is_named_and_leaves_outputs_untouched() {
     let empty = d.join("empty");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--preset", "huge", "--out", o_str], "--preset"),
-        (vec!["--preset", "quick", "--shard", "0/3", "--out", o_str], "--shard"),
-        (vec!["--preset", "quick", "--shard", "4/3", "--out", o_str], "--shard"),
-        (vec!["--preset", "quick", "--shard", "a/b", "--out", o_str], "--shard"),
-        (vec!["--preset", "quick", "--shard", "1/2", "--merge-only", "--out", o_str], "--merge-only"),
-        (vec!["--preset", "quick", "--priors", "vae", "--out", o_str], "--priors"),
-        (vec!["--preset", "quick", "--variants", "euler", "--out", o_str], "--variants"),
-        (vec!["--preset", "quick", "--priors", "memorized,memorized", "--out", o_str], "priors"),
-        (vec!["--preset", "quick", "--samples", "0", "--out", o_str], "samples"),
-        (vec!["--preset", "quick", "--zeta=-1", "--out", o_str], "zeta"),
-        (vec!["--preset", "quick", "--workers", "0", "--out", o_str], "--workers"),
-        (vec!["--config", bad_toml.to_str().unwrap(), "--out", o_str], "bogus_key"),
-        (vec!["--config", missing.to_str().unwrap(), "--out", o_str], "--config"),
-        (vec!["--preset", "quick", "--merge-only", "--out", empty.to_str().unwrap()], "no samples"),
+        (
+            vec!["--preset", "quick", "--shard", "0/3", "--out", o_str],
+            "--shard",
+        ),
+        (
+            vec!["--preset", "quick", "--shard", "4/3", "--out", o_str],
+            "--shard",
+        ),
+        (
+            vec!["--preset", "quick", "--shard", "a/b", "--out", o_str],
+            "--shard",
+        ),
+        (
+            vec![
+                "--preset",
+                "quick",
+                "--shard",
+                "1/2",
+                "--merge-only",
+                "--out",
+                o_str,
+            ],
+            "--merge-only",
+        ),
+        (
+            vec!["--preset", "quick", "--priors", "vae", "--out", o_str],
+            "--priors",
+        ),
+        (
+            vec!["--preset", "quick", "--variants", "euler", "--out", o_str],
+            "--variants",
+        ),
+        (
+            vec![
+                "--preset",
+                "quick",
+                "--priors",
+                "memorized,memorized",
+                "--out",
+                o_str,
+            ],
+            "priors",
+        ),
+        (
+            vec!["--preset", "quick", "--samples", "0", "--out", o_str],
+            "samples",
+        ),
+        (
+            vec!["--preset", "quick", "--zeta=-1", "--out", o_str],
+            "zeta",
+        ),
+        (
+            vec!["--preset", "quick", "--workers", "0", "--out", o_str],
+            "--workers",
+        ),
+        (
+            vec!["--config", bad_toml.to_str().unwrap(), "--out", o_str],
+            "bogus_key",
+        ),
+        (
+            vec!["--config", missing.to_str().unwrap(), "--out", o_str],
+            "--config",
+        ),
+        (
+            vec![
+                "--preset",
+                "quick",
+                "--merge-only",
+                "--out",
+                empty.to_str().unwrap(),
+            ],
+            "no samples",
+        ),
     ];
     for (args, needle) in cases {
         let o = run(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: message does not name `{needle}`: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: message does not name `{needle}`: {err}"
+        );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert_eq!(std::fs::read(out.join("table1.csv")).unwrap(), b"keep me", "{args:?} touched the output");
+        assert_eq!(
+            std::fs::read(out.join("table1.csv")).unwrap(),
+            b"keep me",
+            "{args:?} touched the output"
+        );
         assert!(!out.join("samples").exists(), "{args:?} wrote samples");
     }
     std::fs::remove_dir_all(d).unwrap();

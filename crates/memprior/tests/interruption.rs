@@ -40,7 +40,10 @@ fn delays(seed: u64, n: usize, whole: Duration) -> Vec<u64> {
 /// Run to completion and return the wall time.
 fn timed(cmd: &mut Command) -> Duration {
     let t = Instant::now();
-    assert!(cmd.status().unwrap().success(), "an uninterrupted run failed");
+    assert!(
+        cmd.status().unwrap().success(),
+        "an uninterrupted run failed"
+    );
     t.elapsed()
 }
 
@@ -83,10 +86,18 @@ fn training_killed_at_random_points_resumes_to_the_same_weights() {
     let d = scratch("train");
     let train = |cache: &Path| {
         let mut c = bin();
-        c.args(["prior", "train", "--preset", "quick", "--n-train", "20", "--cache"])
-            .arg(cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args([
+            "prior",
+            "train",
+            "--preset",
+            "quick",
+            "--n-train",
+            "20",
+            "--cache",
+        ])
+        .arg(cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         c
     };
     let clean = d.join("clean");
@@ -98,14 +109,23 @@ fn training_killed_at_random_points_resumes_to_the_same_weights() {
         eprintln!("training: kill after {ms} ms → killed = {was_killed}");
         kills += usize::from(was_killed);
     }
-    assert!(kills >= 1, "no run was interrupted; the quick recipe finished too fast to test");
+    assert!(
+        kills >= 1,
+        "no run was interrupted; the quick recipe finished too fast to test"
+    );
     assert!(train(&killed).status().unwrap().success());
     let (a, b) = (hashes(&clean), hashes(&killed));
     assert!(!a.is_empty());
     // Nothing of a killed writer is left in the cache: no temporaries, no stale training state.
     let stray: Vec<&String> = b.keys().filter(|k| !k.ends_with("weights.bin")).collect();
-    assert!(stray.is_empty(), "files left in the weight cache after {kills} kills: {stray:?}");
-    assert_eq!(a, b, "weights after {kills} kills differ from the uninterrupted run");
+    assert!(
+        stray.is_empty(),
+        "files left in the weight cache after {kills} kills: {stray:?}"
+    );
+    assert_eq!(
+        a, b,
+        "weights after {kills} kills differ from the uninterrupted run"
+    );
     std::fs::remove_dir_all(d).unwrap();
 }
 
@@ -115,11 +135,18 @@ fn report_killed_at_random_points_keeps_the_old_report_and_reruns_identically() 
     let cache = d.join("weights");
     let report = |out: &Path| {
         let mut c = bin();
-        c.args(["report", "--prior-preset", "quick", "--preset", "quick", "--out"])
-            .arg(out)
-            .env("MEMPRIOR_CACHE", &cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args([
+            "report",
+            "--prior-preset",
+            "quick",
+            "--preset",
+            "quick",
+            "--out",
+        ])
+        .arg(out)
+        .env("MEMPRIOR_CACHE", &cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         c
     };
     // Uninterrupted reference (it trains the quick networks into the cache), then a second
@@ -137,22 +164,42 @@ fn report_killed_at_random_points_keeps_the_old_report_and_reruns_identically() 
         // Whatever index.html holds before a run must still be there if the run is killed.
         let before = std::fs::read(out.join("index.html")).unwrap();
         let was_killed = kill_after(report(&out).spawn().unwrap(), ms);
-        eprintln!("report: kill after {ms} ms of a {:.1} s run → killed = {was_killed}", whole.as_secs_f64());
+        eprintln!(
+            "report: kill after {ms} ms of a {:.1} s run → killed = {was_killed}",
+            whole.as_secs_f64()
+        );
         if was_killed {
             kills += 1;
-            assert_eq!(std::fs::read(out.join("index.html")).unwrap(), before, "a killed report replaced the previous one");
+            assert_eq!(
+                std::fs::read(out.join("index.html")).unwrap(),
+                before,
+                "a killed report replaced the previous one"
+            );
         }
     }
     assert!(kills >= 1, "no report run was interrupted");
     assert!(report(&out).status().unwrap().success());
     // Figure data and tables: identical to the uninterrupted run (provenance records times).
     let keep = |m: BTreeMap<String, String>| -> BTreeMap<String, String> {
-        m.into_iter().filter(|(k, _)| k.starts_with("data/")).collect()
+        m.into_iter()
+            .filter(|(k, _)| k.starts_with("data/"))
+            .collect()
     };
     let (a, b) = (keep(hashes(&clean)), keep(hashes(&out)));
-    assert!(a.len() > 20, "expected the report's data files, found {}", a.len());
-    assert_eq!(a, keep(hashes(&second)), "two uninterrupted runs gave different figure data");
-    assert_eq!(a, b, "figure data after {kills} kills differ from the uninterrupted run");
+    assert!(
+        a.len() > 20,
+        "expected the report's data files, found {}",
+        a.len()
+    );
+    assert_eq!(
+        a,
+        keep(hashes(&second)),
+        "two uninterrupted runs gave different figure data"
+    );
+    assert_eq!(
+        a, b,
+        "figure data after {kills} kills differ from the uninterrupted run"
+    );
     // No staging directory is left behind.
     let leftovers: Vec<String> = std::fs::read_dir(&d)
         .unwrap()

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memprior")).arg("prior").args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_memprior"))
+        .arg("prior")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -23,16 +27,39 @@ fn every_denoiser_samples_and_memorization_writes_its_tables() {
     for den in ["memorized", "gaussian", "learned"] {
         let out = d.join(format!("{den}.npy"));
         let o = run(&[
-            "sample", "--denoiser", den, "--preset", "quick", "--n-train", "20", "--samples", "4",
-            "--cache", cache.to_str().unwrap(), "--out", out.to_str().unwrap(),
+            "sample",
+            "--denoiser",
+            den,
+            "--preset",
+            "quick",
+            "--n-train",
+            "20",
+            "--samples",
+            "4",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{den}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{den}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let arr = npy::decode(&std::fs::read(&out).unwrap(), npy::Dtype::F64).unwrap();
         assert_eq!(arr.shape, vec![4, 100], "{den}");
         assert!(arr.data.iter().all(|v| v.is_finite()));
     }
     let table = d.join("table");
-    let o = run(&["memorization", "--preset", "quick", "--out", table.to_str().unwrap(), "--cache", cache.to_str().unwrap()]);
+    let o = run(&[
+        "memorization",
+        "--preset",
+        "quick",
+        "--out",
+        table.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csv = std::fs::read_to_string(table.join("memorization.csv")).unwrap();
     assert_eq!(
@@ -41,7 +68,12 @@ fn every_denoiser_samples_and_memorization_writes_its_tables() {
     );
     // 2 values of N × (3 priors + null + leave-one-out).
     assert_eq!(csv.lines().count(), 1 + 2 * 5);
-    for f in ["ratios.csv", "training_curves.csv", "config.toml", "memorization.parquet"] {
+    for f in [
+        "ratios.csv",
+        "training_curves.csv",
+        "config.toml",
+        "memorization.parquet",
+    ] {
         assert!(table.join(f).is_file(), "{f}");
     }
     std::fs::remove_dir_all(d).unwrap();
@@ -54,19 +86,93 @@ fn bad_input_is_named_and_writes_nothing() {
     std::fs::write(&out, b"keep me").unwrap();
     let o_str = out.to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["sample", "--denoiser", "vae", "--n-train", "20", "--preset", "quick", "--out", o_str], "denoiser"),
-        (&["sample", "--denoiser", "memorized", "--n-train", "2", "--preset", "quick", "--out", o_str], "--n-train"),
-        (&["sample", "--denoiser", "memorized", "--n-train", "999", "--preset", "quick", "--out", o_str], "--n-train"),
-        (&["sample", "--denoiser", "memorized", "--n-train", "20", "--preset", "huge", "--out", o_str], "preset"),
-        (&["sample", "--denoiser", "memorized", "--n-train", "20", "--samples", "0", "--preset", "quick", "--out", o_str], "--samples"),
+        (
+            &[
+                "sample",
+                "--denoiser",
+                "vae",
+                "--n-train",
+                "20",
+                "--preset",
+                "quick",
+                "--out",
+                o_str,
+            ],
+            "denoiser",
+        ),
+        (
+            &[
+                "sample",
+                "--denoiser",
+                "memorized",
+                "--n-train",
+                "2",
+                "--preset",
+                "quick",
+                "--out",
+                o_str,
+            ],
+            "--n-train",
+        ),
+        (
+            &[
+                "sample",
+                "--denoiser",
+                "memorized",
+                "--n-train",
+                "999",
+                "--preset",
+                "quick",
+                "--out",
+                o_str,
+            ],
+            "--n-train",
+        ),
+        (
+            &[
+                "sample",
+                "--denoiser",
+                "memorized",
+                "--n-train",
+                "20",
+                "--preset",
+                "huge",
+                "--out",
+                o_str,
+            ],
+            "preset",
+        ),
+        (
+            &[
+                "sample",
+                "--denoiser",
+                "memorized",
+                "--n-train",
+                "20",
+                "--samples",
+                "0",
+                "--preset",
+                "quick",
+                "--out",
+                o_str,
+            ],
+            "--samples",
+        ),
     ];
     for (args, field) in cases {
         let o = run(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(field), "{args:?}: message should name {field}: {err}");
+        assert!(
+            err.contains(field),
+            "{args:?}: message should name {field}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
-        assert_eq!(std::fs::read(&out).unwrap(), b"keep me", "existing output changed");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"keep me",
+            "existing output changed"
+        );
     }
     std::fs::remove_dir_all(d).unwrap();
 }

@@ -8,11 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn memprior(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memprior")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_memprior"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("memprior-reliability-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!(
+        "memprior-reliability-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -22,8 +28,17 @@ fn scratch(name: &str) -> PathBuf {
 fn quick_config(dir: &Path) -> String {
     let out = dir.join("template");
     let o = memprior(&[
-        "fwi", "--preset", "quick", "--priors", "memorized", "--variants", "paper", "--samples", "1",
-        "--out", out.to_str().unwrap(),
+        "fwi",
+        "--preset",
+        "quick",
+        "--priors",
+        "memorized",
+        "--variants",
+        "paper",
+        "--samples",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::read_to_string(out.join("config.toml")).unwrap()
@@ -49,7 +64,10 @@ fn replace_line(text: &str, key: &str, new: &str) -> String {
 fn assert_refused(o: &Output, what: &str, needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{what}: {err}");
-    assert!(err.contains(needle), "{what}: the message does not name `{needle}`: {err}");
+    assert!(
+        err.contains(needle),
+        "{what}: the message does not name `{needle}`: {err}"
+    );
     assert!(!err.contains("panicked"), "{what}: {err}");
 }
 
@@ -61,34 +79,128 @@ fn invalid_fwi_configurations_are_named_and_write_nothing() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("table1.csv"), b"previous results").unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
-        ("wrong type: zeta", replace_line(&template, "zeta", "zeta = \"fast\""), "zeta"),
-        ("wrong type: samples", replace_line(&template, "samples", "samples = -3"), "samples"),
-        ("no N", replace_line(&template, "n_values", "n_values = []"), "n_values"),
-        ("N above the training stream", replace_line(&template, "n_values", "n_values = [20, 5000]"), "n_values"),
-        ("empty training set", replace_line(&template, "n_train", "n_train = 0"), "n_train"),
-        ("negative noise", replace_line(&template, "noise_rel", "noise_rel = -0.1"), "noise_rel"),
-        ("source outside the grid", replace_line(&template, "sources", "sources = [[99, 1]]"), "sources"),
-        ("zero grid spacing", replace_line(&template, "h", "h = 0.0"), "h"),
-        ("record_every = 0", replace_line(&template, "record_every", "record_every = 0"), "record_every"),
-        ("network input ≠ KL dimension", replace_line(&template, "dim", "dim = 50"), "dim"),
-        ("no training steps", replace_line(&template, "steps", "steps = 0"), "steps"),
-        ("NaN bandwidth", replace_line(&template, "linearized_sigmas", "linearized_sigmas = [nan]"), "linearized_sigmas"),
-        ("unknown key", template.replace("[geometry]\n", "[geometry]\nfrequency_hz = 3.0\n"), "frequency_hz"),
-        ("no calibration bins", replace_line(&template, "calibration_bins_kl", "calibration_bins_kl = 0"), "calibration_bins_kl"),
-        ("negative learning rate", replace_line(&template, "lr_max", "lr_max = -0.001"), "lr_max"),
-        ("unknown variant", replace_line(&template, "variants", "variants = [\"paper\", \"euler\"]"), "euler"),
-        ("no priors", replace_line(&template, "priors", "priors = []"), "priors"),
-        ("EMA decay above 1", replace_line(&template, "ema_decay", "ema_decay = 1.5"), "ema_decay"),
-        ("true-model reference 0", replace_line(&template, "true_model_reference", "true_model_reference = 0"), "true_model_reference"),
-        ("not TOML", "preset = quick\n[[[".to_string(), "invalid configuration"),
+        (
+            "wrong type: zeta",
+            replace_line(&template, "zeta", "zeta = \"fast\""),
+            "zeta",
+        ),
+        (
+            "wrong type: samples",
+            replace_line(&template, "samples", "samples = -3"),
+            "samples",
+        ),
+        (
+            "no N",
+            replace_line(&template, "n_values", "n_values = []"),
+            "n_values",
+        ),
+        (
+            "N above the training stream",
+            replace_line(&template, "n_values", "n_values = [20, 5000]"),
+            "n_values",
+        ),
+        (
+            "empty training set",
+            replace_line(&template, "n_train", "n_train = 0"),
+            "n_train",
+        ),
+        (
+            "negative noise",
+            replace_line(&template, "noise_rel", "noise_rel = -0.1"),
+            "noise_rel",
+        ),
+        (
+            "source outside the grid",
+            replace_line(&template, "sources", "sources = [[99, 1]]"),
+            "sources",
+        ),
+        (
+            "zero grid spacing",
+            replace_line(&template, "h", "h = 0.0"),
+            "h",
+        ),
+        (
+            "record_every = 0",
+            replace_line(&template, "record_every", "record_every = 0"),
+            "record_every",
+        ),
+        (
+            "network input ≠ KL dimension",
+            replace_line(&template, "dim", "dim = 50"),
+            "dim",
+        ),
+        (
+            "no training steps",
+            replace_line(&template, "steps", "steps = 0"),
+            "steps",
+        ),
+        (
+            "NaN bandwidth",
+            replace_line(&template, "linearized_sigmas", "linearized_sigmas = [nan]"),
+            "linearized_sigmas",
+        ),
+        (
+            "unknown key",
+            template.replace("[geometry]\n", "[geometry]\nfrequency_hz = 3.0\n"),
+            "frequency_hz",
+        ),
+        (
+            "no calibration bins",
+            replace_line(&template, "calibration_bins_kl", "calibration_bins_kl = 0"),
+            "calibration_bins_kl",
+        ),
+        (
+            "negative learning rate",
+            replace_line(&template, "lr_max", "lr_max = -0.001"),
+            "lr_max",
+        ),
+        (
+            "unknown variant",
+            replace_line(&template, "variants", "variants = [\"paper\", \"euler\"]"),
+            "euler",
+        ),
+        (
+            "no priors",
+            replace_line(&template, "priors", "priors = []"),
+            "priors",
+        ),
+        (
+            "EMA decay above 1",
+            replace_line(&template, "ema_decay", "ema_decay = 1.5"),
+            "ema_decay",
+        ),
+        (
+            "true-model reference 0",
+            replace_line(
+                &template,
+                "true_model_reference",
+                "true_model_reference = 0",
+            ),
+            "true_model_reference",
+        ),
+        (
+            "not TOML",
+            "preset = quick\n[[[".to_string(),
+            "invalid configuration",
+        ),
     ];
     let count = cases.len();
     for (what, text, needle) in cases {
         let cfg = d.join("cfg.toml");
         std::fs::write(&cfg, text).unwrap();
-        let o = memprior(&["fwi", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let o = memprior(&[
+            "fwi",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_refused(&o, what, needle);
-        assert_eq!(std::fs::read(out.join("table1.csv")).unwrap(), b"previous results", "{what}");
+        assert_eq!(
+            std::fs::read(out.join("table1.csv")).unwrap(),
+            b"previous results",
+            "{what}"
+        );
         assert!(!out.join("samples").exists(), "{what} wrote samples");
     }
     assert!(count >= 20);
@@ -99,7 +211,19 @@ fn invalid_fwi_configurations_are_named_and_write_nothing() {
 fn a_corrupt_sample_is_named_and_the_tables_are_kept() {
     let d = scratch("corrupt");
     let out = d.join("run");
-    let args = ["fwi", "--preset", "quick", "--priors", "gaussian", "--samples", "2", "--samples-chung", "1", "--out", out.to_str().unwrap()];
+    let args = [
+        "fwi",
+        "--preset",
+        "quick",
+        "--priors",
+        "gaussian",
+        "--samples",
+        "2",
+        "--samples-chung",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let o = memprior(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = std::fs::read(out.join("table1.csv")).unwrap();
@@ -109,7 +233,11 @@ fn a_corrupt_sample_is_named_and_the_tables_are_kept() {
     let o = memprior(&merge);
     assert_refused(&o, "corrupt sample", "00001.npy");
     assert!(String::from_utf8_lossy(&o.stderr).contains("delete it"));
-    assert_eq!(std::fs::read(out.join("table1.csv")).unwrap(), table, "a refused merge changed table1.csv");
+    assert_eq!(
+        std::fs::read(out.join("table1.csv")).unwrap(),
+        table,
+        "a refused merge changed table1.csv"
+    );
     // Deleting it, as the message says, redraws that sample and gives the same tables.
     std::fs::remove_file(&victim).unwrap();
     let o = memprior(&args);
@@ -132,8 +260,15 @@ fn a_bad_report_preset_leaves_the_previous_report_readable() {
         a.extend(["--out", reports.to_str().unwrap()]);
         let o = memprior(&a);
         assert_refused(&o, &format!("{args:?}"), needle);
-        assert_eq!(std::fs::read(reports.join("index.html")).unwrap(), b"<p>previous report</p>");
+        assert_eq!(
+            std::fs::read(reports.join("index.html")).unwrap(),
+            b"<p>previous report</p>"
+        );
     }
-    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "a refused report left staging directories behind");
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        1,
+        "a refused report left staging directories behind"
+    );
     std::fs::remove_dir_all(d).unwrap();
 }

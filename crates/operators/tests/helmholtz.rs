@@ -208,7 +208,10 @@ fn dense_jacobian_from_receiver_adjoints_equals_forward_sensitivities() {
         let g = op.geometry().clone();
         let state = op.solve(&smooth_model(g.nx, g.nz)).unwrap();
         let jd = state.jacobian_dense();
-        assert_eq!((jd.nrows(), jd.ncols()), (g.sources.len() * g.receivers.len(), g.n_pixels()));
+        assert_eq!(
+            (jd.nrows(), jd.ncols()),
+            (g.sources.len() * g.receivers.len(), g.n_pixels())
+        );
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for _ in 0..3 {
             let dm = gaussian_vec(&mut rng, g.n_pixels());
@@ -222,7 +225,10 @@ fn dense_jacobian_from_receiver_adjoints_equals_forward_sensitivities() {
                     scale = scale.max(jv[(s, r)].norm());
                 }
             }
-            assert!(err <= 1e-11 * scale, "{solver:?}: dense vs applied Jacobian {err:e} (scale {scale:e})");
+            assert!(
+                err <= 1e-11 * scale,
+                "{solver:?}: dense vs applied Jacobian {err:e} (scale {scale:e})"
+            );
         }
     }
 }

@@ -10,8 +10,10 @@
 //!   cannot memorize. With C = V Λ Vᵀ the gain is V diag(√ᾱ λ_k / (ᾱ λ_k + 1 − ᾱ)) Vᵀ.
 
 use faer::{Mat, Side};
-use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
 use memprior_core::ConfigError;
+use memprior_core::diffusion::{
+    Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction,
+};
 
 use crate::{EmpiricalDenoiser, TrainingSet};
 
@@ -26,7 +28,10 @@ pub struct MemorizedDenoiser {
 impl MemorizedDenoiser {
     /// The denoiser of `training` under `schedule`.
     pub fn new(training: TrainingSet, schedule: NoiseSchedule) -> Self {
-        Self { inner: EmpiricalDenoiser::new(training), schedule }
+        Self {
+            inner: EmpiricalDenoiser::new(training),
+            schedule,
+        }
     }
 
     /// The training set.
@@ -69,7 +74,11 @@ impl Denoiser for MemorizedDenoiser {
 impl DifferentiableDenoiser for MemorizedDenoiser {
     /// (∂x̂₀/∂x_t)ᵀ v = (√ᾱ/(1 − ᾱ)) Σ_n w_n (x_n − x̂₀) ⟨x_n − x̂₀, v⟩ (the Jacobian is symmetric).
     fn x0_vjp(&self, x_t: &Batch, t: usize, v: &Batch) -> Batch {
-        assert_eq!((x_t.dim(), x_t.len()), (v.dim(), v.len()), "v must match x_t");
+        assert_eq!(
+            (x_t.dim(), x_t.len()),
+            (v.dim(), v.len()),
+            "v must match x_t"
+        );
         let ab = self.schedule.alpha_bar(t);
         let scale = ab.sqrt() / (1.0 - ab);
         let mut out = Batch::zeros(x_t.len(), self.dim());
@@ -82,7 +91,12 @@ impl DifferentiableDenoiser for MemorizedDenoiser {
                 if *wn == 0.0 {
                     continue;
                 }
-                let proj: f64 = xn.iter().zip(&mean).zip(vi).map(|((x, m), vk)| (x - m) * vk).sum();
+                let proj: f64 = xn
+                    .iter()
+                    .zip(&mean)
+                    .zip(vi)
+                    .map(|((x, m), vk)| (x - m) * vk)
+                    .sum();
                 let c = scale * wn * proj;
                 for ((ok, x), m) in o.iter_mut().zip(xn).zip(&mean) {
                     *ok += c * (x - m);
@@ -109,7 +123,11 @@ impl GaussianDenoiser {
     ///
     /// # Errors
     /// Shapes that disagree, a non-finite entry, or a clearly indefinite covariance.
-    pub fn new(mean: Vec<f64>, cov: &Mat<f64>, schedule: NoiseSchedule) -> Result<Self, ConfigError> {
+    pub fn new(
+        mean: Vec<f64>,
+        cov: &Mat<f64>,
+        schedule: NoiseSchedule,
+    ) -> Result<Self, ConfigError> {
         let d = mean.len();
         if d == 0 || cov.nrows() != d || cov.ncols() != d {
             return Err(ConfigError::new(
@@ -121,15 +139,27 @@ impl GaussianDenoiser {
         if mean.iter().any(|v| !v.is_finite())
             || (0..d).any(|j| (0..d).any(|i| !cov[(i, j)].is_finite()))
         {
-            return Err(ConfigError::new("cov", "mean and covariance must be finite", "NaN or ∞"));
+            return Err(ConfigError::new(
+                "cov",
+                "mean and covariance must be finite",
+                "NaN or ∞",
+            ));
         }
-        let evd = cov
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|e| ConfigError::new("cov", "must have a symmetric eigendecomposition", format!("{e:?}")))?;
+        let evd = cov.self_adjoint_eigen(Side::Lower).map_err(|e| {
+            ConfigError::new(
+                "cov",
+                "must have a symmetric eigendecomposition",
+                format!("{e:?}"),
+            )
+        })?;
         let raw: Vec<f64> = (0..d).map(|k| evd.S()[k]).collect();
         let top = raw.iter().cloned().fold(0.0_f64, f64::max);
         if let Some(neg) = raw.iter().find(|l| **l < -1e-8 * top.max(1e-300)) {
-            return Err(ConfigError::new("cov", "must be positive semi-definite", format!("eigenvalue {neg}")));
+            return Err(ConfigError::new(
+                "cov",
+                "must be positive semi-definite",
+                format!("eigenvalue {neg}"),
+            ));
         }
         Ok(Self {
             mean,
@@ -233,7 +263,11 @@ impl Denoiser for GaussianDenoiser {
 impl DifferentiableDenoiser for GaussianDenoiser {
     /// The Jacobian V diag(gain) Vᵀ is symmetric and independent of x_t.
     fn x0_vjp(&self, x_t: &Batch, t: usize, v: &Batch) -> Batch {
-        assert_eq!((x_t.dim(), x_t.len()), (v.dim(), v.len()), "v must match x_t");
+        assert_eq!(
+            (x_t.dim(), x_t.len()),
+            (v.dim(), v.len()),
+            "v must match x_t"
+        );
         self.apply_gain(v, &self.gain(t))
     }
 }
@@ -248,7 +282,13 @@ mod tests {
 
     fn random_rows(rng: &mut ChaCha8Rng, n: usize, d: usize, scale: f64) -> Vec<Vec<f64>> {
         (0..n)
-            .map(|_| (0..d).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)).collect::<Vec<f64>>())
+            .map(|_| {
+                (0..d)
+                    .map(|_| {
+                        scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)
+                    })
+                    .collect::<Vec<f64>>()
+            })
             .collect()
     }
 
@@ -264,8 +304,14 @@ mod tests {
             xm[k] -= h;
             let fp = den.x0(&Batch::from_rows(&[xp]).unwrap(), t);
             let fm = den.x0(&Batch::from_rows(&[xm]).unwrap(), t);
-            let fd: f64 = (0..x.len()).map(|j| v[j] * (fp.row(0)[j] - fm.row(0)[j]) / (2.0 * h)).sum();
-            assert!((fd - vjp.row(0)[k]).abs() < 1e-6 * (1.0 + fd.abs()), "k={k}: fd {fd} vs {}", vjp.row(0)[k]);
+            let fd: f64 = (0..x.len())
+                .map(|j| v[j] * (fp.row(0)[j] - fm.row(0)[j]) / (2.0 * h))
+                .sum();
+            assert!(
+                (fd - vjp.row(0)[k]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "k={k}: fd {fd} vs {}",
+                vjp.row(0)[k]
+            );
         }
     }
 
@@ -290,12 +336,17 @@ mod tests {
         // Dense: μ + √ᾱ C (ᾱC + (1−ᾱ)I)⁻¹ (x − √ᾱ μ), with C from its definition.
         let mu = den.mean().to_vec();
         let c = Mat::<f64>::from_fn(3, 3, |i, j| {
-            rows.iter().map(|r| (r[i] - mu[i]) * (r[j] - mu[j])).sum::<f64>() / 8.0
+            rows.iter()
+                .map(|r| (r[i] - mu[i]) * (r[j] - mu[j]))
+                .sum::<f64>()
+                / 8.0
         });
         let x = random_rows(&mut rng, 1, 3, 1.0).remove(0);
         let t = 100;
         let ab = NoiseSchedule::paper().alpha_bar(t);
-        let m = Mat::<f64>::from_fn(3, 3, |i, j| ab * c[(i, j)] + if i == j { 1.0 - ab } else { 0.0 });
+        let m = Mat::<f64>::from_fn(3, 3, |i, j| {
+            ab * c[(i, j)] + if i == j { 1.0 - ab } else { 0.0 }
+        });
         let rhs = Mat::<f64>::from_fn(3, 1, |i, _| x[i] - ab.sqrt() * mu[i]);
         let sol = m.partial_piv_lu().solve(&rhs);
         let dense = &c * &sol;

@@ -69,7 +69,10 @@ impl ReverseStep for DdpmStep {
     ) -> StepOutput {
         let x0 = denoiser.x0(x_t, t);
         if t == 0 {
-            return StepOutput { x_prev: x0.clone(), x0 };
+            return StepOutput {
+                x_prev: x0.clone(),
+                x0,
+            };
         }
         let s = denoiser.schedule();
         let (ab, ab_prev, beta) = (s.alpha_bar(t), s.alpha_bar_prev(t), s.beta(t));
@@ -157,14 +160,24 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 }
 
 /// Run the reverse process from `x_start` at level T − 1 down to the clean level.
-pub fn reverse<D, S, R, O>(denoiser: &D, step: &S, x_start: Batch, rng: &mut R, observer: &mut O) -> Batch
+pub fn reverse<D, S, R, O>(
+    denoiser: &D,
+    step: &S,
+    x_start: Batch,
+    rng: &mut R,
+    observer: &mut O,
+) -> Batch
 where
     D: Denoiser + ?Sized,
     S: ReverseStep,
     R: Rng + ?Sized,
     O: Observer + ?Sized,
 {
-    assert_eq!(x_start.dim(), denoiser.dim(), "x_start has the wrong dimension");
+    assert_eq!(
+        x_start.dim(),
+        denoiser.dim(),
+        "x_start has the wrong dimension"
+    );
     let mut x = x_start;
     for t in (0..denoiser.schedule().steps()).rev() {
         let out = step.step(denoiser, &x, t, rng);

@@ -144,7 +144,9 @@ fn single(x: &[f64]) -> Batch {
 fn ddim<D: Denoiser + ?Sized>(denoiser: &D, x: &[f64], t: usize) -> Vec<f64> {
     let (x0, eps) = denoiser.x0_and_epsilon(&single(x), t);
     let ab_prev = denoiser.schedule().alpha_bar_prev(t);
-    x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt()).row(0).to_vec()
+    x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt())
+        .row(0)
+        .to_vec()
 }
 
 /// The paper's variant from `x_start` (at level T − 1): DDIM step, re-denoise at t − 1 (the
@@ -186,7 +188,11 @@ where
         }
     }
     let final_misfit = misfit.misfit_gradient(&x)?.0;
-    Ok(DpsTrace { x, misfit_trace: trace, final_misfit })
+    Ok(DpsTrace {
+        x,
+        misfit_trace: trace,
+        final_misfit,
+    })
 }
 
 /// Chung et al.'s DPS from `x_start`: at each level, Φ and its gradient at x̂₀(x_t), pulled back
@@ -231,5 +237,9 @@ where
         }
     }
     let final_misfit = misfit.misfit_gradient(&x)?.0;
-    Ok(DpsTrace { x, misfit_trace: trace, final_misfit })
+    Ok(DpsTrace {
+        x,
+        misfit_trace: trace,
+        final_misfit,
+    })
 }

@@ -27,9 +27,15 @@ fn prior() -> (Vec<f64>, Mat<f64>) {
     let mu = vec![0.5, -1.0, 2.0];
     // C = Q diag(4, 0.5, 0.04) Qᵀ with a fixed rotation Q (Householder of (1, 2, 2)/3).
     let v = [1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0];
-    let q = Mat::<f64>::from_fn(D, D, |i, j| if i == j { 1.0 } else { 0.0 } - 2.0 * v[i] * v[j]);
+    let q = Mat::<f64>::from_fn(
+        D,
+        D,
+        |i, j| if i == j { 1.0 } else { 0.0 } - 2.0 * v[i] * v[j],
+    );
     let lam = [4.0, 0.5, 0.04];
-    let c = Mat::<f64>::from_fn(D, D, |i, j| (0..D).map(|k| q[(i, k)] * lam[k] * q[(j, k)]).sum());
+    let c = Mat::<f64>::from_fn(D, D, |i, j| {
+        (0..D).map(|k| q[(i, k)] * lam[k] * q[(j, k)]).sum()
+    });
     (mu, c)
 }
 
@@ -66,7 +72,10 @@ fn check_gaussian<S: ReverseStep>(step: &S, ddpm: bool, seed: u64) {
         let bias = exact - lam[k];
         // The sampler is unbiased in the mean (the recursion keeps E u = 0); MC: 5 σ/√n.
         let tol_mean = 5.0 * (exact / n as f64).sqrt();
-        assert!(mean.abs() < tol_mean, "k={k}: mean {mean} vs tol {tol_mean}");
+        assert!(
+            mean.abs() < tol_mean,
+            "k={k}: mean {mean} vs tol {tol_mean}"
+        );
         // Sample variance of a Gaussian: sd = v √(2/(n−1)); 5 sd plus the discretisation bias.
         let tol_var = 5.0 * exact * (2.0 / (n - 1) as f64).sqrt();
         assert!(
@@ -75,12 +84,24 @@ fn check_gaussian<S: ReverseStep>(step: &S, ddpm: bool, seed: u64) {
             lam[k]
         );
         // …and against the sampler's own law, without the bias allowance.
-        assert!((var - exact).abs() < tol_var, "k={k}: var {var} vs sampler law {exact}");
+        assert!(
+            (var - exact).abs() < tol_var,
+            "k={k}: var {var} vs sampler law {exact}"
+        );
         // T = 200 steps: the bias is small next to λ. Measured (λ = 0.04, 0.5, 4): DDIM −2.9, −0.95,
         // −0.42 %; DDPM −7.1, −2.5, −1.2 % (β̃_t ignores the spread of x₀ given x_t, which
         // matters most when λ is below the noise level).
-        eprintln!("ddpm={ddpm} λ={}: bias {:.3e} ({:.2} %)", lam[k], bias, 100.0 * bias / lam[k]);
-        assert!(bias.abs() < 0.1 * lam[k], "k={k} ddpm={ddpm}: bias {bias} of λ {}", lam[k]);
+        eprintln!(
+            "ddpm={ddpm} λ={}: bias {:.3e} ({:.2} %)",
+            lam[k],
+            bias,
+            100.0 * bias / lam[k]
+        );
+        assert!(
+            bias.abs() < 0.1 * lam[k],
+            "k={k} ddpm={ddpm}: bias {bias} of λ {}",
+            lam[k]
+        );
     }
     // Cross-covariances in eigen-coordinates vanish: sd √(λ_i λ_j / n).
     for i in 0..D {
@@ -123,7 +144,10 @@ fn memorized_denoiser_is_the_posterior_mean_and_tweedie_holds() {
             let e: Vec<f64> = rows
                 .iter()
                 .map(|xn| {
-                    xt.iter().zip(xn).map(|(a, b)| (a - ab.sqrt() * b).powi(2)).sum::<f64>()
+                    xt.iter()
+                        .zip(xn)
+                        .map(|(a, b)| (a - ab.sqrt() * b).powi(2))
+                        .sum::<f64>()
                         / (2.0 * (1.0 - ab))
                 })
                 .collect();
@@ -132,7 +156,11 @@ fn memorized_denoiser_is_the_posterior_mean_and_tweedie_holds() {
             let z: f64 = p.iter().sum();
             for k in 0..5 {
                 let want: f64 = p.iter().zip(&rows).map(|(pn, xn)| pn * xn[k]).sum::<f64>() / z;
-                assert!((got.row(i)[k] - want).abs() < 1e-12, "t={t}: {} vs {want}", got.row(i)[k]);
+                assert!(
+                    (got.row(i)[k] - want).abs() < 1e-12,
+                    "t={t}: {} vs {want}",
+                    got.row(i)[k]
+                );
             }
             // Tweedie: x̂₀ = (x_t + (1 − ᾱ) ∇ log p_t(x_t)) / √ᾱ with p_t the mixture of
             // N(√ᾱ x_n, (1 − ᾱ) I), i.e. the memorized prior of the scaled set at σ = √(1 − ᾱ).
@@ -141,7 +169,10 @@ fn memorized_denoiser_is_the_posterior_mean_and_tweedie_holds() {
             let score = memprior_core::Score::score(&mix, xt);
             for k in 0..5 {
                 let tw = (xt[k] + (1.0 - ab) * score[k]) / ab.sqrt();
-                assert!((got.row(i)[k] - tw).abs() < 1e-10 * (1.0 + tw.abs()), "t={t}: Tweedie");
+                assert!(
+                    (got.row(i)[k] - tw).abs() < 1e-10 * (1.0 + tw.abs()),
+                    "t={t}: Tweedie"
+                );
             }
         }
     }

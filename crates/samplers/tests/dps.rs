@@ -32,7 +32,11 @@ const GAMMA: f64 = 0.5;
 
 fn householder() -> Mat<f64> {
     let v = [1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0];
-    Mat::from_fn(D, D, |i, j| if i == j { 1.0 } else { 0.0 } - 2.0 * v[i] * v[j])
+    Mat::from_fn(
+        D,
+        D,
+        |i, j| if i == j { 1.0 } else { 0.0 } - 2.0 * v[i] * v[j],
+    )
 }
 
 /// Var(x₀ | x_t) under the prior N(m₀, λ).
@@ -146,9 +150,19 @@ fn guidance_recursion_without_data_is_the_ddpm_law() {
     // κ = 0: the recursion must reduce to the unconditional DDPM law of the shared helper.
     let s = NoiseSchedule::paper();
     let ab = s.alpha_bar(s.steps() - 1);
-    let law = dps_law(0.0, 0.0, &vec![0.0; s.steps()], &s, (0.0, ab * LAMBDA + 1.0 - ab));
+    let law = dps_law(
+        0.0,
+        0.0,
+        &vec![0.0; s.steps()],
+        &s,
+        (0.0, ab * LAMBDA + 1.0 - ab),
+    );
     let reference = common::sampler_variance(LAMBDA, &s, true);
-    assert!((law.1 - reference).abs() < 1e-14 * reference, "{} vs {reference}", law.1);
+    assert!(
+        (law.1 - reference).abs() < 1e-14 * reference,
+        "{} vs {reference}",
+        law.1
+    );
 }
 
 #[test]
@@ -169,10 +183,20 @@ fn dps_with_exact_guidance_samples_the_linear_gaussian_posterior() {
         let mp = vp * (m0[k] / LAMBDA + prec * yp[k]);
         // The guided chain is the DDPM chain of the posterior: unbiased in the mean, and its
         // variance carries only the DDPM discretisation bias of a Gaussian of variance v_p.
-        assert!((mean - mp).abs() < 1e-12, "k={k}: law mean {mean} vs posterior {mp}");
+        assert!(
+            (mean - mp).abs() < 1e-12,
+            "k={k}: law mean {mean} vs posterior {mp}"
+        );
         let ddpm = common::sampler_variance(vp, &s, true);
-        assert!((var - ddpm).abs() < 1e-12 * ddpm, "k={k}: law var {var} vs DDPM law {ddpm}");
-        assert!((var - vp).abs() < 0.1 * vp, "k={k}: bias {} of v_p {vp}", var - vp);
+        assert!(
+            (var - ddpm).abs() < 1e-12 * ddpm,
+            "k={k}: law var {var} vs DDPM law {ddpm}"
+        );
+        assert!(
+            (var - vp).abs() < 0.1 * vp,
+            "k={k}: bias {} of v_p {vp}",
+            var - vp
+        );
     }
 }
 
@@ -190,11 +214,17 @@ fn plain_dps_is_overconfident_where_var_x0_given_xt_is_not_small() {
     for (k, (_, var)) in laws.into_iter().enumerate() {
         // Dropping a² v_t over-weights the data at high noise: the spread shrinks well below
         // what the exact sampler gives, by more than the Monte Carlo error of 3000 samples.
-        assert!(var < 0.8 * exact_ddpm, "k={k}: plain DPS var {var} vs exact-step law {exact_ddpm}");
+        assert!(
+            var < 0.8 * exact_ddpm,
+            "k={k}: plain DPS var {var} vs exact-step law {exact_ddpm}"
+        );
     }
 }
 
-fn memorized_problem(y_center: &[f64], gamma: f64) -> (TrainingSet, GaussianLikelihood<LinearOperator>) {
+fn memorized_problem(
+    y_center: &[f64],
+    gamma: f64,
+) -> (TrainingSet, GaussianLikelihood<LinearOperator>) {
     let train = vec![
         vec![-1.5, 0.5],
         vec![0.0, 1.2],
@@ -210,14 +240,23 @@ fn memorized_problem(y_center: &[f64], gamma: f64) -> (TrainingSet, GaussianLike
     (TrainingSet::new(&train).unwrap(), lik)
 }
 
-fn paper_dps_visits(train: &TrainingSet, lik: &GaussianLikelihood<LinearOperator>, zeta: f64, n: usize) -> (Vec<usize>, f64) {
+fn paper_dps_visits(
+    train: &TrainingSet,
+    lik: &GaussianLikelihood<LinearOperator>,
+    zeta: f64,
+    n: usize,
+) -> (Vec<usize>, f64) {
     let den = MemorizedDenoiser::new(train.clone(), NoiseSchedule::paper());
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let start: Batch = standard_normal(n, 2, &mut rng);
     let rows: Vec<Vec<f64>> = train.iter().map(<[f64]>::to_vec).collect();
     let finals: Vec<Vec<f64>> = start
         .rows()
-        .map(|x| dps_paper(&den, lik, &StepSize::Normalized(zeta), x, 10).unwrap().x)
+        .map(|x| {
+            dps_paper(&den, lik, &StepSize::Normalized(zeta), x, 10)
+                .unwrap()
+                .x
+        })
         .collect();
     let nb = ratios(&finals, &rows).unwrap();
     let mut visits = vec![0; rows.len()];
@@ -253,12 +292,18 @@ fn paper_dps_with_a_memorized_prior_ends_on_training_points_with_lookup_frequenc
     let (visits, worst) = paper_dps_visits(&train, &lik, zeta, s);
     eprintln!("visits {visits:?}, farthest final point {worst:.4}");
     // The last move is exactly ζ from x̂₀ at t = 0, itself a training point to rounding.
-    assert!(worst <= zeta + 1e-6, "a sample ends {worst} from every training point");
+    assert!(
+        worst <= zeta + 1e-6,
+        "a sample ends {worst} from every training point"
+    );
     for (n, (&v, &wn)) in visits.iter().zip(&w).enumerate() {
         let f = v as f64 / s as f64;
         // Binomial(S, w_n)/S: 5 standard deviations, plus one count for the discreteness.
         let tol = 5.0 * (wn * (1.0 - wn) / s as f64).sqrt() + 1.0 / s as f64;
-        assert!((f - wn).abs() <= tol, "n={n}: visit frequency {f} vs lookup weight {wn} (tol {tol})");
+        assert!(
+            (f - wn).abs() <= tol,
+            "n={n}: visit frequency {f} vs lookup weight {wn} (tol {tol})"
+        );
     }
 }
 
@@ -273,8 +318,14 @@ fn paper_dps_frequencies_leave_the_lookup_posterior_outside_its_step_window() {
         let (visits, worst) = paper_dps_visits(&train, &lik, zeta, 400);
         let tv = total_variation(&visits, &w);
         eprintln!("ζ = {zeta}: visits {visits:?}, total variation to the lookup posterior {tv:.3}");
-        assert!(worst <= zeta + 1e-6, "ζ = {zeta}: a sample ends {worst} from every training point");
+        assert!(
+            worst <= zeta + 1e-6,
+            "ζ = {zeta}: a sample ends {worst} from every training point"
+        );
         // 5 binomial σ of the largest weight is below 0.01: a distance of 0.2 is not chance.
-        assert!(tv > 0.2, "ζ = {zeta}: expected DPS to miss the lookup posterior, TV {tv}");
+        assert!(
+            tv > 0.2,
+            "ζ = {zeta}: expected DPS to miss the lookup posterior, TV {tv}"
+        );
     }
 }

@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use super::posterior::{self, LinearizedSummary, NormalizedMisfit};
 use super::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
-pub use super::{quick_geometry, report_geometry};
 use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
+pub use super::{quick_geometry, report_geometry};
 
 /// The two DPS variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,19 +164,35 @@ impl DpsConfig {
         self.geometry.validate()?;
         memprior_core::error::positive("noise_rel", self.noise_rel)?;
         if self.priors.is_empty() {
-            return Err(ConfigError::new("priors", "must list at least one of learned, memorized, gaussian", "[]"));
+            return Err(ConfigError::new(
+                "priors",
+                "must list at least one of learned, memorized, gaussian",
+                "[]",
+            ));
         }
         if self.variants.is_empty() {
-            return Err(ConfigError::new("variants", "must list at least one of paper, chung", "[]"));
+            return Err(ConfigError::new(
+                "variants",
+                "must list at least one of paper, chung",
+                "[]",
+            ));
         }
         for (i, k) in self.priors.iter().enumerate() {
             if self.priors[..i].contains(k) {
-                return Err(ConfigError::new("priors", "must not list a prior twice", k.name()));
+                return Err(ConfigError::new(
+                    "priors",
+                    "must not list a prior twice",
+                    k.name(),
+                ));
             }
         }
         for (i, v) in self.variants.iter().enumerate() {
             if self.variants[..i].contains(v) {
-                return Err(ConfigError::new("variants", "must not list a variant twice", v.name()));
+                return Err(ConfigError::new(
+                    "variants",
+                    "must not list a variant twice",
+                    v.name(),
+                ));
             }
         }
         for (key, v) in [("zeta", self.zeta), ("zeta_chung", self.zeta_chung)] {
@@ -185,10 +201,18 @@ impl DpsConfig {
             }
         }
         if self.variants.contains(&Variant::Paper) && self.samples == 0 {
-            return Err(ConfigError::new("samples", "must be ≥ 1 when the paper variant runs", 0));
+            return Err(ConfigError::new(
+                "samples",
+                "must be ≥ 1 when the paper variant runs",
+                0,
+            ));
         }
         if self.variants.contains(&Variant::Chung) && self.samples_chung == 0 {
-            return Err(ConfigError::new("samples_chung", "must be ≥ 1 when the chung variant runs", 0));
+            return Err(ConfigError::new(
+                "samples_chung",
+                "must be ≥ 1 when the chung variant runs",
+                0,
+            ));
         }
         if self.record_every == 0 {
             return Err(ConfigError::new("record_every", "must be ≥ 1", 0));
@@ -197,7 +221,11 @@ impl DpsConfig {
             memprior_core::error::positive("linearized_sigmas", s)?;
         }
         if self.calibration_bins_kl == 0 || self.calibration_bins_velocity == 0 {
-            return Err(ConfigError::new("calibration_bins_kl / calibration_bins_velocity", "must be ≥ 1", 0));
+            return Err(ConfigError::new(
+                "calibration_bins_kl / calibration_bins_velocity",
+                "must be ≥ 1",
+                0,
+            ));
         }
         Ok(())
     }
@@ -213,7 +241,10 @@ impl DpsConfig {
     /// The reverse levels at which the misfit is recorded, in the order run.
     pub fn recorded_levels(&self) -> Vec<usize> {
         let steps = NoiseSchedule::paper().steps();
-        (0..steps).rev().filter(|&t| t == 0 || t % self.record_every == 0).collect()
+        (0..steps)
+            .rev()
+            .filter(|&t| t == 0 || t % self.record_every == 0)
+            .collect()
     }
 
     /// Every job in the fixed order that sharding and assembly use.
@@ -223,7 +254,12 @@ impl DpsConfig {
             for &kind in &self.priors {
                 for &variant in &self.variants {
                     for index in 0..self.count(variant) {
-                        out.push(Job { n, kind, variant, index });
+                        out.push(Job {
+                            n,
+                            kind,
+                            variant,
+                            index,
+                        });
                     }
                 }
             }
@@ -276,7 +312,9 @@ impl Job {
 
     /// File of the finished job below the output directory.
     pub fn path(&self, out: &Path) -> PathBuf {
-        out.join("samples").join(self.group()).join(format!("{:05}.npy", self.index))
+        out.join("samples")
+            .join(self.group())
+            .join(format!("{:05}.npy", self.index))
     }
 }
 
@@ -286,9 +324,18 @@ impl Job {
 /// A shard outside 1..=n.
 pub fn shard(jobs: &[Job], i: usize, n: usize) -> Result<Vec<Job>, ConfigError> {
     if n == 0 || i == 0 || i > n {
-        return Err(ConfigError::new("shard", "must be i/n with 1 ≤ i ≤ n (e.g. 2/4)", format!("{i}/{n}")));
+        return Err(ConfigError::new(
+            "shard",
+            "must be i/n with 1 ≤ i ≤ n (e.g. 2/4)",
+            format!("{i}/{n}"),
+        ));
     }
-    Ok(jobs.iter().enumerate().filter(|(j, _)| j % n == i - 1).map(|(_, job)| *job).collect())
+    Ok(jobs
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| j % n == i - 1)
+        .map(|(_, job)| *job)
+        .collect())
 }
 
 /// Why a DPS run failed.
@@ -328,7 +375,8 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DpsError {
 
 /// Write atomically through the workspace's one writer ([`memprior_core::atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DpsError> {
-    memprior_core::atomic::write(path, bytes).map_err(io(format!("cannot write {}", path.display())))
+    memprior_core::atomic::write(path, bytes)
+        .map_err(io(format!("cannot write {}", path.display())))
 }
 
 /// Data, training sets and networks shared by every job.
@@ -354,7 +402,11 @@ pub struct Setup {
 /// # Errors
 /// Invalid settings, a failed training run or a rejected true model.
 /// With `cache_root` `None` the networks are not loaded (enough to analyse finished samples).
-pub fn setup(config: &DpsConfig, cache_root: Option<&Path>, log: &(dyn Fn(&str) + Sync)) -> Result<Setup, DpsError> {
+pub fn setup(
+    config: &DpsConfig,
+    cache_root: Option<&Path>,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<Setup, DpsError> {
     config.validate()?;
     let kl = KlBasis::default();
     let datasets = FwiDatasets::generate(&config.prior.datasets, &kl)?;
@@ -364,7 +416,10 @@ pub fn setup(config: &DpsConfig, cache_root: Option<&Path>, log: &(dyn Fn(&str) 
     })?;
     let g = &config.geometry;
     let m_true = kl.reconstruct(&datasets.truth, g.nx, g.nz)?;
-    let clean = op.forward(&m_true).map_err(|source| DpsError::Solver { context: "true model".into(), source })?;
+    let clean = op.forward(&m_true).map_err(|source| DpsError::Solver {
+        context: "true model".into(),
+        source,
+    })?;
     let (data, sigma_d) = add_noise(&clean, config.noise_rel, config.noise_seed)?;
     let mut normalized = HashMap::new();
     for &n in &config.prior.n_values {
@@ -376,13 +431,24 @@ pub fn setup(config: &DpsConfig, cache_root: Option<&Path>, log: &(dyn Fn(&str) 
         let trained = train_all(&config.prior, &datasets, cache_root, log)?;
         for (&n, t) in config.prior.n_values.iter().zip(trained) {
             if t.cached {
-                log(&format!("N = {n}: weights from the cache (mlp-{})", &t.key[..16]));
+                log(&format!(
+                    "N = {n}: weights from the cache (mlp-{})",
+                    &t.key[..16]
+                ));
             }
             train_seconds += t.seconds;
             networks.insert(n, t.ema);
         }
     }
-    Ok(Setup { config: config.clone(), datasets, data, sigma_d, normalized, networks, train_seconds })
+    Ok(Setup {
+        config: config.clone(),
+        datasets,
+        data,
+        sigma_d,
+        normalized,
+        networks,
+        train_seconds,
+    })
 }
 
 /// A finished job: the final sample (raw z), its misfit and the recorded misfit trace.
@@ -407,7 +473,11 @@ impl SampleRecord {
     fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
         let a = npy::decode(bytes, Dtype::F64).map_err(|e| e.to_string())?;
         if a.data.len() != 1 + levels + d {
-            return Err(format!("holds {} values, expected {}", a.data.len(), 1 + levels + d));
+            return Err(format!(
+                "holds {} values, expected {}",
+                a.data.len(),
+                1 + levels + d
+            ));
         }
         Ok(Self {
             final_misfit: a.data[0],
@@ -417,7 +487,11 @@ impl SampleRecord {
     }
 }
 
-fn denoiser(setup: &Setup, kind: PriorKind, n: usize) -> Result<Box<dyn DifferentiableDenoiser>, DpsError> {
+fn denoiser(
+    setup: &Setup,
+    kind: PriorKind,
+    n: usize,
+) -> Result<Box<dyn DifferentiableDenoiser>, DpsError> {
     let schedule = NoiseSchedule::paper();
     let (_, rows) = &setup.normalized[&n];
     Ok(match kind {
@@ -431,18 +505,34 @@ fn denoiser(setup: &Setup, kind: PriorKind, n: usize) -> Result<Box<dyn Differen
 ///
 /// # Errors
 /// The simulator rejecting a model on the way.
-pub fn run_job(setup: &Setup, op: &Helmholtz, den: &dyn DifferentiableDenoiser, job: &Job) -> Result<SampleRecord, DpsError> {
+pub fn run_job(
+    setup: &Setup,
+    op: &Helmholtz,
+    den: &dyn DifferentiableDenoiser,
+    job: &Job,
+) -> Result<SampleRecord, DpsError> {
     let cfg = &setup.config;
     let kl = KlBasis::default();
     let (zscore, _) = &setup.normalized[&job.n];
     let misfit = NormalizedMisfit {
-        misfit: KlMisfit { op, kl: &kl, data: &setup.data, sigma_d: setup.sigma_d },
+        misfit: KlMisfit {
+            op,
+            kl: &kl,
+            data: &setup.data,
+            sigma_d: setup.sigma_d,
+        },
         zscore,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(job.seed(cfg.seed));
     let start = standard_normal(1, den.dim(), &mut rng).row(0).to_vec();
     let trace = match job.variant {
-        Variant::Paper => dps_paper(den, &misfit, &StepSize::Normalized(cfg.zeta), &start, cfg.record_every),
+        Variant::Paper => dps_paper(
+            den,
+            &misfit,
+            &StepSize::Normalized(cfg.zeta),
+            &start,
+            cfg.record_every,
+        ),
         Variant::Chung => dps_through_denoiser(
             den,
             &misfit,
@@ -454,7 +544,11 @@ pub fn run_job(setup: &Setup, op: &Helmholtz, den: &dyn DifferentiableDenoiser, 
         ),
     }
     .map_err(|source| DpsError::Solver {
-        context: format!("{} sample {} left the solver's domain", job.group(), job.index),
+        context: format!(
+            "{} sample {} left the solver's domain",
+            job.group(),
+            job.index
+        ),
         source,
     })?;
     Ok(SampleRecord {
@@ -495,10 +589,17 @@ impl Setup {
                         h.update(v.to_bits().to_le_bytes());
                     }
                 }
-                (format!("n{n}"), h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+                (
+                    format!("n{n}"),
+                    h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                )
             })
             .collect();
-        Fingerprint { format: SAMPLE_FORMAT.into(), weights, config: self.config.clone() }
+        Fingerprint {
+            format: SAMPLE_FORMAT.into(),
+            weights,
+            config: self.config.clone(),
+        }
     }
 }
 
@@ -508,10 +609,16 @@ fn fingerprint_path(out: &Path) -> PathBuf {
 }
 
 fn has_samples(out: &Path) -> bool {
-    let Ok(groups) = fs::read_dir(out.join("samples")) else { return false };
+    let Ok(groups) = fs::read_dir(out.join("samples")) else {
+        return false;
+    };
     groups.flatten().any(|g| {
         fs::read_dir(g.path())
-            .map(|files| files.flatten().any(|f| f.path().extension().is_some_and(|e| e == "npy")))
+            .map(|files| {
+                files
+                    .flatten()
+                    .any(|f| f.path().extension().is_some_and(|e| e == "npy"))
+            })
             .unwrap_or(false)
     })
 }
@@ -547,14 +654,24 @@ pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
         ))),
         None => write_atomic(
             &fingerprint_path(out),
-            toml::to_string(&mine).expect("fingerprint serialises").as_bytes(),
+            toml::to_string(&mine)
+                .expect("fingerprint serialises")
+                .as_bytes(),
         ),
     }
 }
 
-fn check_fingerprint(existing: &Fingerprint, mine: &Fingerprint, out: &Path, weights: bool) -> Result<(), DpsError> {
+fn check_fingerprint(
+    existing: &Fingerprint,
+    mine: &Fingerprint,
+    out: &Path,
+    weights: bool,
+) -> Result<(), DpsError> {
     let what = if existing.format != mine.format {
-        Some(format!("another version of the sampler ({}, this binary writes {})", existing.format, mine.format))
+        Some(format!(
+            "another version of the sampler ({}, this binary writes {})",
+            existing.format, mine.format
+        ))
     } else if existing.config != mine.config {
         Some("a different configuration".to_string())
     } else if weights && existing.weights != mine.weights {
@@ -577,14 +694,31 @@ fn check_fingerprint(existing: &Fingerprint, mine: &Fingerprint, out: &Path, wei
 ///
 /// # Errors
 /// The first failing job (the others stop after their current sample; finished files stay).
-pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<usize, DpsError> {
+pub fn run_jobs(
+    setup: &Setup,
+    jobs: &[Job],
+    out: &Path,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<usize, DpsError> {
     claim(setup, out)?;
-    let pending: Vec<Job> = jobs.iter().copied().filter(|j| !j.path(out).exists()).collect();
+    let pending: Vec<Job> = jobs
+        .iter()
+        .copied()
+        .filter(|j| !j.path(out).exists())
+        .collect();
     if pending.len() < jobs.len() {
-        log(&format!("{} of {} samples already on disk: resuming", jobs.len() - pending.len(), jobs.len()));
+        log(&format!(
+            "{} of {} samples already on disk: resuming",
+            jobs.len() - pending.len(),
+            jobs.len()
+        ));
     }
     let workers = workers.max(1).min(pending.len().max(1));
-    log(&format!("{} samples to draw on {workers} threads", pending.len()));
+    log(&format!(
+        "{} samples to draw on {workers} threads",
+        pending.len()
+    ));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -597,12 +731,16 @@ pub fn run_jobs(setup: &Setup, jobs: &[Job], out: &Path, workers: usize, log: &(
                 let op = match Helmholtz::new(setup.config.geometry.clone()) {
                     Ok(op) => op,
                     Err(source) => {
-                        *first_error.lock().unwrap() = Some(DpsError::Solver { context: "geometry".into(), source });
+                        *first_error.lock().unwrap() = Some(DpsError::Solver {
+                            context: "geometry".into(),
+                            source,
+                        });
                         stop.store(true, Ordering::SeqCst);
                         return;
                     }
                 };
-                let mut dens: HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>> = HashMap::new();
+                let mut dens: HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>> =
+                    HashMap::new();
                 while !stop.load(Ordering::SeqCst) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = pending.get(i) else { break };
@@ -662,7 +800,10 @@ pub fn load(config: &DpsConfig, out: &Path) -> Result<Vec<(Job, SampleRecord)>, 
             let path = job.path(out);
             let bytes = fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
             let rec = SampleRecord::decode(&bytes, levels, d).map_err(|e| {
-                DpsError::State(format!("{} is corrupt ({e}); delete it and rerun to redraw that sample", path.display()))
+                DpsError::State(format!(
+                    "{} is corrupt ({e}); delete it and rerun to redraw that sample",
+                    path.display()
+                ))
             })?;
             Ok((job, rec))
         })
@@ -763,44 +904,83 @@ fn velocity(m: &[f64]) -> Vec<f64> {
 ///
 /// # Errors
 /// The solver rejecting a training model, or a non-positive-definite linearised system.
-pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+pub fn analyse(
+    setup: &Setup,
+    records: Vec<(Job, SampleRecord)>,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<DpsResults, DpsError> {
     let cfg = &setup.config;
     let kl = KlBasis::default();
     let g = &cfg.geometry;
-    let op = Helmholtz::new(g.clone()).map_err(|source| DpsError::Solver { context: "geometry".into(), source })?;
-    let km = KlMisfit { op: &op, kl: &kl, data: &setup.data, sigma_d: setup.sigma_d };
+    let op = Helmholtz::new(g.clone()).map_err(|source| DpsError::Solver {
+        context: "geometry".into(),
+        source,
+    })?;
+    let km = KlMisfit {
+        op: &op,
+        kl: &kl,
+        data: &setup.data,
+        sigma_d: setup.sigma_d,
+    };
     let solver = |context: &str| {
         let context = context.to_string();
         move |source| DpsError::Solver { context, source }
     };
-    let truth_misfit = posterior::misfits(&km, std::slice::from_ref(&setup.datasets.truth)).map_err(solver("true model"))?[0];
+    let truth_misfit = posterior::misfits(&km, std::slice::from_ref(&setup.datasets.truth))
+        .map_err(solver("true model"))?[0];
     let v_true = velocity(&kl.reconstruct(&setup.datasets.truth, g.nx, g.nz)?);
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
-    let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers).map_err(solver("training models"))?;
+    let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers)
+        .map_err(solver("training models"))?;
     let y = Helmholtz::data_to_real(&setup.data);
     let all_misfits: Vec<f64> = lin
         .forward
         .iter()
-        .map(|f| 0.5 * f.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (setup.sigma_d * setup.sigma_d))
+        .map(|f| {
+            0.5 * f.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+                / (setup.sigma_d * setup.sigma_d)
+        })
         .collect();
-    log(&format!("Jacobians at {n_max} training models ({:.1} s)", clock.elapsed().as_secs_f64()));
+    log(&format!(
+        "Jacobians at {n_max} training models ({:.1} s)",
+        clock.elapsed().as_secs_f64()
+    ));
     let mut references = Vec::new();
     for &n in &cfg.prior.n_values {
         let raw = setup.datasets.training_set(n)?;
         let (zscore, rows) = &setup.normalized[&n];
         let misfits = all_misfits[..n].to_vec();
         let lookup = posterior::lookup_weights(&misfits);
-        let linearized = posterior::linearized_summaries(&lin, zscore, y.clone(), setup.sigma_d, rows, &cfg.linearized_sigmas, &lookup)?;
+        let linearized = posterior::linearized_summaries(
+            &lin,
+            zscore,
+            y.clone(),
+            setup.sigma_d,
+            rows,
+            &cfg.linearized_sigmas,
+            &lookup,
+        )?;
         let null = MemorizationSummary::of(&ratios(&setup.datasets.null, raw)?);
         log(&format!(
             "N = {n}: lookup weights: max {:.3} at model {}, effective count {:.2} ({:.1} s)",
             lookup.iter().cloned().fold(0.0, f64::max),
-            lookup.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |p| p.0),
+            lookup
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |p| p.0),
             analysis::effective_components(&lookup),
             clock.elapsed().as_secs_f64()
         ));
-        references.push(Reference { n, misfits, lookup, null, linearized });
+        references.push(Reference {
+            n,
+            misfits,
+            lookup,
+            null,
+            linearized,
+        });
     }
     let reference_seconds = clock.elapsed().as_secs_f64();
     let mut groups: Vec<Group> = Vec::new();
@@ -827,12 +1007,27 @@ pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, workers: usize,
             .collect::<Result<_, _>>()?;
         let rmse_velocity = velocities
             .iter()
-            .map(|v| (v.iter().zip(&v_true).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / v.len() as f64).sqrt())
+            .map(|v| {
+                (v.iter()
+                    .zip(&v_true)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f64>()
+                    / v.len() as f64)
+                    .sqrt()
+            })
             .collect();
         let (velocity_mean, velocity_std) = posterior::mean_std(&velocities);
         let (z_mean, z_std) = posterior::mean_std(&samples);
-        let err_kl: Vec<f64> = z_mean.iter().zip(&setup.datasets.truth).map(|(a, b)| (a - b).abs()).collect();
-        let err_v: Vec<f64> = velocity_mean.iter().zip(&v_true).map(|(a, b)| (a - b).abs()).collect();
+        let err_kl: Vec<f64> = z_mean
+            .iter()
+            .zip(&setup.datasets.truth)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
+        let err_v: Vec<f64> = velocity_mean
+            .iter()
+            .zip(&v_true)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
         let levels = recs[0].trace.len();
         let mean_trace = (0..levels)
             .map(|i| recs.iter().map(|r| r.trace[i]).sum::<f64>() / recs.len() as f64)
@@ -844,7 +1039,11 @@ pub fn analyse(setup: &Setup, records: Vec<(Job, SampleRecord)>, workers: usize,
             final_misfit: recs.iter().map(|r| r.final_misfit).collect(),
             mean_trace,
             calibration_kl: posterior::calibration_bins(&z_std, &err_kl, cfg.calibration_bins_kl),
-            calibration_velocity: posterior::calibration_bins(&velocity_std, &err_v, cfg.calibration_bins_velocity),
+            calibration_velocity: posterior::calibration_bins(
+                &velocity_std,
+                &err_v,
+                cfg.calibration_bins_velocity,
+            ),
             samples,
             neighbours,
             summary,
@@ -910,7 +1109,9 @@ impl DpsResults {
 
     /// The group of (prior, variant, N).
     pub fn group(&self, kind: PriorKind, variant: Variant, n: usize) -> Option<&Group> {
-        self.groups.iter().find(|g| g.kind == kind && g.variant == variant && g.n == n)
+        self.groups
+            .iter()
+            .find(|g| g.kind == kind && g.variant == variant && g.n == n)
     }
 
     /// Table 1, one row per group in job order.
@@ -950,8 +1151,16 @@ impl DpsResults {
 
     /// Indices of the `count` samples of a group with the smallest r (ties by index), each on a
     /// different nearest training model.
-    pub fn most_memorized(&self, kind: PriorKind, variant: Variant, n: usize, count: usize) -> Vec<usize> {
-        let Some(g) = self.group(kind, variant, n) else { return Vec::new() };
+    pub fn most_memorized(
+        &self,
+        kind: PriorKind,
+        variant: Variant,
+        n: usize,
+        count: usize,
+    ) -> Vec<usize> {
+        let Some(g) = self.group(kind, variant, n) else {
+            return Vec::new();
+        };
         analysis::memorization::most_memorized_distinct(&g.neighbours, count)
     }
 }
@@ -988,7 +1197,11 @@ pub fn run(
     };
     let clock = Instant::now();
     let drawn = run_jobs(&setup, &jobs, out, workers, log)?;
-    let stats = RunStats { drawn, sampling_seconds: clock.elapsed().as_secs_f64(), train_seconds: setup.train_seconds };
+    let stats = RunStats {
+        drawn,
+        sampling_seconds: clock.elapsed().as_secs_f64(),
+        train_seconds: setup.train_seconds,
+    };
     if shard_of.is_some() {
         return Ok((None, stats));
     }
@@ -1000,14 +1213,23 @@ pub fn run(
 ///
 /// # Errors
 /// Samples of another configuration, missing or corrupt sample files.
-pub fn merge(config: &DpsConfig, out: &Path, workers: usize, log: &(dyn Fn(&str) + Sync)) -> Result<DpsResults, DpsError> {
+pub fn merge(
+    config: &DpsConfig,
+    out: &Path,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<DpsResults, DpsError> {
     let Some(existing) = read_fingerprint(out)? else {
         return Err(DpsError::State(format!(
             "{} holds no samples (no samples/run.toml): run the shards first",
             out.display()
         )));
     };
-    let mine = Fingerprint { format: SAMPLE_FORMAT.into(), weights: Default::default(), config: config.clone() };
+    let mine = Fingerprint {
+        format: SAMPLE_FORMAT.into(),
+        weights: Default::default(),
+        config: config.clone(),
+    };
     // The networks are not loaded to merge; the shards checked theirs against run.toml.
     check_fingerprint(&existing, &mine, out, false)?;
     let setup = setup(config, None, log)?;

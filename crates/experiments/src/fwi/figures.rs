@@ -98,7 +98,11 @@ pub fn ratio_histograms(sets: &[(&str, Vec<f64>)], title: &str) -> Plot {
         Layout::new()
             .title(Title::with_text(title))
             .bar_mode(plotly::layout::BarMode::Overlay)
-            .x_axis(Axis::new().title(Title::with_text("r = d₁ / mean(d₂…d_k)")).range(vec![0.0, 1.2]))
+            .x_axis(
+                Axis::new()
+                    .title(Title::with_text("r = d₁ / mean(d₂…d_k)"))
+                    .range(vec![0.0, 1.2]),
+            )
             .y_axis(Axis::new().title(Title::with_text("fraction")))
             .height(320),
     );
@@ -113,7 +117,12 @@ pub fn training_curves(curves: &[(usize, Vec<f32>)], window: usize, title: &str)
         let (xs, ys): (Vec<usize>, Vec<f64>) = loss
             .chunks(w)
             .enumerate()
-            .map(|(i, c)| ((i + 1) * w, c.iter().map(|v| *v as f64).sum::<f64>() / c.len() as f64))
+            .map(|(i, c)| {
+                (
+                    (i + 1) * w,
+                    c.iter().map(|v| *v as f64).sum::<f64>() / c.len() as f64,
+                )
+            })
             .unzip();
         plot.add_trace(Scatter::new(xs, ys).name(format!("N = {n}")));
     }
@@ -148,15 +157,33 @@ pub struct Series {
 impl Series {
     /// A solid line.
     pub fn line(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Self { name: name.into(), x, y, markers: false, dashed: false }
+        Self {
+            name: name.into(),
+            x,
+            y,
+            markers: false,
+            dashed: false,
+        }
     }
     /// Markers only.
     pub fn points(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Self { name: name.into(), x, y, markers: true, dashed: false }
+        Self {
+            name: name.into(),
+            x,
+            y,
+            markers: true,
+            dashed: false,
+        }
     }
     /// A dashed reference line.
     pub fn reference(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
-        Self { name: name.into(), x, y, markers: false, dashed: true }
+        Self {
+            name: name.into(),
+            x,
+            y,
+            markers: false,
+            dashed: true,
+        }
     }
 }
 
@@ -170,7 +197,14 @@ pub enum Scale {
 }
 
 /// Lines and markers on shared axes (values rounded to 5 significant digits).
-pub fn series_plot(series: Vec<Series>, title: &str, x_label: &str, y_label: &str, x_scale: Scale, y_scale: Scale) -> Plot {
+pub fn series_plot(
+    series: Vec<Series>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    x_scale: Scale,
+    y_scale: Scale,
+) -> Plot {
     use plotly::common::{DashType, Line, Marker};
     let mut plot = Plot::new();
     for s in series {
@@ -178,9 +212,11 @@ pub fn series_plot(series: Vec<Series>, title: &str, x_label: &str, y_label: &st
         let y: Vec<f64> = s.y.iter().map(|v| round_sig(*v, 5)).collect();
         let mut tr = Scatter::new(x, y).name(s.name);
         tr = if s.markers {
-            tr.mode(Mode::Markers).marker(Marker::new().size(6).opacity(0.7))
+            tr.mode(Mode::Markers)
+                .marker(Marker::new().size(6).opacity(0.7))
         } else if s.dashed {
-            tr.mode(Mode::Lines).line(Line::new().dash(DashType::Dash).color("#555"))
+            tr.mode(Mode::Lines)
+                .line(Line::new().dash(DashType::Dash).color("#555"))
         } else {
             tr.mode(Mode::Lines)
         };

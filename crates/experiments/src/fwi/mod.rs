@@ -4,10 +4,10 @@
 //! respect to KL coefficients z and their z-scored form z̃.
 
 use faer::{Mat, c64};
-pub mod figures;
-pub mod posterior;
 #[cfg(feature = "learned")]
 pub mod dps;
+pub mod figures;
+pub mod posterior;
 #[cfg(feature = "learned")]
 pub mod prior;
 
@@ -348,4 +348,3 @@ pub fn quick_geometry() -> Geometry {
         receivers: (1..=14).map(|ix| [ix, 14]).collect(),
     }
 }
-

@@ -59,7 +59,6 @@ impl<'a> KlForward<'a> {
         Self { op, kl, zscore }
     }
 
-
     fn model(&self, zt: &[f64]) -> Vec<f64> {
         let g = self.op.geometry();
         self.kl
@@ -88,7 +87,11 @@ impl ForwardOperator for KlForward<'_> {
 impl JacobianAction for KlForward<'_> {
     fn jacobian_apply(&self, zt: &[f64], dzt: &[f64]) -> Vec<f64> {
         let g = self.op.geometry();
-        let dz: Vec<f64> = dzt.iter().zip(&self.zscore.scale).map(|(a, s)| a * s).collect();
+        let dz: Vec<f64> = dzt
+            .iter()
+            .zip(&self.zscore.scale)
+            .map(|(a, s)| a * s)
+            .collect();
         let m0 = self.kl.background();
         let dm: Vec<f64> = self
             .kl
@@ -105,7 +108,10 @@ impl JacobianAction for KlForward<'_> {
         let state = self.op.solve(&self.model(zt)).expect("valid model");
         let gm = state.jacobian_adjoint_apply(&self.op.data_from_real(dy));
         let gz = self.kl.adjoint(&gm, g.nx, g.nz).expect("grid");
-        gz.iter().zip(&self.zscore.scale).map(|(a, s)| a * s).collect()
+        gz.iter()
+            .zip(&self.zscore.scale)
+            .map(|(a, s)| a * s)
+            .collect()
     }
     /// All d columns from one factorisation and n_r adjoint solves ([`operators::helmholtz::State::jacobian_dense`]),
     /// then Gᵀ and the scales: J̃ = [Re; Im](∂d/∂m) G diag(s).
@@ -191,8 +197,16 @@ pub struct Linearization {
 ///
 /// # Errors
 /// A model the solver rejects.
-pub fn linearize(op: &Helmholtz, kl: &KlBasis, points: &[Vec<f64>], workers: usize) -> Result<Linearization, HelmholtzError> {
-    let identity = ZScore { mean: vec![0.0; kl.dim()], scale: vec![1.0; kl.dim()] };
+pub fn linearize(
+    op: &Helmholtz,
+    kl: &KlBasis,
+    points: &[Vec<f64>],
+    workers: usize,
+) -> Result<Linearization, HelmholtzError> {
+    let identity = ZScore {
+        mean: vec![0.0; kl.dim()],
+        scale: vec![1.0; kl.dim()],
+    };
     let chunk = points.len().div_ceil(workers.max(1)).max(1);
     let parts: Vec<Result<Linearization, HelmholtzError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = points
@@ -202,7 +216,10 @@ pub fn linearize(op: &Helmholtz, kl: &KlBasis, points: &[Vec<f64>], workers: usi
                 scope.spawn(move || {
                     let op = Helmholtz::new(op.geometry().clone())?;
                     let f = KlForward::new(&op, kl, identity);
-                    let mut out = Linearization { forward: Vec::new(), jacobian: Vec::new() };
+                    let mut out = Linearization {
+                        forward: Vec::new(),
+                        jacobian: Vec::new(),
+                    };
                     for z in part {
                         let state = op.solve(&f.model(z))?;
                         out.forward.push(Helmholtz::data_to_real(&state.data()));
@@ -212,9 +229,15 @@ pub fn linearize(op: &Helmholtz, kl: &KlBasis, points: &[Vec<f64>], workers: usi
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("linearization thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("linearization thread panicked"))
+            .collect()
     });
-    let mut all = Linearization { forward: Vec::new(), jacobian: Vec::new() };
+    let mut all = Linearization {
+        forward: Vec::new(),
+        jacobian: Vec::new(),
+    };
     for p in parts {
         let p = p?;
         all.forward.extend(p.forward);
@@ -243,7 +266,12 @@ pub fn linearized_summaries(
         .enumerate()
         .map(|(i, z)| (z.iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), i))
         .collect();
-    let cached = CachedLinearization { lin, zscore, index, n };
+    let cached = CachedLinearization {
+        lin,
+        zscore,
+        index,
+        n,
+    };
     let lik = GaussianLikelihood::new(cached, y, sigma_d)?;
     let train = TrainingSet::new(training_zt)?;
     let per_sigma: Vec<Result<Vec<LinearizedSummary>, ConfigError>> = std::thread::scope(|scope| {
@@ -254,7 +282,10 @@ pub fn linearized_summaries(
                 scope.spawn(move || summarise(lik, train, zscore, sigma, lookup))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("linearized thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("linearized thread panicked"))
+            .collect()
     });
     let mut out = Vec::new();
     for p in per_sigma {
@@ -286,12 +317,19 @@ fn summarise<F: JacobianAction>(
                     let v: f64 = comps
                         .iter()
                         .zip(&w)
-                        .map(|(c, wn)| wn * (c.covariance[(k, k)] + (c.mean[k] - mean_t[k]).powi(2)))
+                        .map(|(c, wn)| {
+                            wn * (c.covariance[(k, k)] + (c.mean[k] - mean_t[k]).powi(2))
+                        })
                         .sum();
                     v.max(0.0).sqrt() * s[k]
                 })
                 .collect();
-            let tv = w.iter().zip(lookup).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0;
+            let tv = w
+                .iter()
+                .zip(lookup)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / 2.0;
             LinearizedSummary {
                 sigma,
                 weighting,
@@ -339,15 +377,21 @@ impl ForwardOperator for CachedLinearization<'_> {
 impl JacobianAction for CachedLinearization<'_> {
     fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
         let j = self.jacobian(x);
-        (0..j.nrows()).map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dx[k]).sum()).collect()
+        (0..j.nrows())
+            .map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dx[k]).sum())
+            .collect()
     }
     fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
         let j = self.jacobian(x);
-        (0..j.ncols()).map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum()).collect()
+        (0..j.ncols())
+            .map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum())
+            .collect()
     }
     fn jacobian(&self, x: &[f64]) -> Mat<f64> {
         let jz = &self.lin.jacobian[self.at(x)];
-        Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| jz[(i, k)] * self.zscore.scale[k])
+        Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| {
+            jz[(i, k)] * self.zscore.scale[k]
+        })
     }
 }
 

@@ -36,7 +36,11 @@ pub enum PriorKind {
 
 impl PriorKind {
     /// All three, in table order.
-    pub const ALL: [PriorKind; 3] = [PriorKind::Learned, PriorKind::Memorized, PriorKind::Gaussian];
+    pub const ALL: [PriorKind; 3] = [
+        PriorKind::Learned,
+        PriorKind::Memorized,
+        PriorKind::Gaussian,
+    ];
 
     /// Name used in files and on the command line.
     pub fn name(self) -> &'static str {
@@ -55,7 +59,9 @@ impl PriorKind {
         Self::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| ConfigError::new("denoiser", "must be one of learned, memorized, gaussian", s))
+            .ok_or_else(|| {
+                ConfigError::new("denoiser", "must be one of learned, memorized, gaussian", s)
+            })
     }
 }
 
@@ -124,18 +130,29 @@ impl PriorConfig {
             return Err(ConfigError::new("samples", "must be ≥ 1", 0));
         }
         if self.n_values.is_empty() {
-            return Err(ConfigError::new("n_values", "must list at least one N", "[]"));
+            return Err(ConfigError::new(
+                "n_values",
+                "must list at least one N",
+                "[]",
+            ));
         }
         let mut sorted = self.n_values.clone();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(ConfigError::new("n_values", "must not list an N twice", w[0]));
+            return Err(ConfigError::new(
+                "n_values",
+                "must not list an N twice",
+                w[0],
+            ));
         }
         for &n in &self.n_values {
             if n < 3 || n > self.datasets.n_train {
                 return Err(ConfigError::new(
                     "n_values",
-                    format!("each N must lie in 3..=datasets.n_train = {}", self.datasets.n_train),
+                    format!(
+                        "each N must lie in 3..=datasets.n_train = {}",
+                        self.datasets.n_train
+                    ),
                     n,
                 ));
             }
@@ -215,7 +232,10 @@ pub fn sampling_seed(seed: u64, kind: PriorKind, n: usize) -> u64 {
 }
 
 /// The z-scored training set of size n.
-pub fn normalized_training(sets: &FwiDatasets, n: usize) -> Result<(ZScore, Vec<Vec<f64>>), ConfigError> {
+pub fn normalized_training(
+    sets: &FwiDatasets,
+    n: usize,
+) -> Result<(ZScore, Vec<Vec<f64>>), ConfigError> {
     let raw = sets.training_set(n)?;
     let zs = ZScore::fit(raw)?;
     let rows = raw.iter().map(|z| zs.normalize(z)).collect();
@@ -236,7 +256,12 @@ pub fn train_network(
 }
 
 /// DDIM samples of `denoiser` from N(0, I) in z̃, returned in raw z.
-pub fn sample_raw<D: Denoiser + ?Sized>(denoiser: &D, zscore: &ZScore, count: usize, seed: u64) -> Vec<Vec<f64>> {
+pub fn sample_raw<D: Denoiser + ?Sized>(
+    denoiser: &D,
+    zscore: &ZScore,
+    count: usize,
+    seed: u64,
+) -> Vec<Vec<f64>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let start: Batch = standard_normal(count, denoiser.dim(), &mut rng);
     let out = reverse(denoiser, &DdimStep, start, &mut rng, &mut ());
@@ -251,11 +276,17 @@ pub fn train_all(
     cache_root: &Path,
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<learned::Trained>, PriorError> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
     let steps = config.recipe.training.steps;
     let every = (steps / 10).max(1);
-    let mut out: Vec<Option<Result<learned::Trained, PriorError>>> = (0..config.n_values.len()).map(|_| None).collect();
-    for chunk in (0..config.n_values.len()).collect::<Vec<_>>().chunks(workers) {
+    let mut out: Vec<Option<Result<learned::Trained, PriorError>>> =
+        (0..config.n_values.len()).map(|_| None).collect();
+    for chunk in (0..config.n_values.len())
+        .collect::<Vec<_>>()
+        .chunks(workers)
+    {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .iter()
@@ -285,14 +316,20 @@ pub fn train_all(
             }
         });
     }
-    out.into_iter().map(|r| r.expect("every N trained")).collect()
+    out.into_iter()
+        .map(|r| r.expect("every N trained"))
+        .collect()
 }
 
 /// Run the experiment; `cache_root` holds the trained weights, `log` receives progress lines.
 ///
 /// # Errors
 /// Invalid settings or a failed training run.
-pub fn run(config: &PriorConfig, cache_root: &Path, log: &(dyn Fn(&str) + Sync)) -> Result<PriorRun, PriorError> {
+pub fn run(
+    config: &PriorConfig,
+    cache_root: &Path,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<PriorRun, PriorError> {
     config.validate()?;
     let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
     let schedule = NoiseSchedule::paper();
@@ -302,7 +339,10 @@ pub fn run(config: &PriorConfig, cache_root: &Path, log: &(dyn Fn(&str) + Sync))
         let raw = sets.training_set(n)?.to_vec();
         let (zs, rows) = normalized_training(&sets, n)?;
         if trained.cached {
-            log(&format!("N = {n}: weights from the cache (mlp-{})", &trained.key[..16]));
+            log(&format!(
+                "N = {n}: weights from the cache (mlp-{})",
+                &trained.key[..16]
+            ));
         }
         let mut priors = Vec::new();
         for kind in PriorKind::ALL {
@@ -333,7 +373,13 @@ pub fn run(config: &PriorConfig, cache_root: &Path, log: &(dyn Fn(&str) + Sync))
                 summary.fractions[1],
                 summary.fractions[2]
             ));
-            priors.push(PriorSamples { kind, samples, neighbours, summary, seconds });
+            priors.push(PriorSamples {
+                kind,
+                samples,
+                neighbours,
+                summary,
+                seconds,
+            });
         }
         per_n.push(PerN {
             n,
@@ -347,7 +393,11 @@ pub fn run(config: &PriorConfig, cache_root: &Path, log: &(dyn Fn(&str) + Sync))
             steps_trained: trained.steps_trained,
         });
     }
-    Ok(PriorRun { config: config.clone(), datasets: sets, per_n })
+    Ok(PriorRun {
+        config: config.clone(),
+        datasets: sets,
+        per_n,
+    })
 }
 
 /// One row of the memorization table: a prior's samples, the null or the training points

@@ -24,4 +24,3 @@ pub fn sampler_variance(lambda: f64, s: &NoiseSchedule, ddpm: bool) -> f64 {
     let g0 = ab.sqrt() * lambda / (ab * lambda + 1.0 - ab);
     g0 * g0 * v
 }
-

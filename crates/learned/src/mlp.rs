@@ -106,21 +106,6 @@ impl Layout {
         2 + 4 * self.config.blocks
     }
 
-    /// Concatenate per-tensor buffers (they must have the layout's lengths).
-    pub fn flatten(&self, tensors: &[Vec<f32>]) -> Option<Vec<f32>> {
-        if tensors.len() != self.shapes.len() {
-            return None;
-        }
-        let mut flat = Vec::with_capacity(self.len());
-        for (k, t) in tensors.iter().enumerate() {
-            if t.len() != self.range(k).len() {
-                return None;
-            }
-            flat.extend_from_slice(t);
-        }
-        Some(flat)
-    }
-
     /// Split a flat buffer into per-tensor buffers.
     pub fn split(&self, flat: &[f32]) -> Vec<Vec<f32>> {
         (0..self.shapes.len())

@@ -526,6 +526,30 @@ impl<'a> Trainer<'a> {
         Ok((rec, times))
     }
 
+    /// The outcome of a run from its final checkpoint (raw and EMA weights, history).
+    fn trained(
+        &self,
+        mut c: Checkpoint,
+        cached: bool,
+        steps_trained: usize,
+        seconds: f64,
+    ) -> Trained {
+        let host = |tensors| HostParams {
+            config: self.recipe.network,
+            tensors,
+        };
+        let ema = host(c.groups.swap_remove(1));
+        Trained {
+            params: host(c.groups.swap_remove(0)),
+            ema,
+            history: c.history,
+            key: self.key.clone(),
+            cached,
+            steps_trained,
+            seconds,
+        }
+    }
+
     fn to_checkpoint(&self, state: &TrainState, done: bool) -> Checkpoint {
         let split = |flat: &[f32]| self.layout.split(flat);
         Checkpoint {
@@ -594,22 +618,7 @@ impl<'a> Trainer<'a> {
         let weights = dir.join("weights.bin");
         let state_file = dir.join("state.bin");
         if weights.exists() {
-            let c = checkpoint::read(&weights, &self.key)?;
-            return Ok(Trained {
-                params: HostParams {
-                    config: self.recipe.network,
-                    tensors: c.groups[0].clone(),
-                },
-                ema: HostParams {
-                    config: self.recipe.network,
-                    tensors: c.groups[1].clone(),
-                },
-                history: c.history,
-                key: self.key.clone(),
-                cached: true,
-                steps_trained: 0,
-                seconds: 0.0,
-            });
+            return Ok(self.trained(checkpoint::read(&weights, &self.key)?, true, 0, 0.0));
         }
         let mut state = if state_file.exists() {
             self.from_checkpoint(checkpoint::read(&state_file, &self.key)?)?
@@ -631,26 +640,12 @@ impl<'a> Trainer<'a> {
             }
         }
         let seconds = clock.elapsed().as_secs_f64();
-        checkpoint::write(&weights, &self.to_checkpoint(&state, true))?;
+        let done = self.to_checkpoint(&state, true);
+        checkpoint::write(&weights, &done)?;
         if state_file.exists() {
             std::fs::remove_file(&state_file)
                 .map_err(|e| CheckpointError::Io(state_file.clone(), e))?;
         }
-        let c = self.to_checkpoint(&state, true);
-        Ok(Trained {
-            params: HostParams {
-                config: self.recipe.network,
-                tensors: c.groups[0].clone(),
-            },
-            ema: HostParams {
-                config: self.recipe.network,
-                tensors: c.groups[1].clone(),
-            },
-            history: state.history,
-            key: self.key.clone(),
-            cached: false,
-            steps_trained: cfg.steps - start_step,
-            seconds,
-        })
+        Ok(self.trained(done, false, cfg.steps - start_step, seconds))
     }
 }

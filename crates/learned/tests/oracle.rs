@@ -33,6 +33,37 @@ fn burn_forward(cfg: &MlpConfig, p: &[Tensor<2>], input: Tensor<2>) -> Tensor<2>
     h.matmul(p[k].clone()).add(p[k + 1].clone())
 }
 
+/// Every parameter gradient, one buffer per tensor: weights as Xᵀ dA by plain loops, the small
+/// tensors from the library's column sums.
+fn naive_gradients(layout: &Layout, tape: &mlp::Tape, back: &Backward) -> Vec<Vec<f32>> {
+    let blocks = layout.config.blocks;
+    let mut out: Vec<Vec<f32>> = vec![Vec::new(); layout.shapes.len()];
+    for (j, da) in back.d_out.iter().enumerate() {
+        let k = if j == 0 {
+            0
+        } else if j <= blocks {
+            2 + 4 * (j - 1)
+        } else {
+            layout.out_index()
+        };
+        let [nin, nout] = layout.shapes[k];
+        let xin = Backward::layer_input(tape, j);
+        let mut g = vec![0f32; nin * nout];
+        for r in 0..tape.batch {
+            for p in 0..nin {
+                for q in 0..nout {
+                    g[p * nout + q] += xin[r * nin + p] * da[r * nout + q];
+                }
+            }
+        }
+        out[k] = g;
+    }
+    for (k, g) in mlp::small_gradients(layout, back) {
+        out[k] = g;
+    }
+    out
+}
+
 fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     let scale = b
         .iter()
@@ -110,31 +141,7 @@ fn hand_written_passes_match_burn_autodiff() {
         .map(|(o, t)| scale * (o - t))
         .collect();
     let back = mlp::backward(&layout, &flat, &tape, g_out, true);
-    // Weight gradients Xᵀ dA, formed naively here.
-    let mut ours: Vec<Vec<f32>> = vec![Vec::new(); layout.shapes.len()];
-    for (j, da) in back.d_out.iter().enumerate() {
-        let k = if j == 0 {
-            0
-        } else if j <= cfg.blocks {
-            2 + 4 * (j - 1)
-        } else {
-            layout.out_index()
-        };
-        let [nin, nout] = layout.shapes[k];
-        let xin = Backward::layer_input(&tape, j);
-        let mut g = vec![0f32; nin * nout];
-        for r in 0..b {
-            for p in 0..nin {
-                for q in 0..nout {
-                    g[p * nout + q] += xin[r * nin + p] * da[r * nout + q];
-                }
-            }
-        }
-        ours[k] = g;
-    }
-    for (k, g) in mlp::small_gradients(&layout, &back) {
-        ours[k] = g;
-    }
+    let ours = naive_gradients(&layout, &tape, &back);
     for (k, (o, w)) in ours.iter().zip(&want_grads).enumerate() {
         assert_eq!(o.len(), w.len(), "tensor {k}");
         let e = max_rel(o, w);
@@ -183,28 +190,8 @@ fn the_fused_step_equals_a_plain_adam_and_ema() {
     let tape = mlp::forward(&layout, &p0, input, b);
     let back = mlp::backward(&layout, &p0, &tape, g_out, false);
     // The full gradient, flat, formed naively.
-    let mut g = vec![0f32; n];
-    for (j, da) in back.d_out.iter().enumerate() {
-        let k = if j == 0 {
-            0
-        } else if j <= cfg.blocks {
-            2 + 4 * (j - 1)
-        } else {
-            layout.out_index()
-        };
-        let [nin, nout] = layout.shapes[k];
-        let xin = Backward::layer_input(&tape, j);
-        for r in 0..b {
-            for p in 0..nin {
-                for q in 0..nout {
-                    g[layout.offsets[k] + p * nout + q] += xin[r * nin + p] * da[r * nout + q];
-                }
-            }
-        }
-    }
-    for (k, gk) in mlp::small_gradients(&layout, &back) {
-        g[layout.range(k)].copy_from_slice(&gk);
-    }
+    let g = naive_gradients(&layout, &tape, &back).concat();
+    assert_eq!(g.len(), n);
     let m0: Vec<f32> = (0..n).map(|_| rng.random_range(-0.01..0.01)).collect();
     let v0: Vec<f32> = (0..n).map(|_| rng.random_range(0.0..1e-4)).collect();
     let e0: Vec<f32> = p0.iter().map(|v| v + 0.01).collect();

@@ -38,8 +38,8 @@ pub enum HelmholtzCommand {
         /// Output data file (.npy, complex128).
         #[arg(long)]
         out: PathBuf,
-        /// Sparse factorisation: ldlt-metis (default), ldlt-amd, ldlt-nd, symmetric-metis,
-        /// symmetric-amd, symmetric-nd or lu.
+        /// Sparse factorisation: ldlt-metis (default), ldlt-metis-f32, ldlt-amd, ldlt-nd,
+        /// symmetric-metis, symmetric-amd, symmetric-nd or lu.
         #[arg(long, default_value = "ldlt-metis")]
         solver: String,
     },
@@ -59,8 +59,8 @@ pub enum HelmholtzCommand {
         /// Output gradient file (.npy, float64).
         #[arg(long)]
         out: PathBuf,
-        /// Sparse factorisation: ldlt-metis (default), ldlt-amd, ldlt-nd, symmetric-metis,
-        /// symmetric-amd, symmetric-nd or lu.
+        /// Sparse factorisation: ldlt-metis (default), ldlt-metis-f32, ldlt-amd, ldlt-nd,
+        /// symmetric-metis, symmetric-amd, symmetric-nd or lu.
         #[arg(long, default_value = "ldlt-metis")]
         solver: String,
     },
@@ -74,7 +74,7 @@ pub enum HelmholtzCommand {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
         /// Time only these solvers (repeatable; default: all): lu, symmetric-amd, symmetric-nd,
-        /// symmetric-metis, ldlt-metis, ldlt-amd, ldlt-nd.
+        /// symmetric-metis, ldlt-metis, ldlt-amd, ldlt-nd, ldlt-metis-f32.
         #[arg(long = "solver")]
         solvers: Vec<String>,
         /// Output directory.
@@ -342,7 +342,7 @@ fn ordering_cache_dir() -> Option<PathBuf> {
 /// after it was computed. The cache is an optimisation: an unreadable, corrupt or unwritable
 /// entry is recomputed or skipped, never an error.
 fn operator(geometry: Geometry, solver: Solver) -> Result<Helmholtz> {
-    if solver != Solver::LdltMetis {
+    if !matches!(solver, Solver::LdltMetis | Solver::LdltMetisF32) {
         return Ok(Helmholtz::with_solver(geometry, solver)?);
     }
     let (nxp, nzp) = geometry.padded_shape();
@@ -396,7 +396,8 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
     let (nxp, nzp) = geometry.padded_shape();
     let mut csv = String::from(
         "padded_grid,unknowns,sources,solver,symbolic_s,factorize_s,forward_s,gradient_s,factor_reals,factor_gflop,factor_gflops_per_s,\
-         ordering,ordering_s,l_entries,solve_s,adjoint_solve_s,solve_gflop,solve_gflops_per_s,probe_backward_error\n",
+         ordering,ordering_s,l_entries,solve_s,adjoint_solve_s,solve_gflop,solve_gflops_per_s,probe_backward_error,\
+         refined_backward_error,factor_precision\n",
     );
     struct Row {
         op: Helmholtz,
@@ -405,6 +406,8 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
         d_obs: Mat<c64>,
         times: [Vec<f64>; 5],
         probe: Option<f64>,
+        refined: Option<f64>,
+        precision: &'static str,
     }
     let mut rows = Vec::new();
     for &solver in solvers {
@@ -437,6 +440,8 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
             d_obs,
             times: Default::default(),
             probe: None,
+            refined: None,
+            precision: "f64",
         });
     }
     let (ns, nr) = (geometry.sources.len(), geometry.receivers.len());
@@ -447,6 +452,12 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
             let factor = op.factorize(&m)?;
             row.times[0].push(t.elapsed().as_secs_f64());
             row.probe = factor.probe_backward_error();
+            row.refined = factor.refined_backward_error();
+            row.precision = if factor.is_single_precision() {
+                "f32"
+            } else {
+                "f64"
+            };
             let mut b = Mat::<c64>::zeros(op.n_unknowns(), ns);
             for (s, &q) in op.source_nodes().iter().enumerate() {
                 b[(q, s)] = c64::new(1.0, 0.0);
@@ -499,7 +510,7 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
             None => (String::new(), String::new(), String::new()),
         };
         csv.push_str(&format!(
-            "{nxp}x{nzp},{},{ns},{},{:.4},{factorize:.4},{:.4},{:.4},{reals},{gflop},{rate},{},{},{entries},{solve:.4},{adjoint:.4},{solve_gflop},{solve_rate},{}\n",
+            "{nxp}x{nzp},{},{ns},{},{:.4},{factorize:.4},{:.4},{:.4},{reals},{gflop},{rate},{},{},{entries},{solve:.4},{adjoint:.4},{solve_gflop},{solve_rate},{},{},{}\n",
             op.n_unknowns(),
             solver.name(),
             row.symbolic,
@@ -508,6 +519,8 @@ fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> Result<Stri
             solver.ordering_name(),
             row.ordering.map(|t| format!("{t:.4}")).unwrap_or_default(),
             row.probe.map(|e| format!("{e:.1e}")).unwrap_or_default(),
+            row.refined.map(|e| format!("{e:.1e}")).unwrap_or_default(),
+            row.precision,
         ));
     }
     Ok(csv)

@@ -10,6 +10,8 @@
 //! memprior prior train        --n-train N [--preset quick|default|paper] [--cache DIR]
 //! memprior prior sample       --denoiser learned|memorized|gaussian --n-train N [--samples K] --out Z.npy
 //! memprior prior memorization [--preset quick|default|paper] --out DIR [--cache DIR]
+//! memprior prior frontier     [--preset …] [--n-train N] [--width W --blocks L --steps S --lr-max LR --ema-decay E] --out F.csv
+//! memprior prior bench        [--preset paper|default|quick] [--steps K]
 //! memprior fwi --preset quick|default|paper --out DIR [--shard i/n | --merge-only] [--priors …] [--variants …]
 //! ```
 

@@ -72,6 +72,39 @@ pub enum PriorCommand {
         #[arg(long = "n-train", default_value_t = 50)]
         n_train: usize,
     },
+    /// One point of the recipe frontier: train the learned prior with the preset's recipe
+    /// changed as given, at one N, draw the preset's number of DDIM samples and append their
+    /// memorization statistics (three most memorized r, median, fraction below 0.3, the null's
+    /// fraction) as one row to a CSV file.
+    Frontier {
+        /// The recipe and datasets to start from: quick, default or paper.
+        #[arg(long, default_value = "default")]
+        preset: String,
+        /// Training-set size N.
+        #[arg(long = "n-train", default_value_t = 50)]
+        n_train: usize,
+        /// Hidden width W.
+        #[arg(long)]
+        width: Option<usize>,
+        /// Residual blocks L.
+        #[arg(long)]
+        blocks: Option<usize>,
+        /// Adam steps.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Learning rate at step 0 (cosine-annealed to the preset's final rate).
+        #[arg(long = "lr-max")]
+        lr_max: Option<f64>,
+        /// EMA decay.
+        #[arg(long = "ema-decay")]
+        ema_decay: Option<f64>,
+        /// Weight cache directory.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// CSV file the row is appended to (created with its header).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The memorization experiment: every prior at every N of the preset, with null and
     /// leave-one-out controls → memorization.csv, ratios.csv, training_curves.csv.
     Memorization {
@@ -207,6 +240,63 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                 kind.name(),
                 out.display()
             );
+        }
+        PriorCommand::Frontier {
+            preset,
+            n_train,
+            width,
+            blocks,
+            steps,
+            lr_max,
+            ema_decay,
+            cache,
+            out,
+        } => {
+            let overrides = experiments::fwi::frontier::RecipeOverrides {
+                width,
+                blocks,
+                steps,
+                lr_max,
+                ema_decay,
+            };
+            let config = overrides.apply(&PriorConfig::preset(&preset)?)?;
+            check_n(&config, n_train)?;
+            let existing = match std::fs::read_to_string(&out) {
+                Ok(text) => {
+                    let header = experiments::fwi::frontier::CSV_HEADER;
+                    if text.lines().next() != Some(header) {
+                        bail!(
+                            "{} is not a frontier table (its first line is not `{header}`): \
+                             choose another `--out` or remove it",
+                            out.display()
+                        );
+                    }
+                    text
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    format!("{}\n", experiments::fwi::frontier::CSV_HEADER)
+                }
+                Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
+            };
+            let clock = Instant::now();
+            let every = (config.recipe.training.steps / 10).max(1);
+            let point = experiments::fwi::frontier::measure(
+                &config,
+                n_train,
+                &cache_dir(cache.as_deref()),
+                &mut |k, total| {
+                    if k % every == 0 {
+                        let el = clock.elapsed().as_secs_f64();
+                        eprintln!(
+                            "step {k}/{total} ({el:.0} s, ETA {:.0} s)",
+                            el / k as f64 * (total - k) as f64
+                        );
+                    }
+                },
+            )?;
+            let row = point.csv_row();
+            atomic::write(&out, format!("{existing}{row}\n").as_bytes())?;
+            println!("{row}");
         }
         PriorCommand::Memorization { preset, out, cache } => {
             let config = PriorConfig::preset(&preset)?;

@@ -311,3 +311,77 @@ fn metis_orderings_are_deterministic_across_threads() {
         assert_eq!(r, reference);
     }
 }
+
+/// A smooth velocity model (2 → 2.8 km/s with depth) as squared slowness.
+fn layered(g: &Geometry) -> Vec<f64> {
+    (0..g.n_pixels())
+        .map(|k| {
+            let v = 2.0 + 0.8 * ((k % g.nz) as f64 / g.nz as f64);
+            1.0 / (v * v)
+        })
+        .collect()
+}
+
+#[test]
+fn refinement_brings_the_ldlt_solves_to_the_backward_error_of_a_pivoted_solve() {
+    for preset in [GeometryPreset::Small, GeometryPreset::Paper] {
+        let g = Geometry::preset(preset);
+        let m = layered(&g);
+        for solver in [Solver::LdltMetis, Solver::LdltMetisF32] {
+            let op = Helmholtz::with_solver(g.clone(), solver).unwrap();
+            let f = op.factorize(&m).unwrap();
+            assert_eq!(
+                f.is_single_precision(),
+                solver == Solver::LdltMetisF32,
+                "{preset:?}/{solver:?}: fell back"
+            );
+            let (before, after) = (
+                f.probe_backward_error().unwrap(),
+                f.refined_backward_error().unwrap(),
+            );
+            assert!(
+                after <= 4.0 * f64::EPSILON && after < before,
+                "{preset:?}/{solver:?}: backward error {before:e} → {after:e}"
+            );
+            // Each column of a block solve, forward and adjoint, meets the same target.
+            let n = op.n_unknowns();
+            let mut b = Mat::<c64>::zeros(n, op.source_nodes().len());
+            for (s, &q) in op.source_nodes().iter().enumerate() {
+                b[(q, s)] = c64::new(1.0, 0.0);
+            }
+            let forward = f.solve_reported(&mut b).unwrap();
+            let adjoint = f.solve_adjoint_reported(&mut b).unwrap();
+            for r in [forward, adjoint] {
+                assert!(r.last <= 4.0 * f64::EPSILON, "{preset:?}/{solver:?}: {r:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn single_precision_factors_give_the_double_precision_misfit_and_gradient() {
+    for preset in [GeometryPreset::Small, GeometryPreset::Paper] {
+        let g = Geometry::preset(preset);
+        let m = layered(&g);
+        let m_true: Vec<f64> = m
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v * (1.0 + 0.05 * ((k as f64) * 0.37).sin()))
+            .collect();
+        let f64_op = Helmholtz::new(g.clone()).unwrap();
+        let f32_op = Helmholtz::with_solver(g.clone(), Solver::LdltMetisF32).unwrap();
+        let d_obs = f64_op.forward(&m_true).unwrap();
+        let (phi, grad) = f64_op.misfit_gradient(&m, &d_obs, 0.01).unwrap();
+        let (phi32, grad32) = f32_op.misfit_gradient(&m, &d_obs, 0.01).unwrap();
+        let misfit_err = (phi32 - phi).abs() / phi;
+        let dot: f64 = grad.iter().zip(&grad32).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        let cos = (dot / (norm(&grad) * norm(&grad32))).min(1.0);
+        let angle = cos.acos();
+        assert!(
+            misfit_err < 1e-12,
+            "{preset:?}: relative misfit error {misfit_err:e}"
+        );
+        assert!(angle <= 1e-4, "{preset:?}: gradient angle {angle:e} rad");
+    }
+}

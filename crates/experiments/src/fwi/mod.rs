@@ -7,6 +7,8 @@ use faer::{Mat, c64};
 #[cfg(feature = "learned")]
 pub mod dps;
 pub mod figures;
+#[cfg(feature = "learned")]
+pub mod frontier;
 pub mod posterior;
 #[cfg(feature = "learned")]
 pub mod prior;

@@ -5,9 +5,10 @@
 //! serves every source (one block right-hand side) and every adjoint solve (Aᴴ from the same
 //! factors); the symbolic factorisation depends only on the grid and is computed once in
 //! [`Helmholtz::new`]. Three factorisations are available ([`Solver`]): the default, a
-//! supernodal complex-symmetric LDLᵀ of S A without pivoting under a METIS nested-dissection
-//! ordering ([`ldlt`], [`ordering`]), whose stability is checked on every model by the backward
-//! error of a probe solve, with the pivoted LBLᵀ as fallback; that LBLᵀ of the real form of S A
+//! supernodal complex-symmetric LDLᵀ of the equilibrated S A without pivoting under a METIS
+//! nested-dissection ordering ([`ldlt`], [`ordering`]), in complex f64 or f32, whose every solve
+//! is refined in f64 to a backward error of 4ε ([`refine`]) and whose stability is checked on
+//! every model by its first solve, with the pivoted LBLᵀ as fallback; that LBLᵀ of the real form of S A
 //! (Bunch–Kaufman pivoting inside supernodes, [`symmetric`]); and faer's sparse LU of A (COLAMD
 //! column ordering).
 //!
@@ -25,13 +26,16 @@ mod geometry;
 pub mod green;
 pub mod ldlt;
 pub mod ordering;
+pub mod refine;
 pub mod symmetric;
 
 pub use geometry::{Geometry, GeometryPreset};
+pub use refine::{RefineReport, Refinement};
 
+use faer::reborrow::ReborrowMut;
 use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
-use faer::{Mat, c64, linalg::solvers::Solve};
+use faer::{Mat, MatMut, MatRef, c32, c64, linalg::solvers::Solve};
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 
 /// Error from building or factorising the operator.
@@ -132,18 +136,24 @@ pub enum Solver {
     SymmetricNestedDissection,
     /// LBLᵀ of the real symmetric form of S A, METIS nested dissection.
     SymmetricMetis,
-    /// Complex-symmetric supernodal LDLᵀ of S A without pivoting, METIS nested dissection, with
-    /// a backward-error probe and the pivoted [`Solver::SymmetricMetis`] as fallback (default).
+    /// Complex-symmetric supernodal LDLᵀ of S A without pivoting, METIS nested dissection,
+    /// solves refined in f64 ([`Refinement::F64`]), the pivoted [`Solver::SymmetricMetis`] as
+    /// fallback when the first solve's refined backward error exceeds [`LDLT_PROBE_TOLERANCE`]
+    /// (default).
     LdltMetis,
     /// As [`Solver::LdltMetis`] under approximate minimum degree.
     LdltAmd,
     /// As [`Solver::LdltMetis`] under the line nested dissection.
     LdltNestedDissection,
+    /// As [`Solver::LdltMetis`] with the factors in complex f32 (half the memory, twice the
+    /// SIMD width) and every solve refined in f64 to the backward error of an f64 solve; falls
+    /// back to the f64 factors when the refinement does not converge.
+    LdltMetisF32,
 }
 
 impl Solver {
     /// Every solver with its name.
-    pub const ALL: [(&'static str, Solver); 7] = [
+    pub const ALL: [(&'static str, Solver); 8] = [
         ("lu", Self::Lu),
         ("symmetric-amd", Self::SymmetricAmd),
         ("symmetric-nd", Self::SymmetricNestedDissection),
@@ -151,6 +161,7 @@ impl Solver {
         ("ldlt-metis", Self::LdltMetis),
         ("ldlt-amd", Self::LdltAmd),
         ("ldlt-nd", Self::LdltNestedDissection),
+        ("ldlt-metis-f32", Self::LdltMetisF32),
     ];
 
     /// The solver's name.
@@ -184,14 +195,15 @@ impl Solver {
             Self::Lu => "colamd",
             Self::SymmetricAmd | Self::LdltAmd => "amd",
             Self::SymmetricNestedDissection | Self::LdltNestedDissection => "line-nd",
-            Self::SymmetricMetis | Self::LdltMetis => "metis",
+            Self::SymmetricMetis | Self::LdltMetis | Self::LdltMetisF32 => "metis",
         }
     }
 }
 
-/// Backward error of the probe solve above which the LDLᵀ without pivoting is rejected and the
-/// pivoted LBLᵀ used instead: a stable factorisation gives about n·ε ≈ 1e−11 at most here
-/// (measured ~1e−16), so 1e−10 only trips when a pivot nearly vanished and growth set in.
+/// Backward error of the probe solve, after iterative refinement, above which the LDLᵀ without
+/// pivoting is rejected and the pivoted LBLᵀ used instead (for the f32 factors: the f64 ones
+/// first). Refinement brings a stable factorisation to about 1e−16; 1e−10 only trips when a
+/// pivot nearly vanished and the growth was too large for refinement to recover.
 pub const LDLT_PROBE_TOLERANCE: f64 = 1e-10;
 
 /// The complex LDLᵀ analysis with its fallback.
@@ -214,15 +226,126 @@ enum Analysis {
     Ldlt(LdltAnalysis),
 }
 
-/// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves.
+/// The numeric LDLᵀ factors in double or single precision.
+enum LdltValues<'a> {
+    F64(ldlt::LdltFactor<'a, c64>),
+    F32(ldlt::LdltFactor<'a, c32>),
+}
+
+impl LdltValues<'_> {
+    fn solve_in_place(&self, rhs: MatMut<'_, c64>) {
+        match self {
+            Self::F64(f) => f.solve_in_place(rhs),
+            Self::F32(f) => f.solve_in_place(rhs),
+        }
+    }
+}
+
+/// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves refined in f64.
 pub struct LdltFactor<'a> {
-    factor: ldlt::LdltFactor<'a, c64>,
+    factor: LdltValues<'a>,
     scale: &'a [c64],
-    /// Backward error of the probe solve (NaN until checked).
+    pattern: &'a SymbolicSparseColMat<usize>,
+    /// Backward error of the probe solve before refinement (NaN until checked).
     probe: f64,
-    /// M = S A in A's pattern order (for residuals).
+    /// ... and after it.
+    refined: f64,
+    refinement: Refinement,
+    /// M = S A in A's pattern order (for residuals), and ‖M‖∞.
     m_values: Vec<c64>,
+    m_norm: f64,
+    /// The symmetric equilibration E = diag(|M_qq|^(−1/2)): the factors are of E M E.
+    equilibration: Vec<f64>,
     buffers: &'a Buffers,
+}
+
+impl LdltFactor<'_> {
+    /// R ← M⁻¹ R with the factors of E M E: M⁻¹ = E (E M E)⁻¹ E.
+    fn apply_inverse(&self, mut r: MatMut<'_, c64>) {
+        for j in 0..r.ncols() {
+            let mut c = r.rb_mut().col_mut(j);
+            for (q, &e) in self.equilibration.iter().enumerate() {
+                c[q] *= e;
+            }
+        }
+        self.factor.solve_in_place(r.rb_mut());
+        for j in 0..r.ncols() {
+            let mut c = r.rb_mut().col_mut(j);
+            for (q, &e) in self.equilibration.iter().enumerate() {
+                c[q] *= e;
+            }
+        }
+    }
+
+    /// Solve M Z = Y (Mᵀ Z = Y when `transpose`) with the factors and refine in f64.
+    fn solve_m(&self, y: MatRef<'_, c64>, mut z: MatMut<'_, c64>, transpose: bool) -> RefineReport {
+        z.copy_from(y);
+        self.apply_inverse(z.rb_mut());
+        let mut work = self.buffers.zeros(y.nrows(), y.ncols());
+        let report = refine::refine(
+            self.pattern,
+            &self.m_values,
+            self.m_norm,
+            transpose,
+            self.refinement,
+            y,
+            z,
+            work.as_mut(),
+            |r| self.apply_inverse(r),
+        );
+        self.buffers.give_mat(work);
+        report
+    }
+
+    /// A x = b ⇔ M x = S b, refined.
+    fn solve(&self, rhs: &mut Mat<c64>) -> RefineReport {
+        let mut y = self.buffers.zeros(rhs.nrows(), rhs.ncols());
+        for j in 0..rhs.ncols() {
+            for (q, &s) in self.scale.iter().enumerate() {
+                y[(q, j)] = s * rhs[(q, j)];
+            }
+        }
+        let report = self.solve_m(y.as_ref(), rhs.as_mut(), false);
+        self.buffers.give_mat(y);
+        report
+    }
+
+    /// Aᴴ λ = r ⇔ Mᵀ z = conj(r), λ = conj(S z), refined.
+    fn solve_adjoint(&self, rhs: &mut Mat<c64>) -> RefineReport {
+        let mut y = self.buffers.zeros(rhs.nrows(), rhs.ncols());
+        for j in 0..rhs.ncols() {
+            for q in 0..rhs.nrows() {
+                y[(q, j)] = rhs[(q, j)].conj();
+            }
+        }
+        let report = self.solve_m(y.as_ref(), rhs.as_mut(), true);
+        for j in 0..rhs.ncols() {
+            for (q, &s) in self.scale.iter().enumerate() {
+                rhs[(q, j)] = (s * rhs[(q, j)]).conj();
+            }
+        }
+        self.buffers.give_mat(y);
+        report
+    }
+
+    /// The stability probe: solve M x = M x₀ for a fixed x₀ and record the backward errors.
+    fn run_probe(&mut self) {
+        let n = self.scale.len();
+        let x0: Vec<c64> = (0..n)
+            .map(|q| {
+                c64::new(
+                    1.0 + 0.5 * ((q % 7) as f64 / 7.0),
+                    0.25 - (q % 5) as f64 / 10.0,
+                )
+            })
+            .collect();
+        let y = ldlt::sym_matvec(self.pattern, &self.m_values, &x0);
+        let y = Mat::from_fn(n, 1, |q, _| y[q]);
+        let mut z = Mat::<c64>::zeros(n, 1);
+        let report = self.solve_m(y.as_ref(), z.as_mut(), false);
+        self.probe = report.initial;
+        self.refined = report.last;
+    }
 }
 
 impl Drop for LdltFactor<'_> {
@@ -238,35 +361,50 @@ pub enum Factor<'a> {
     Lu(Lu<usize, c64>),
     /// LBLᵀ of the real form of S A (also the LDLᵀ solvers' fallback).
     Symmetric(symmetric::SymmetricFactor<'a>),
-    /// Complex-symmetric LDLᵀ of S A.
+    /// Complex-symmetric LDLᵀ of S A (f64 or f32 factors, solves refined in f64).
     Ldlt(LdltFactor<'a>),
 }
 
 impl Factor<'_> {
     /// Solve A X = B in place.
     pub fn solve(&self, rhs: &mut Mat<c64>) {
+        self.solve_reported(rhs);
+    }
+
+    /// Solve A X = B in place; for the LDLᵀ, what its iterative refinement did.
+    pub fn solve_reported(&self, rhs: &mut Mat<c64>) -> Option<RefineReport> {
         match self {
             Self::Lu(lu) => lu.solve_in_place(rhs),
             Self::Symmetric(f) => f.solve(rhs),
-            Self::Ldlt(f) => {
-                // A x = b ⇔ M x = S b.
-                f.factor
-                    .solve_transformed(rhs.as_mut(), Some(f.scale), None, false, true);
-            }
+            Self::Ldlt(f) => return Some(f.solve(rhs)),
         }
+        None
     }
 
     /// Solve Aᴴ X = B in place.
     pub fn solve_adjoint(&self, rhs: &mut Mat<c64>) {
+        self.solve_adjoint_reported(rhs);
+    }
+
+    /// Solve Aᴴ X = B in place; for the LDLᵀ, what its iterative refinement did.
+    pub fn solve_adjoint_reported(&self, rhs: &mut Mat<c64>) -> Option<RefineReport> {
         match self {
             Self::Lu(lu) => lu.solve_adjoint_in_place(rhs),
             Self::Symmetric(f) => f.solve_adjoint(rhs),
-            Self::Ldlt(f) => {
-                // Aᴴ = conj(M) conj(S)⁻¹: λ = conj(S M⁻¹ conj(r)).
-                f.factor
-                    .solve_transformed(rhs.as_mut(), None, Some(f.scale), true, true);
-            }
+            Self::Ldlt(f) => return Some(f.solve_adjoint(rhs)),
         }
+        None
+    }
+
+    /// Whether these are single-precision LDLᵀ factors (false when the f32 solver fell back).
+    pub fn is_single_precision(&self) -> bool {
+        matches!(
+            self,
+            Self::Ldlt(LdltFactor {
+                factor: LdltValues::F32(_),
+                ..
+            })
+        )
     }
 
     /// Whether this is the pivoted LBLᵀ (for an LDLᵀ solver: the fallback was taken).
@@ -274,10 +412,19 @@ impl Factor<'_> {
         matches!(self, Self::Symmetric(_))
     }
 
-    /// Backward error of the LDLᵀ probe solve (`None` for the other factorisations).
+    /// Backward error of the LDLᵀ probe solve before refinement (`None` for the other
+    /// factorisations).
     pub fn probe_backward_error(&self) -> Option<f64> {
         match self {
             Self::Ldlt(f) => Some(f.probe),
+            _ => None,
+        }
+    }
+
+    /// Backward error of the LDLᵀ probe solve after refinement (`None` for the others).
+    pub fn refined_backward_error(&self) -> Option<f64> {
+        match self {
+            Self::Ldlt(f) => Some(f.refined),
             _ => None,
         }
     }
@@ -454,30 +601,35 @@ impl Helmholtz {
                         .map_err(HelmholtzError::Factorization)?,
                 )
             }
-            Solver::LdltMetis | Solver::LdltAmd | Solver::LdltNestedDissection => {
+            Solver::LdltMetis
+            | Solver::LdltAmd
+            | Solver::LdltNestedDissection
+            | Solver::LdltMetisF32 => {
                 let ord = match solver {
-                    Solver::LdltMetis => ldlt::LdltOrdering::Custom(match ordering {
-                        Some(perm) => {
-                            let mut seen = vec![false; n];
-                            let ok = perm.len() == n
-                                && perm
-                                    .iter()
-                                    .all(|&p| p < n && !std::mem::replace(&mut seen[p], true));
-                            if !ok {
-                                return Err(ConfigError::new(
-                                    "ordering",
-                                    format!(
-                                        "must be a permutation of the {n} padded-grid unknowns"
-                                    ),
-                                    format!("{} entries", perm.len()),
-                                )
-                                .into());
+                    Solver::LdltMetis | Solver::LdltMetisF32 => {
+                        ldlt::LdltOrdering::Custom(match ordering {
+                            Some(perm) => {
+                                let mut seen = vec![false; n];
+                                let ok = perm.len() == n
+                                    && perm
+                                        .iter()
+                                        .all(|&p| p < n && !std::mem::replace(&mut seen[p], true));
+                                if !ok {
+                                    return Err(ConfigError::new(
+                                        "ordering",
+                                        format!(
+                                            "must be a permutation of the {n} padded-grid unknowns"
+                                        ),
+                                        format!("{} entries", perm.len()),
+                                    )
+                                    .into());
+                                }
+                                perm
                             }
-                            perm
-                        }
-                        None => ordering::metis_nested_dissection(&pattern)
-                            .map_err(HelmholtzError::Factorization)?,
-                    }),
+                            None => ordering::metis_nested_dissection(&pattern)
+                                .map_err(HelmholtzError::Factorization)?,
+                        })
+                    }
                     Solver::LdltNestedDissection => {
                         ldlt::LdltOrdering::Custom(symmetric::nested_dissection(nxp, nzp, 16))
                     }
@@ -667,31 +819,97 @@ impl Helmholtz {
             .map_err(|e| HelmholtzError::Factorization(format!("{e:?}"))),
             Analysis::Symmetric(a) => Ok(Factor::Symmetric(a.factorize(&values, &self.pattern))),
             Analysis::Ldlt(a) => {
-                let rows = self.pattern.row_idx();
-                let mut m_values = self.buffers.copy_of(&values);
-                for (v, &r) in m_values.iter_mut().zip(rows) {
-                    *v *= a.scale[r];
-                }
-                if let Ok(factor) = a.symbolic.factorize::<c64>(&m_values) {
-                    let probe = if probe {
-                        factor.probe_backward_error(&self.pattern, &m_values)
-                    } else {
-                        f64::NAN
-                    };
-                    if !(probe > LDLT_PROBE_TOLERANCE) {
+                let single = self.solver == Solver::LdltMetisF32;
+                match self.ldlt_factor(a, &values, single, probe) {
+                    Some(f) => {
                         self.buffers.give_vec(values);
-                        return Ok(Factor::Ldlt(LdltFactor {
-                            factor,
-                            scale: &a.scale,
-                            probe,
-                            m_values,
-                            buffers: &self.buffers,
-                        }));
+                        Ok(Factor::Ldlt(f))
                     }
+                    None => self.pivoted_fallback(a, &values),
                 }
-                self.pivoted_fallback(a, &values)
             }
         }
+    }
+
+    /// The LDLᵀ factors of M = S A (in f32 when `single`, falling back to f64), or `None` when
+    /// a pivot vanished or (with `probe`) the refined probe solve missed
+    /// [`LDLT_PROBE_TOLERANCE`]. Without `probe` the caller checks its own first solve.
+    fn ldlt_factor<'a>(
+        &'a self,
+        a: &'a LdltAnalysis,
+        values: &[c64],
+        single: bool,
+        probe: bool,
+    ) -> Option<LdltFactor<'a>> {
+        let rows = self.pattern.row_idx();
+        let mut m_values = self.buffers.copy_of(values);
+        for (v, &r) in m_values.iter_mut().zip(rows) {
+            *v *= a.scale[r];
+        }
+        let equilibration: Vec<f64> = self
+            .diag_pos
+            .iter()
+            .map(|&p| {
+                let d = m_values[p].norm();
+                if d > 0.0 && d.is_finite() {
+                    1.0 / d.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let mut e_values = self.buffers.copy_of(&m_values);
+        for c in 0..self.pattern.ncols() {
+            for p in self.pattern.col_range(c) {
+                e_values[p] *= equilibration[rows[p]] * equilibration[c];
+            }
+        }
+        let numeric = if single {
+            a.symbolic.factorize::<c32>(&e_values).map(LdltValues::F32)
+        } else {
+            a.symbolic.factorize::<c64>(&e_values).map(LdltValues::F64)
+        };
+        self.buffers.give_vec(e_values);
+        let factor = match numeric {
+            Ok(factor) => factor,
+            Err(_) => {
+                self.buffers.give_vec(m_values);
+                return if single {
+                    self.ldlt_factor(a, values, false, probe)
+                } else {
+                    None
+                };
+            }
+        };
+        let m_norm = ldlt::matrix_inf_norm(&self.pattern, &m_values);
+        let mut f = LdltFactor {
+            factor,
+            scale: &a.scale,
+            pattern: &self.pattern,
+            probe: f64::NAN,
+            refined: f64::NAN,
+            refinement: if single {
+                Refinement::F32
+            } else {
+                Refinement::F64
+            },
+            m_values,
+            m_norm,
+            equilibration,
+            buffers: &self.buffers,
+        };
+        if probe {
+            f.run_probe();
+            if !(f.refined <= LDLT_PROBE_TOLERANCE) {
+                drop(f);
+                return if single {
+                    self.ldlt_factor(a, values, false, probe)
+                } else {
+                    None
+                };
+            }
+        }
+        Some(f)
     }
 
     /// The pivoted LBLᵀ of the real form under the LDLᵀ's node order, analysed once.
@@ -729,20 +947,24 @@ impl Helmholtz {
             fields
         };
         let mut fields = point_sources();
-        lu.solve(&mut fields);
-        // The LDLᵀ's stability probe: the backward error of the first source's solve, M u = S b.
+        let report = lu.solve_reported(&mut fields);
+        // The LDLᵀ's stability probe: the backward errors of the sources' solves, M u = S b,
+        // before and after refinement (the probe vector's when there are no sources).
         if let (Factor::Ldlt(f), Analysis::Ldlt(a)) = (&mut lu, &self.analysis) {
-            f.probe = match self.sources.first() {
-                Some(&q) => {
-                    let mut y = vec![c64::new(0.0, 0.0); self.n_unknowns()];
-                    y[q] = a.scale[q] * inv_h2;
-                    let u: Vec<c64> = (0..self.n_unknowns()).map(|i| fields[(i, 0)]).collect();
-                    ldlt::backward_error(&self.pattern, &f.m_values, &u, &y)
-                }
-                None => f.factor.probe_backward_error(&self.pattern, &f.m_values),
-            };
-            if !(f.probe <= LDLT_PROBE_TOLERANCE) {
-                lu = self.pivoted_fallback(a, &self.matrix_values(&m_pad))?;
+            match report.filter(|_| !self.sources.is_empty()) {
+                Some(r) => (f.probe, f.refined) = (r.initial, r.last),
+                None => f.run_probe(),
+            }
+            if !(f.refined <= LDLT_PROBE_TOLERANCE) {
+                let single = matches!(f.factor, LdltValues::F32(_));
+                let values = self.matrix_values(&m_pad);
+                lu = match single
+                    .then(|| self.ldlt_factor(a, &values, false, true))
+                    .flatten()
+                {
+                    Some(f64_factor) => Factor::Ldlt(f64_factor),
+                    None => self.pivoted_fallback(a, &values)?,
+                };
                 fields = point_sources();
                 lu.solve(&mut fields);
             }

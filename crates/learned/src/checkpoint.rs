@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::{Recipe, StepRecord};
+use crate::train::{Recipe, StepRecord, ValidationRecord};
 
 const MAGIC: &[u8] = b"MEMPRIOR-MLP 1\n";
 
@@ -25,6 +25,8 @@ pub struct Checkpoint {
     pub done: bool,
     /// Per-step loss and gradient norm.
     pub history: Vec<StepRecord>,
+    /// Validation losses measured so far.
+    pub validation: Vec<ValidationRecord>,
     /// Tensor groups: raw weights, EMA weights, and for resumable states Adam's m and v.
     pub groups: Vec<Vec<Vec<f32>>>,
 }
@@ -36,6 +38,8 @@ struct Header {
     step: usize,
     done: bool,
     history: Vec<StepRecord>,
+    #[serde(default)]
+    validation: Vec<ValidationRecord>,
     groups: usize,
 }
 
@@ -72,6 +76,7 @@ pub fn write(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
         step: c.step,
         done: c.done,
         history: c.history.clone(),
+        validation: c.validation.clone(),
         groups: c.groups.len(),
     })
     .expect("header serialises");
@@ -143,6 +148,7 @@ pub fn read(path: &Path, expected_key: &str) -> Result<Checkpoint, CheckpointErr
         step: h.step,
         done: h.done,
         history: h.history,
+        validation: h.validation,
         groups,
     })
 }

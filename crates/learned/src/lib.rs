@@ -27,4 +27,6 @@ pub mod train;
 
 pub use denoiser::LearnedDenoiser;
 pub use net::{HostParams, MlpConfig};
-pub use train::{Recipe, StepRecord, StepTimes, TrainConfig, TrainError, Trained, Trainer};
+pub use train::{
+    Recipe, StepRecord, StepTimes, TrainConfig, TrainError, Trained, Trainer, ValidationRecord,
+};

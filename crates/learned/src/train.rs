@@ -136,19 +136,23 @@ impl Recipe {
         }
     }
 
-    /// The CPU default of the report: the paper's recipe at W = 512, L = 3, 8000 steps, lr
-    /// 1e−3 → 5e−5 and EMA 0.999 (≈ 1.3 M parameters). Chosen by measurement at N = 50 (mean r
-    /// of 64 DDIM samples; the null's is 0.644): W = 256, L = 3 gave 0.591 after 2000 steps at
-    /// lr 5e−4, 0.541 after 8000 at 1e−3 and 0.510 after 16,000 at 2e−3; W = 512, L = 3 gave
-    /// 0.428 after 8000 at 1e−3, in about 3 minutes per N on one core.
+    /// The CPU default of the report: the paper's recipe at W = 512, L = 3, 60,000 steps, lr
+    /// 1e−3 → 5e−5 and EMA 0.999 (≈ 1.3 M parameters), about 6 minutes per N on one core
+    /// (≈ 176 steps/s). Chosen on the recipe frontier at N = 50 (`memprior prior frontier`,
+    /// `data/prior/recipe_frontier.csv`: 100 DDIM samples, the three most memorized with
+    /// distinct nearest training models, and the fraction below r = 0.3, where the null has
+    /// none): 8000 steps gave best r 0.081, 0.086, 0.181 and 16 % below 0.3; 30,000 steps
+    /// 0.010, 0.030, 0.045 and 38 %; 60,000 steps 0.006, 0.006, 0.007 and 58 %, which meets the
+    /// paper's r ≈ 0.01. Earlier, at 2000–16,000 steps, W = 256 stayed far behind W = 512 (mean r
+    /// 0.51–0.59 against 0.43): steps matter more than width here.
     pub fn cpu_default(dim: usize) -> Self {
         let mut r = Self::paper(dim);
         r.network.width = 512;
         r.network.blocks = 3;
-        r.training.steps = 8000;
+        r.training.steps = 60_000;
         r.training.lr_max = 1e-3;
         r.training.ema_decay = 0.999;
-        r.training.checkpoint_every = 500;
+        r.training.checkpoint_every = 2000;
         r
     }
 
@@ -200,7 +204,7 @@ pub fn weights_key(recipe: &Recipe, schedule: &NoiseSchedule, data: &[Vec<f64>])
     let mut h = Sha256::new();
     // Bump when the training algorithm changes: cached weights must not outlive the code that
     // made them.
-    h.update(b"memprior-learned v2\n");
+    h.update(b"memprior-learned v3\n");
     h.update(serde_json::to_vec(recipe).expect("recipe serialises"));
     for t in 0..schedule.steps() {
         h.update(schedule.beta(t).to_le_bytes());
@@ -218,6 +222,29 @@ pub fn weights_key(recipe: &Recipe, schedule: &NoiseSchedule, data: &[Vec<f64>])
 /// Directory of the run with cache key `key` under `cache_root`.
 pub fn run_dir(cache_root: &Path, key: &str) -> PathBuf {
     cache_root.join(format!("mlp-{}", &key[..16.min(key.len())]))
+}
+
+/// The denoising loss on held-out points at one step of a training run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    /// Steps done when it was measured.
+    pub step: usize,
+    /// Mean squared ε error over the fixed validation draws, with the current (raw) weights.
+    pub loss: f32,
+}
+
+/// Draws of (t, ε) per validation point: fixed for the whole run, so the curve moves only with
+/// the weights.
+pub const VALIDATION_DRAWS: usize = 4;
+
+/// The validation set of a run and its fixed draws: network inputs (x_t and the time embedding)
+/// and the noise to predict, made once from a seeded stream of their own.
+struct Validation {
+    every: usize,
+    /// Rows of (x_t, embedding), batch-major.
+    input: Vec<f32>,
+    eps: Vec<f32>,
+    batch: usize,
 }
 
 /// Per-step record of a training run.
@@ -261,6 +288,8 @@ pub struct TrainState {
     opt: OptimState,
     /// One record per step done.
     pub history: Vec<StepRecord>,
+    /// The validation losses measured so far.
+    pub validation: Vec<ValidationRecord>,
 }
 
 /// The outcome of [`Trainer::run`].
@@ -272,6 +301,8 @@ pub struct Trained {
     pub params: HostParams,
     /// One record per step.
     pub history: Vec<StepRecord>,
+    /// Validation losses (empty without [`Trainer::with_validation`]).
+    pub validation: Vec<ValidationRecord>,
     /// Cache key of the weights.
     pub key: String,
     /// Whether the weights came from the cache without training.
@@ -313,6 +344,7 @@ pub struct Trainer<'a> {
     data: &'a [Vec<f64>],
     layout: Layout,
     key: String,
+    validation: Option<Validation>,
 }
 
 fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
@@ -362,7 +394,109 @@ impl<'a> Trainer<'a> {
             data,
             layout: Layout::new(recipe.network),
             key,
+            validation: None,
         })
+    }
+
+    /// Also measure the denoising loss on held-out points `rows` (normalised like the training
+    /// data) after every `every` steps and after the last, with [`VALIDATION_DRAWS`] fixed draws
+    /// of (t, ε) per point from a stream seeded by the recipe's seed. The measurements do not
+    /// touch the weights, but they are part of the run's record: the cache key covers them.
+    ///
+    /// # Errors
+    /// No points, rows of the wrong length or non-finite values, or `every` = 0.
+    pub fn with_validation(mut self, rows: &[Vec<f64>], every: usize) -> Result<Self, ConfigError> {
+        if every == 0 {
+            return Err(ConfigError::new("validation.every", "must be ≥ 1", 0));
+        }
+        if rows.is_empty() {
+            return Err(ConfigError::new(
+                "validation_points",
+                "must contain at least one point",
+                0,
+            ));
+        }
+        let net = &self.recipe.network;
+        let (d, e) = (net.dim, net.time_embedding);
+        let mut digest = Sha256::new();
+        digest.update(b"validation v1\n");
+        digest.update((every as u64).to_le_bytes());
+        digest.update((VALIDATION_DRAWS as u64).to_le_bytes());
+        for (n, row) in rows.iter().enumerate() {
+            if row.len() != d {
+                return Err(ConfigError::new(
+                    format!("validation_points[{n}]"),
+                    format!("must have network.dim = {d} values"),
+                    row.len(),
+                ));
+            }
+            if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+                return Err(ConfigError::new(
+                    format!("validation_points[{n}]"),
+                    "must be finite",
+                    v,
+                ));
+            }
+            for v in row {
+                digest.update(v.to_le_bytes());
+            }
+        }
+        // Stream 0 of the recipe's seed: the steps use streams 1, 2, ….
+        let mut rng = step_rng(self.recipe.training.seed ^ 0x5641_4C49_4441_5445, 0);
+        let batch = rows.len() * VALIDATION_DRAWS;
+        let mut ts = Vec::with_capacity(batch);
+        let (mut x_t, mut eps) = (Vec::with_capacity(batch * d), Vec::with_capacity(batch * d));
+        for row in rows {
+            for _ in 0..VALIDATION_DRAWS {
+                let t = rng.random_range(0..self.schedule.steps());
+                let ab = self.schedule.alpha_bar(t);
+                for &x0 in row {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    x_t.push((ab.sqrt() * x0 + (1.0 - ab).sqrt() * z) as f32);
+                    eps.push(z as f32);
+                }
+                ts.push(t);
+            }
+        }
+        let emb = time_embedding(&ts, e);
+        let mut input = Vec::with_capacity(batch * (d + e));
+        for i in 0..batch {
+            input.extend_from_slice(&x_t[i * d..(i + 1) * d]);
+            input.extend_from_slice(&emb[i * e..(i + 1) * e]);
+        }
+        let digest = digest.finalize().to_vec();
+        let mut h = Sha256::new();
+        h.update(self.key.as_bytes());
+        h.update(&digest);
+        self.key = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.validation = Some(Validation {
+            every,
+            input,
+            eps,
+            batch,
+        });
+        Ok(self)
+    }
+
+    /// The validation loss of `params` (flat), in chunks of at most 256 rows.
+    fn validation_loss(&self, v: &Validation, params: &[f32]) -> f32 {
+        let d = self.recipe.network.dim;
+        let width = d + self.recipe.network.time_embedding;
+        let mut sum = 0.0f64;
+        let mut at = 0;
+        while at < v.batch {
+            let rows = (v.batch - at).min(256);
+            let input = v.input[at * width..(at + rows) * width].to_vec();
+            let tape = mlp::forward(&self.layout, params, input, rows);
+            sum += tape
+                .out
+                .iter()
+                .zip(&v.eps[at * d..(at + rows) * d])
+                .map(|(o, t)| f64::from(o - t).powi(2))
+                .sum::<f64>();
+            at += rows;
+        }
+        (sum / (v.batch * d) as f64) as f32
     }
 
     /// The cache key of this run's weights.
@@ -389,6 +523,7 @@ impl<'a> Trainer<'a> {
             },
             params,
             history: Vec::new(),
+            validation: Vec::new(),
         }
     }
 
@@ -543,6 +678,7 @@ impl<'a> Trainer<'a> {
             params: host(c.groups.swap_remove(0)),
             ema,
             history: c.history,
+            validation: c.validation,
             key: self.key.clone(),
             cached,
             steps_trained,
@@ -558,6 +694,7 @@ impl<'a> Trainer<'a> {
             step: state.step,
             done,
             history: state.history.clone(),
+            validation: state.validation.clone(),
             groups: if done {
                 vec![split(&state.params), split(&state.opt.ema)]
             } else {
@@ -589,6 +726,7 @@ impl<'a> Trainer<'a> {
                 v: flat(&c.groups[3]),
             },
             history: c.history,
+            validation: c.validation,
         })
     }
 
@@ -634,6 +772,15 @@ impl<'a> Trainer<'a> {
                 return Err(TrainError::Stopped(state.step));
             }
             let rec = self.step(&mut state)?;
+            if let Some(v) = &self.validation {
+                if state.step % v.every == 0 || state.step == cfg.steps {
+                    let loss = self.validation_loss(v, &state.params);
+                    state.validation.push(ValidationRecord {
+                        step: state.step,
+                        loss,
+                    });
+                }
+            }
             progress(state.step, &rec);
             if state.step % cfg.checkpoint_every == 0 && state.step < cfg.steps {
                 checkpoint::write(&state_file, &self.to_checkpoint(&state, false))?;

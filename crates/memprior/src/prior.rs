@@ -355,13 +355,19 @@ pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
         .frame()?;
     write_csv_parquet(&mut df, dir, "ratios")?;
 
-    let (mut nn, mut step, mut loss, mut gn) = (vec![], vec![], vec![], vec![]);
+    let (mut nn, mut step, mut loss, mut gn, mut val) = (vec![], vec![], vec![], vec![], vec![]);
     for p in &run.per_n {
+        let mut measured = p.validation.iter().peekable();
         for (k, rec) in p.history.iter().enumerate() {
             nn.push(p.n as u64);
             step.push(k as u64 + 1);
             loss.push(f64::from(rec.loss));
             gn.push(f64::from(rec.grad_norm));
+            // The validation loss after this step, NaN where it was not measured.
+            val.push(match measured.next_if(|v| v.step == k + 1) {
+                Some(v) => f64::from(v.loss),
+                None => f64::NAN,
+            });
         }
     }
     let mut df = Table::new()
@@ -369,6 +375,7 @@ pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
         .u64("step", step)
         .f64("loss", loss)
         .f64("grad_norm", gn)
+        .f64("val_loss", val)
         .frame()?;
     write_csv_parquet(&mut df, dir, "training_curves")?;
     atomic::write(

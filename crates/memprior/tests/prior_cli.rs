@@ -176,3 +176,70 @@ fn bad_input_is_named_and_writes_nothing() {
     }
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn frontier_appends_one_row_per_recipe_and_refuses_a_foreign_table() {
+    let d = scratch("frontier");
+    let cache = d.join("weights");
+    let csv = d.join("frontier.csv");
+    for steps in ["40", "60"] {
+        let o = run(&[
+            "frontier",
+            "--preset",
+            "quick",
+            "--n-train",
+            "20",
+            "--steps",
+            steps,
+            "--width",
+            "32",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("width,blocks,steps,"));
+    assert!(
+        lines[1].starts_with("32,2,40,") && lines[2].starts_with("32,2,60,"),
+        "{text}"
+    );
+    // A file that is not a frontier table is left alone.
+    let foreign = d.join("notes.csv");
+    std::fs::write(&foreign, "a,b\n1,2\n").unwrap();
+    let o = run(&[
+        "frontier",
+        "--preset",
+        "quick",
+        "--n-train",
+        "20",
+        "--steps",
+        "40",
+        "--width",
+        "32",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--out",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a frontier table"));
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "a,b\n1,2\n");
+    // Out-of-range settings name the key.
+    let o = run(&[
+        "frontier",
+        "--preset",
+        "quick",
+        "--ema-decay",
+        "2",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ema_decay"));
+    let _ = std::fs::remove_dir_all(&d);
+}

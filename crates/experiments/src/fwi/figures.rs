@@ -111,7 +111,31 @@ pub fn ratio_histograms(sets: &[(&str, Vec<f64>)], title: &str) -> Plot {
 
 /// Training loss against step, one trace per N (a moving mean over `window` steps).
 pub fn training_curves(curves: &[(usize, Vec<f32>)], window: usize, title: &str) -> Plot {
+    training_and_validation_curves(curves, &[], window, title)
+}
+
+/// [`training_curves`] with, per N, the validation loss `(N, [(step, loss)])` on held-out
+/// points as a dashed trace with markers.
+pub fn training_and_validation_curves(
+    curves: &[(usize, Vec<f32>)],
+    validation: &[(usize, Vec<(usize, f32)>)],
+    window: usize,
+    title: &str,
+) -> Plot {
     let mut plot = Plot::new();
+    for (n, points) in validation {
+        if points.is_empty() {
+            continue;
+        }
+        let (xs, ys): (Vec<usize>, Vec<f64>) =
+            points.iter().map(|&(k, l)| (k, f64::from(l))).unzip();
+        plot.add_trace(
+            Scatter::new(xs, ys)
+                .name(format!("N = {n}, validation (held-out draws)"))
+                .mode(plotly::common::Mode::LinesMarkers)
+                .line(plotly::common::Line::new().dash(plotly::common::DashType::Dash)),
+        );
+    }
     for (n, loss) in curves {
         let w = window.max(1);
         let (xs, ys): (Vec<usize>, Vec<f64>) = loss
@@ -124,7 +148,7 @@ pub fn training_curves(curves: &[(usize, Vec<f32>)], window: usize, title: &str)
                 )
             })
             .unzip();
-        plot.add_trace(Scatter::new(xs, ys).name(format!("N = {n}")));
+        plot.add_trace(Scatter::new(xs, ys).name(format!("N = {n}, training")));
     }
     plot.set_layout(
         Layout::new()

@@ -244,6 +244,9 @@ impl LdltValues<'_> {
 /// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves refined in f64.
 pub struct LdltFactor<'a> {
     factor: LdltValues<'a>,
+    /// The f64 factors rounded to f32, for the correction solves (`None` for f32 factors,
+    /// which correct with themselves).
+    correction: Option<ldlt::LdltFactor<'a, c32>>,
     scale: &'a [c64],
     pattern: &'a SymbolicSparseColMat<usize>,
     /// Backward error of the probe solve before refinement (NaN until checked).
@@ -260,15 +263,19 @@ pub struct LdltFactor<'a> {
 }
 
 impl LdltFactor<'_> {
-    /// R ← M⁻¹ R with the factors of E M E: M⁻¹ = E (E M E)⁻¹ E.
-    fn apply_inverse(&self, mut r: MatMut<'_, c64>) {
+    /// R ← M⁻¹ R with the factors of E M E: M⁻¹ = E (E M E)⁻¹ E; with `correction`, the
+    /// single-precision copy of the factors.
+    fn apply_inverse(&self, mut r: MatMut<'_, c64>, correction: bool) {
         for j in 0..r.ncols() {
             let mut c = r.rb_mut().col_mut(j);
             for (q, &e) in self.equilibration.iter().enumerate() {
                 c[q] *= e;
             }
         }
-        self.factor.solve_in_place(r.rb_mut());
+        match (&self.correction, correction) {
+            (Some(single), true) => single.solve_in_place(r.rb_mut()),
+            _ => self.factor.solve_in_place(r.rb_mut()),
+        }
         for j in 0..r.ncols() {
             let mut c = r.rb_mut().col_mut(j);
             for (q, &e) in self.equilibration.iter().enumerate() {
@@ -280,7 +287,7 @@ impl LdltFactor<'_> {
     /// Solve M Z = Y (Mᵀ Z = Y when `transpose`) with the factors and refine in f64.
     fn solve_m(&self, y: MatRef<'_, c64>, mut z: MatMut<'_, c64>, transpose: bool) -> RefineReport {
         z.copy_from(y);
-        self.apply_inverse(z.rb_mut());
+        self.apply_inverse(z.rb_mut(), false);
         let mut work = self.buffers.zeros(y.nrows(), y.ncols());
         let report = refine::refine(
             self.pattern,
@@ -291,7 +298,7 @@ impl LdltFactor<'_> {
             y,
             z,
             work.as_mut(),
-            |r| self.apply_inverse(r),
+            |r| self.apply_inverse(r, true),
         );
         self.buffers.give_mat(work);
         report
@@ -882,8 +889,13 @@ impl Helmholtz {
             }
         };
         let m_norm = ldlt::matrix_inf_norm(&self.pattern, &m_values);
+        let correction = match &factor {
+            LdltValues::F64(f) => Some(f.to_single()),
+            LdltValues::F32(_) => None,
+        };
         let mut f = LdltFactor {
             factor,
+            correction,
             scale: &a.scale,
             pattern: &self.pattern,
             probe: f64::NAN,

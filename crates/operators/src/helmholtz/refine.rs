@@ -19,8 +19,9 @@
 //! agree to rounding.
 
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::sparse::SymbolicSparseColMat;
-use faer::{MatMut, MatRef, c64};
+use faer::sparse::linalg::matmul::sparse_dense_matmul;
+use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
+use faer::{Accum, MatMut, MatRef, Par, c64};
 
 /// When a refined solve stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,56 +69,35 @@ pub fn residual(
     z: MatRef<'_, c64>,
     mut r: MatMut<'_, c64>,
 ) -> f64 {
-    let rows = pattern.row_idx();
-    let col_ptr = pattern.col_ptr();
-    let n = pattern.ncols();
-    let mut worst: f64 = 0.0;
-    let mut col_y = vec![c64::new(0.0, 0.0); n];
-    let mut col_z = vec![c64::new(0.0, 0.0); n];
-    let mut col_r = vec![c64::new(0.0, 0.0); n];
-    for j in 0..y.ncols() {
-        // Contiguous copies: the loops below then index plain slices.
-        for c in 0..n {
-            col_y[c] = y[(c, j)];
-            col_z[c] = z[(c, j)];
-        }
-        if transpose {
-            // (Mᵀ z)_c = Σ_p M[row_p, c] z[row_p]: a gather along column c.
-            for c in 0..n {
-                let mut acc = col_y[c];
-                for p in col_ptr[c]..col_ptr[c + 1] {
-                    acc -= values[p] * col_z[rows[p]];
-                }
-                col_r[c] = acc;
-            }
-        } else {
-            col_r.copy_from_slice(&col_y);
-            for c in 0..n {
-                let zc = col_z[c];
-                for p in col_ptr[c]..col_ptr[c + 1] {
-                    let t = values[p] * zc;
-                    col_r[rows[p]] -= t;
-                }
-            }
-        }
-        // Largest moduli through their squares: one square root per column, not per entry.
-        let max_sq = |v: &[c64]| {
-            v.iter()
-                .fold(0.0f64, |a, x| a.max(x.re * x.re + x.im * x.im))
-        };
-        let (r_norm, z_norm, y_norm) = (
-            max_sq(&col_r).sqrt(),
-            max_sq(&col_z).sqrt(),
-            max_sq(&col_y).sqrt(),
+    let m = SparseColMatRef::new(pattern.as_ref(), values);
+    r.copy_from(y);
+    let minus_one = c64::new(-1.0, 0.0);
+    if transpose {
+        sparse_dense_matmul(
+            r.rb_mut(),
+            Accum::Add,
+            m.transpose(),
+            z,
+            minus_one,
+            Par::Seq,
         );
-        for c in 0..n {
-            r[(c, j)] = col_r[c];
+    } else {
+        sparse_dense_matmul(r.rb_mut(), Accum::Add, m, z, minus_one, Par::Seq);
+    }
+    // Largest moduli through their squares: one square root per column, not per entry.
+    let max_modulus = |c: faer::ColRef<'_, c64>| {
+        let mut best = 0.0f64;
+        for i in 0..c.nrows() {
+            let v = c[i];
+            best = best.max(v.re * v.re + v.im * v.im);
         }
-        let eta = r_norm / (m_norm * z_norm + y_norm);
+        best.sqrt()
+    };
+    let mut worst: f64 = 0.0;
+    for j in 0..y.ncols() {
+        let eta =
+            max_modulus(r.rb().col(j)) / (m_norm * max_modulus(z.col(j)) + max_modulus(y.col(j)));
         worst = worst.max(if eta.is_finite() { eta } else { f64::INFINITY });
-        if worst == f64::INFINITY {
-            break;
-        }
     }
     worst
 }

@@ -8,7 +8,9 @@
 //!
 //! r_i = y − M z_i,  z_{i+1} = z_i + F⁻¹ r_i,
 //!
-//! and the error contracts by about κ(M) · η(F) per step. Each solve stops when the normwise
+//! and the error contracts by about κ(M) · η(F) per step (η of the factors the correction is
+//! solved with; a step that makes it worse is kept, and the caller's fallback threshold, far
+//! above the target, catches a factorisation that refinement cannot rescue). Each solve stops when the normwise
 //! backward error η = ‖r‖∞ / (‖M‖∞ ‖z‖∞ + ‖y‖∞) of every column is at most
 //! [`Refinement::tolerance`], when a step no longer halves it, or after
 //! [`Refinement::max_steps`] steps.
@@ -33,7 +35,9 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    /// For f64 factors: the backward error of a pivoted f64 solve, in at most two steps.
+    /// For f64 factors: the backward error of a pivoted f64 solve, in at most two steps. The
+    /// correction solves use an f32 copy of the factors (half the memory traffic): a correction
+    /// needs only a few correct digits, since it multiplies a residual already near 1e−14.
     pub const F64: Self = Self {
         tolerance: 4.0 * f64::EPSILON,
         max_steps: 2,

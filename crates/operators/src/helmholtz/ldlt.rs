@@ -1063,20 +1063,25 @@ impl<T: Scalar> LdltFactor<'_, T> {
         values: &[c64],
     ) -> f64 {
         let n = self.symbolic.n;
-        let x0: Vec<c64> = (0..n)
-            .map(|q| {
-                c64::new(
-                    1.0 + 0.5 * ((q % 7) as f64 / 7.0),
-                    0.25 - (q % 5) as f64 / 10.0,
-                )
-            })
-            .collect();
-        let y = sym_matvec(pattern, values, &x0);
+        let y = sym_matvec(pattern, values, &probe_vector(n));
         let mut x = faer::Mat::<c64>::from_fn(n, 1, |i, _| y[i]);
         self.solve_in_place(x.as_mut());
         let xv: Vec<c64> = (0..n).map(|i| x[(i, 0)]).collect();
         backward_error(pattern, values, &xv, &y)
     }
+}
+
+/// The fixed probe x₀ of the stability checks: O(1) entries in a pattern that no stencil
+/// symmetry cancels.
+pub fn probe_vector(n: usize) -> Vec<c64> {
+    (0..n)
+        .map(|q| {
+            c64::new(
+                1.0 + 0.5 * ((q % 7) as f64 / 7.0),
+                0.25 - (q % 5) as f64 / 10.0,
+            )
+        })
+        .collect()
 }
 
 /// Normwise backward error ‖M x − y‖∞ / (‖M‖∞ ‖x‖∞ + ‖y‖∞) of an approximate solution x of

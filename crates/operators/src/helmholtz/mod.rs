@@ -338,15 +338,7 @@ impl LdltFactor<'_> {
     /// The stability probe: solve M x = M x₀ for a fixed x₀ and record the backward errors.
     fn run_probe(&mut self) {
         let n = self.scale.len();
-        let x0: Vec<c64> = (0..n)
-            .map(|q| {
-                c64::new(
-                    1.0 + 0.5 * ((q % 7) as f64 / 7.0),
-                    0.25 - (q % 5) as f64 / 10.0,
-                )
-            })
-            .collect();
-        let y = ldlt::sym_matvec(self.pattern, &self.m_values, &x0);
+        let y = ldlt::sym_matvec(self.pattern, &self.m_values, &ldlt::probe_vector(n));
         let y = Mat::from_fn(n, 1, |q, _| y[q]);
         let mut z = Mat::<c64>::zeros(n, 1);
         let report = self.solve_m(y.as_ref(), z.as_mut(), false);

@@ -14,6 +14,7 @@
 pub mod atomic;
 pub mod diffusion;
 pub mod error;
+pub mod lock;
 pub mod npy;
 pub mod numerics;
 pub mod operator;

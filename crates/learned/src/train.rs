@@ -739,6 +739,8 @@ impl<'a> Trainer<'a> {
     ///
     /// Under `cache_root/mlp-<key>/`: `weights.bin` (final, EMA and raw) short-circuits the run;
     /// otherwise `state.bin` (written atomically every `checkpoint_every` steps) is resumed.
+    /// `train.lock` there admits one process at a time (see [`memprior_core::lock`]): a second
+    /// process for the same key waits for the first and then loads its weights.
     /// `stop_after` ends the call after that many steps in total (a simulated interruption) with
     /// [`TrainError::Stopped`]. `progress` sees (step, record) after every step.
     ///
@@ -751,6 +753,16 @@ impl<'a> Trainer<'a> {
         progress: &mut dyn FnMut(usize, &StepRecord),
     ) -> Result<Trained, TrainError> {
         let dir = self.run_dir(cache_root);
+        // One trainer per key across processes (shards started together on one cache): the
+        // others wait here, then find `weights.bin` and load it. The lock dies with its holder.
+        let lock_path = dir.join("train.lock");
+        let _lock = memprior_core::lock::PathLock::acquire(&lock_path, &mut |holder| {
+            eprintln!(
+                "mlp-{}: another process trains this network ({holder}); waiting to use its weights",
+                &self.key[..16.min(self.key.len())]
+            );
+        })
+        .map_err(|e| CheckpointError::Io(lock_path.clone(), e))?;
         // A run killed mid-checkpoint left its temporary here: remove it before anything else.
         memprior_core::atomic::clean_dir(&dir).map_err(|e| CheckpointError::Io(dir.clone(), e))?;
         let weights = dir.join("weights.bin");

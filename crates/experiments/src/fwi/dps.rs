@@ -645,6 +645,15 @@ fn read_fingerprint(out: &Path) -> Result<Option<Fingerprint>, DpsError> {
 /// Samples of another configuration, code version or network, or samples without a fingerprint.
 pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
     let mine = setup.fingerprint();
+    // Shards started together on one directory: one at a time reads or writes the fingerprint,
+    // so two runs of different settings can never both claim it.
+    let lock_path = out.join("samples").join("claim.lock");
+    let _lock = memprior_core::lock::PathLock::acquire(&lock_path, &mut |_| {}).map_err(|e| {
+        DpsError::Io {
+            context: format!("cannot lock {}", lock_path.display()),
+            source: e,
+        }
+    })?;
     match read_fingerprint(out)? {
         Some(existing) => check_fingerprint(&existing, &mine, out, true),
         None if has_samples(out) => Err(DpsError::State(format!(

@@ -5,7 +5,8 @@
 //! cargo xtask setup [--browser]   install what is missing (venv, evcxr kernel, Chromium), idempotently
 //! cargo xtask notebooks           execute every notebook headless, fail on any error or panic, export HTML
 //! cargo xtask report              setup + build + notebooks + experiments → reports/index.html
-//! cargo xtask test                setup + cargo test + notebooks + report + headless-browser check
+//! cargo xtask test                setup + cargo test + Slurm test + notebooks + report + headless-browser check
+//! cargo xtask slurm               tools/slurm/ on a real single-node Slurm cluster, against a single run
 //! cargo xtask doctor              what the two commands need and what is missing, each with its fix
 //! ```
 
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+mod slurm;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -524,6 +527,17 @@ fn test() -> Result<()> {
     if let Err(e) = cargo_test(&mut counts) {
         failures.push(e);
     }
+    if std::env::var_os("MEMPRIOR_SKIP_SLURM").is_some_and(|v| v == "1") {
+        eprintln!("xtask: the Slurm test is skipped (MEMPRIOR_SKIP_SLURM=1)");
+    } else {
+        match slurm::slurm(false) {
+            Ok(()) => counts.0 += 1,
+            Err(e) => {
+                counts.1 += 1;
+                failures.push(e)
+            }
+        }
+    }
     let notebooks_total = notebook_paths()?.len();
     match report("default", false) {
         Ok(()) => {
@@ -696,7 +710,7 @@ fn doctor() -> Result<()> {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | doctor | notebooks | report [--preset default|quick] | test>"
+    "usage: cargo xtask <setup [--browser] | doctor | notebooks | report [--preset default|quick] | slurm | test>"
         .into()
 }
 
@@ -725,6 +739,7 @@ fn main() {
             report(preset, true)
         }
         Some("test") => test(),
+        Some("slurm") => slurm::slurm(true),
         Some("doctor") => doctor(),
         _ => Err(usage()),
     };

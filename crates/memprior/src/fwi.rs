@@ -54,6 +54,10 @@ pub struct FwiArgs {
     /// Weight cache directory.
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Print the training-set sizes N of the configuration (space-separated) and exit: what a
+    /// cluster script trains before it samples.
+    #[arg(long = "print-n-values")]
+    pub print_n_values: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -121,6 +125,11 @@ pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
 /// Run `memprior fwi`.
 pub fn command(args: &FwiArgs) -> Result<()> {
     let cfg = config_from(args)?;
+    if args.print_n_values {
+        let ns: Vec<String> = cfg.prior.n_values.iter().map(ToString::to_string).collect();
+        println!("{}", ns.join(" "));
+        return Ok(());
+    }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if shard.is_some() && args.merge_only {
         bail!("`--shard` and `--merge-only` exclude each other: draw a shard, or merge all shards");

@@ -1,0 +1,466 @@
+//! `cargo xtask slurm`: the cluster scripts of `tools/slurm/` run for real on a single-node Slurm
+//! cluster on this machine, and the merged results must equal a single-process run byte for byte.
+//!
+//! Phases, each named in its error: **install** (Debian's slurmctld, slurmd, slurm-client and
+//! munge, if missing), **daemon start** (munged unless one answers already, then slurmctld and
+//! slurmd on a private configuration under `SLURM_CONF`, on ports of their own, so `/etc/slurm` and
+//! any cluster this machine belongs to are left alone), **job** (the quick preset through
+//! `tools/slurm/submit.sh --wait` with 2 shards, bounded in time) and **comparison**
+//! (`table1_all.csv`, `lookup_weights.csv` and every sample file against `memprior fwi` run alone).
+//! The daemons this command started are stopped by their pids on the way out, whatever happened.
+
+use super::{Result, memprior_binary, root, run, target_dir};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PACKAGES: [&str; 4] = ["slurmctld", "slurmd", "slurm-client", "munge"];
+const CTLD_PORT: u16 = 16817;
+const SLURMD_PORT: u16 = 16818;
+/// The whole Slurm job (three stages of the quick preset, about a minute) must end within this.
+const JOB_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+fn find(name: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let o = cmd.stderr(Stdio::null()).output().ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).to_string())
+}
+
+fn install() -> Result<()> {
+    let missing: Vec<&str> = ["slurmctld", "slurmd", "sbatch", "munged"]
+        .into_iter()
+        .filter(|b| find(b).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let fix = format!(
+        "apt-get update && apt-get install -y {}",
+        PACKAGES.join(" ")
+    );
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    let what = format!("install Slurm and munge ({} missing)", missing.join(", "));
+    let mut args = vec!["install", "-y", "-q"];
+    args.extend(PACKAGES);
+    if run(&mut apt(&args), &what).is_err() {
+        // A fresh machine may have no package lists yet.
+        run(&mut apt(&["update", "-q"]), "apt-get update")
+            .map_err(|e| format!("slurm install: {e}\n  fix: {fix}"))?;
+        run(&mut apt(&args), &what).map_err(|e| format!("slurm install: {e}\n  fix: {fix}"))?;
+    }
+    Ok(())
+}
+
+/// Whether `pid` is a running (not zombie) process named `comm`.
+fn alive(pid: u32, comm: &str) -> bool {
+    let named =
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm);
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    });
+    named && !zombie
+}
+
+fn read_pid(file: &Path) -> Option<u32> {
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+/// SIGTERM, then SIGKILL after 10 s, to `pid` if it is still the process named `comm`.
+fn stop(pid: u32, comm: &str) {
+    if !alive(pid, comm) {
+        return;
+    }
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let t = Instant::now();
+    while alive(pid, comm) && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(pid, comm) {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+}
+
+/// The daemons this run started; dropping it cancels the jobs and stops them.
+struct Cluster {
+    dir: PathBuf,
+    conf: PathBuf,
+    munged: Option<u32>,
+}
+
+impl Cluster {
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SLURM_CONF", &self.conf);
+        c
+    }
+
+    fn log_tails(&self) -> String {
+        ["slurmctld.log", "slurmd.log"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                format!(
+                    "--- {f} (last lines)\n{}",
+                    lines[lines.len().saturating_sub(8)..].join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("scancel")
+            .arg("--full")
+            .arg("--partition=debug")
+            .stderr(Stdio::null())
+            .status();
+        for (file, comm) in [("slurmd.pid", "slurmd"), ("slurmctld.pid", "slurmctld")] {
+            if let Some(pid) = read_pid(&self.dir.join(file)) {
+                stop(pid, comm);
+            }
+        }
+        if let Some(pid) = self.munged {
+            stop(pid, "munged");
+        }
+        eprintln!("xtask: slurm: daemons stopped");
+    }
+}
+
+fn munge_answers() -> bool {
+    let Ok(mut enc) = Command::new("munge")
+        .arg("-n")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let Some(cred) = enc.stdout.take() else {
+        return false;
+    };
+    let ok = Command::new("unmunge")
+        .stdin(cred)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    enc.wait().is_ok_and(|s| s.success()) && ok
+}
+
+/// Start munged if none answers; returns its pid if this call started it.
+fn start_munge() -> Result<Option<u32>> {
+    if munge_answers() {
+        return Ok(None);
+    }
+    let fail = |e: String| format!("slurm daemon start (munged): {e}");
+    let key = Path::new("/etc/munge/munge.key");
+    if !key.is_file() {
+        run(
+            Command::new("mungekey")
+                .args(["--create", "--keyfile"])
+                .arg(key),
+            "create the munge key",
+        )
+        .map_err(fail)?;
+        run(
+            Command::new("chown").args(["munge:munge"]).arg(key),
+            "give the munge key to munge",
+        )
+        .map_err(fail)?;
+    }
+    std::fs::create_dir_all("/run/munge").map_err(|e| fail(e.to_string()))?;
+    run(
+        Command::new("chown").args(["munge:munge", "/run/munge"]),
+        "give /run/munge to munge",
+    )
+    .map_err(fail)?;
+    run(
+        Command::new("runuser").args(["-u", "munge", "--", "munged"]),
+        "start munged",
+    )
+    .map_err(fail)?;
+    let pid = read_pid(Path::new("/run/munge/munged.pid"));
+    let t = Instant::now();
+    while !munge_answers() {
+        if t.elapsed() > Duration::from_secs(20) {
+            return Err(fail(
+                "munged started but does not answer `munge -n | unmunge`".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(pid)
+}
+
+fn slurm_conf(dir: &Path) -> Result<String> {
+    let host = output(Command::new("hostname").arg("-s"))
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .ok_or("slurm daemon start: `hostname -s` gave no name")?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // `slurmd -C` reports what the node has; leave a tenth (at least 1 GiB) for the system.
+    let real = output(Command::new("slurmd").arg("-C"))
+        .and_then(|s| {
+            s.split_whitespace()
+                .find_map(|w| w.strip_prefix("RealMemory=")?.parse::<u64>().ok())
+        })
+        .ok_or("slurm daemon start: `slurmd -C` reported no RealMemory")?;
+    let memory = real.saturating_sub((real / 10).max(1024)).max(1024);
+    let d = dir.display();
+    Ok(format!(
+        "# Written by `cargo xtask slurm`: a private single-node cluster for the test.
+ClusterName=memprior-test
+SlurmctldHost={host}
+SlurmctldPort={CTLD_PORT}
+SlurmdPort={SLURMD_PORT}
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+SlurmUser=root
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={d}/slurmctld.pid
+SlurmdPidFile={d}/slurmd.pid
+SlurmctldLogFile={d}/slurmctld.log
+SlurmdLogFile={d}/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+MpiDefault=none
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"
+    ))
+}
+
+fn start(dir: &Path) -> Result<Cluster> {
+    // Daemons of an earlier run that died before stopping them.
+    for (file, comm) in [("slurmd.pid", "slurmd"), ("slurmctld.pid", "slurmctld")] {
+        if let Some(pid) = read_pid(&dir.join(file)) {
+            stop(pid, comm);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    for sub in ["state", "spool"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("slurm daemon start: {e}"))?;
+    }
+    let conf = dir.join("slurm.conf");
+    std::fs::write(&conf, slurm_conf(dir)?).map_err(|e| format!("slurm daemon start: {e}"))?;
+    let munged = start_munge()?;
+    let cluster = Cluster {
+        dir: dir.to_path_buf(),
+        conf,
+        munged,
+    };
+    let t = Instant::now();
+    for daemon in ["slurmctld", "slurmd"] {
+        run(&mut cluster.command(daemon), &format!("start {daemon}"))
+            .map_err(|e| format!("slurm daemon start: {e}\n{}", cluster.log_tails()))?;
+    }
+    loop {
+        let state = output(cluster.command("sinfo").args(["-h", "-o", "%T"])).unwrap_or_default();
+        if state.trim() == "idle" {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            return Err(format!(
+                "slurm daemon start: the node is `{}` after 60 s, not idle\n{}",
+                state.trim(),
+                cluster.log_tails()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!(
+        "xtask: slurm: single-node cluster up in {:.1} s ({})",
+        t.elapsed().as_secs_f64(),
+        cluster.conf.display()
+    );
+    Ok(cluster)
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+fn compare(single: &Path, cluster: &Path) -> Result<usize> {
+    let fail = |e: String| format!("slurm comparison: {e}");
+    let samples = files(&single.join("samples"));
+    let on_cluster = files(&cluster.join("samples"));
+    if samples != on_cluster {
+        return Err(fail(format!(
+            "the sample files differ: {} alone, {} on Slurm",
+            samples.len(),
+            on_cluster.len()
+        )));
+    }
+    if samples.is_empty() {
+        return Err(fail("the single run wrote no sample files".into()));
+    }
+    let mut compared = 0;
+    for rel in ["table1_all.csv", "lookup_weights.csv"]
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(samples.into_iter().map(|s| Path::new("samples").join(s)))
+    {
+        let read = |d: &Path| {
+            std::fs::read(d.join(&rel))
+                .map_err(|e| fail(format!("{}: {e}", d.join(&rel).display())))
+        };
+        if read(single)? != read(cluster)? {
+            return Err(fail(format!(
+                "{} differs between the single run and the Slurm run",
+                rel.display()
+            )));
+        }
+        compared += 1;
+    }
+    Ok(compared)
+}
+
+/// The test; `build`: build the memprior binary first (false when `cargo test` just built it).
+pub fn slurm(build: bool) -> Result<()> {
+    let t0 = Instant::now();
+    if !super::is_root() {
+        return Err(
+            "slurm: the Slurm test installs packages and starts slurmctld, slurmd and munged as \
+             root; run it as root (CI does), or skip it with MEMPRIOR_SKIP_SLURM=1"
+                .into(),
+        );
+    }
+    install()?;
+    if build || !memprior_binary().is_file() {
+        run(
+            Command::new("cargo")
+                .args(["build", "--package", "memprior"])
+                .current_dir(root()),
+            "build the memprior command",
+        )?;
+    }
+    let bin = memprior_binary();
+    let work = target_dir().join("slurm-test");
+    let _ = std::fs::remove_dir_all(work.join("runs"));
+    let runs = work.join("runs");
+    std::fs::create_dir_all(&runs).map_err(|e| e.to_string())?;
+    let single = runs.join("single");
+    run(
+        Command::new(&bin)
+            .args(["fwi", "--preset", "quick", "--workers", "2", "--out"])
+            .arg(&single)
+            .arg("--cache")
+            .arg(runs.join("weights-single")),
+        "slurm: the reference, `memprior fwi --preset quick` in one process",
+    )
+    .map_err(|e| format!("slurm job (reference run): {e}"))?;
+
+    let cluster = start(&work.join("cluster"))?;
+    let out = runs.join("cluster");
+    let t = Instant::now();
+    let mut submit = cluster.command("bash");
+    submit
+        .arg(root().join("tools/slurm/submit.sh"))
+        .args([
+            "--preset",
+            "quick",
+            "--shards",
+            "2",
+            "--cpus",
+            "1",
+            "--mem",
+            "2G",
+            "--time",
+            "00:15:00",
+            "--partition",
+            "debug",
+            "--wait",
+            "--memprior",
+        ])
+        .arg(&bin)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(runs.join("weights-cluster"));
+    eprintln!("xtask: slurm: submit the quick preset as train → 2 sample shards → merge");
+    let mut child = submit
+        .spawn()
+        .map_err(|e| format!("slurm job: cannot start tools/slurm/submit.sh: {e}"))?;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if t.elapsed() > JOB_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "slurm job: not finished after {} s (queue and node state in {})\n{}",
+                JOB_LIMIT.as_secs(),
+                cluster.dir.display(),
+                cluster.log_tails()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    if !status.success() {
+        return Err(format!(
+            "slurm job: tools/slurm/submit.sh failed ({status}); job logs in {}",
+            out.join("slurm-logs").display()
+        ));
+    }
+    let job_seconds = t.elapsed().as_secs_f64();
+    // The training stage must have trained the very networks the shards use: each shard then
+    // loads both from the cache instead of training.
+    for shard in 1..=2 {
+        let log_file = out.join(format!("slurm-logs/sample-{shard}.out"));
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        if log.matches("weights from the cache").count() != 2 {
+            return Err(format!(
+                "slurm comparison: shard {shard} did not load both networks that the training \
+                 stage trained (see {})",
+                log_file.display()
+            ));
+        }
+    }
+    let compared = compare(&single, &out)?;
+    drop(cluster);
+    eprintln!(
+        "xtask: slurm: {compared} files of the 2-shard Slurm run equal the single-process run \
+         byte for byte (Slurm job {job_seconds:.1} s, total {:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -48,3 +48,9 @@ bench-train preset="paper" rounds="3" steps="6":
     cargo build --package memprior
     .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install torch
     for i in $(seq {{rounds}}); do ${CARGO_TARGET_DIR:-target}/debug/memprior prior bench --preset {{preset}} --steps {{steps}}; .venv/bin/python tools/torch_mlp_step.py --steps {{steps}} $(if [ {{preset}} = default ]; then echo --width 512 --blocks 3 --ema 0.999; fi); done
+
+# FWI on one machine without Slurm: train every N, draw K shards at once with GNU parallel, merge
+# (tools/slurm/parallel.sh; the same stages as tools/slurm/submit.sh on a cluster).
+fwi-parallel K preset="default" out="target/fwi-parallel":
+    cargo build --package memprior
+    tools/slurm/parallel.sh --shards {{K}} --preset {{preset}} --out {{out}} --memprior ${CARGO_TARGET_DIR:-target}/debug/memprior

@@ -1,12 +1,14 @@
 //! `cargo xtask slurm`: the cluster scripts of `tools/slurm/` run for real on a single-node Slurm
 //! cluster on this machine, and the merged results must equal a single-process run byte for byte.
 //!
-//! Phases, each named in its error: **install** (Debian's slurmctld, slurmd, slurm-client and
-//! munge, if missing), **daemon start** (munged unless one answers already, then slurmctld and
+//! Phases, each named in its error: **install** (Debian's slurmctld, slurmd, slurm-client, munge
+//! and GNU parallel, if missing), **daemon start** (munged unless one answers already, then slurmctld and
 //! slurmd on a private configuration under `SLURM_CONF`, on ports of their own, so `/etc/slurm` and
 //! any cluster this machine belongs to are left alone), **job** (the quick preset through
 //! `tools/slurm/submit.sh --wait` with 2 shards, bounded in time) and **comparison**
 //! (`table1_all.csv`, `lookup_weights.csv` and every sample file against `memprior fwi` run alone).
+//! The same comparison checks `tools/slurm/parallel.sh`, the GNU parallel recipe of one machine
+//! (`just fwi-parallel K`), with 3 shards.
 //! The daemons this command started are stopped by their pids on the way out, whatever happened.
 
 use super::{Result, memprior_binary, root, run, target_dir};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PACKAGES: [&str; 4] = ["slurmctld", "slurmd", "slurm-client", "munge"];
+const PACKAGES: [&str; 5] = ["slurmctld", "slurmd", "slurm-client", "munge", "parallel"];
 const CTLD_PORT: u16 = 16817;
 const SLURMD_PORT: u16 = 16818;
 /// The whole Slurm job (three stages of the quick preset, about a minute) must end within this.
@@ -37,7 +39,7 @@ fn output(cmd: &mut Command) -> Option<String> {
 }
 
 fn install() -> Result<()> {
-    let missing: Vec<&str> = ["slurmctld", "slurmd", "sbatch", "munged"]
+    let missing: Vec<&str> = ["slurmctld", "slurmd", "sbatch", "munged", "parallel"]
         .into_iter()
         .filter(|b| find(b).is_none())
         .collect();
@@ -387,6 +389,24 @@ pub fn slurm(build: bool) -> Result<()> {
         "slurm: the reference, `memprior fwi --preset quick` in one process",
     )
     .map_err(|e| format!("slurm job (reference run): {e}"))?;
+
+    let para = runs.join("parallel");
+    run(
+        Command::new("bash")
+            .arg(root().join("tools/slurm/parallel.sh"))
+            .args(["--preset", "quick", "--shards", "3", "--memprior"])
+            .arg(&bin)
+            .arg("--out")
+            .arg(&para)
+            .arg("--cache")
+            .arg(runs.join("weights-parallel")),
+        "slurm: the GNU parallel recipe (tools/slurm/parallel.sh, 3 shards)",
+    )
+    .map_err(|e| format!("slurm job (GNU parallel recipe): {e}"))?;
+    let compared_parallel = compare(&single, &para)?;
+    eprintln!(
+        "xtask: slurm: {compared_parallel} files of the GNU parallel run equal the single run"
+    );
 
     let cluster = start(&work.join("cluster"))?;
     let out = runs.join("cluster");

@@ -1,12 +1,13 @@
 //! The memorization ratio [eq:memorization-ratio] and the summaries of Table 1.
 //!
 //! For a point q with sorted distances d₁ ≤ d₂ ≤ … to the training set and k = min(50, N),
-//! r(q) = d₁ / mean(d₂, …, d_k). A point counts as memorized when r < τ. Distances are Euclidean
+//! r(q) = d₁ / mean(d₂, …, d_k). A point counts as memorized when r ≤ τ (inclusive, as
+//! in the authors' code). Distances are Euclidean
 //! in whatever coordinates the caller passes (raw KL coefficients for the FWI experiment).
 //!
 //! The same numbers for held-out draws of the data-generating prior (the null) and for the
 //! training points themselves (leave-one-out, the point excluded from its own set) say how much
-//! of a rate is chance: at N = 50 in 100 dimensions most fresh draws already have r < 0.7.
+//! of a rate is chance: at N = 50 in 100 dimensions most fresh draws already have r ≤ 0.7.
 
 use memprior_core::ConfigError;
 use memprior_core::numerics::squared_distance;
@@ -111,7 +112,7 @@ pub struct MemorizationSummary {
     pub count: usize,
     /// Mean r.
     pub mean_r: f64,
-    /// Fraction with r < τ for each τ in [`THRESHOLDS`].
+    /// Fraction with r ≤ τ for each τ in [`THRESHOLDS`].
     pub fractions: [f64; 3],
     /// Number of distinct nearest training points.
     pub unique_nn: usize,
@@ -122,8 +123,8 @@ impl MemorizationSummary {
     pub fn of(neighbours: &[Neighbours]) -> Self {
         let n = neighbours.len();
         let mean_r = neighbours.iter().map(|x| x.r).sum::<f64>() / n as f64;
-        let fractions =
-            THRESHOLDS.map(|tau| neighbours.iter().filter(|x| x.r < tau).count() as f64 / n as f64);
+        let fractions = THRESHOLDS
+            .map(|tau| neighbours.iter().filter(|x| x.r <= tau).count() as f64 / n as f64);
         let mut nn: Vec<usize> = neighbours.iter().map(|x| x.nearest).collect();
         nn.sort_unstable();
         nn.dedup();
@@ -184,6 +185,17 @@ mod tests {
         let s = MemorizationSummary::of(&loo);
         assert_eq!(s.count, 81);
         assert!(s.fractions[0] <= s.fractions[1] && s.fractions[1] <= s.fractions[2]);
+    }
+
+    #[test]
+    fn a_ratio_at_the_threshold_counts_as_memorized() {
+        // r = 0.5 exactly (d = 1, then 2 and 2) sits on τ = 0.5: it counts, as in the authors'
+        // `r <= threshold`.
+        let train = vec![vec![1.0], vec![-2.0], vec![2.0]];
+        let nb = memorization_ratio(&[0.0], &train, None).unwrap();
+        assert_eq!(nb.r, 0.5);
+        let s = MemorizationSummary::of(&[nb]);
+        assert_eq!(s.fractions, [0.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn quick_memorization_table() {
             p.n,
             mem.summary.mean_r
         );
-        // The null is far from memorized: no fresh draw has r < 0.3.
+        // The null is far from memorized: no fresh draw has r ≤ 0.3.
         let null = analysis_summary(&p.null);
         assert_eq!(null.0, 0.0, "N = {}", p.n);
     }

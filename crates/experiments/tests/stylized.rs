@@ -1,7 +1,7 @@
 //! The stylized experiments at the paper's settings: snapshots pin the data behind every figure
 //! (rounded to 6 significant digits), and the qualitative claims of `STYLIZED.md` are asserted.
 
-use experiments::stylized::{Preset, StylizedConfig, StylizedResults, run};
+use experiments::stylized::{Preset, StylizedConfig, StylizedResults, pool_indices, run};
 use std::sync::OnceLock;
 
 fn results() -> &'static StylizedResults {
@@ -122,14 +122,36 @@ fn linearization_error_shrinks_with_sigma() {
 }
 
 #[test]
-fn effective_components_fall_to_one_or_two_and_rise_to_n() {
+fn effective_components_fall_to_the_lookup_count_and_rise_to_n() {
+    // Small σ: the lookup regime (E2): π tends to the lookup weights w_n ∝ exp(−(F(x_n) − y)²/2γ²),
+    // so exp H(π) at σ_min must be the lookup table's own effective count, computed here
+    // independently of the quadrature. (That count is not "one or two" at every N: at N = 100
+    // the points lie 0.06 apart and γ = 0.3 reaches about 18 of them.) Large σ: all N share the
+    // mass.
+    use experiments::analysis::effective_components;
+    use experiments::operators::Cubic1d;
+    use experiments::priors::TrainingSet;
+    use experiments::samplers::{GaussianLikelihood, lookup_weights};
+    let cfg = StylizedConfig::preset(Preset::Default);
+    let s = &cfg.sweep;
+    let lik = GaussianLikelihood::new(Cubic1d::default(), vec![s.y], cfg.gamma).unwrap();
+    let step = (s.pool_hi - s.pool_lo) / (s.pool_n - 1) as f64;
     for c in &results().sweep {
+        let points: Vec<f64> = pool_indices(s.pool_n, c.n_train)
+            .into_iter()
+            .map(|i| s.pool_lo + step * i as f64)
+            .collect();
+        let lookup = effective_components(&lookup_weights(
+            &lik,
+            &TrainingSet::from_scalars(&points).unwrap(),
+        ));
         let (small, large) = (c.effective[0], *c.effective.last().unwrap());
-        // Small σ: the lookup regime — a handful of components; large σ: all N share the mass.
         assert!(
-            small < 0.2 * c.n_train as f64 + 1.0,
-            "N = {}: {small}",
-            c.n_train
+            // The O(σ²F′²/γ²) correction is below 0.1 % at σ = 0.01.
+            (small - lookup).abs() < 2e-3 * lookup,
+            "N = {}: exp H(π) = {small} at σ = {}, lookup count {lookup}",
+            c.n_train,
+            c.sigmas[0]
         );
         assert!(large > 0.9 * c.n_train as f64, "N = {}: {large}", c.n_train);
         assert!(c.sigma_crit > 0.01 && c.sigma_crit < 1.0);

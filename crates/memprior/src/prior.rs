@@ -322,9 +322,9 @@ pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
         .u64("n_train", rows.iter().map(|r| r.n_train as u64))
         .u64("count", rows.iter().map(|r| r.count as u64))
         .f64("mean_r", rows.iter().map(|r| r.mean_r))
-        .f64("frac_r_lt_0_3", rows.iter().map(|r| r.fractions[0]))
-        .f64("frac_r_lt_0_5", rows.iter().map(|r| r.fractions[1]))
-        .f64("frac_r_lt_0_7", rows.iter().map(|r| r.fractions[2]))
+        .f64("frac_r_le_0_3", rows.iter().map(|r| r.fractions[0]))
+        .f64("frac_r_le_0_5", rows.iter().map(|r| r.fractions[1]))
+        .f64("frac_r_le_0_7", rows.iter().map(|r| r.fractions[2]))
         .u64("unique_nn", rows.iter().map(|r| r.unique_nn as u64))
         .frame()?;
     write_csv_parquet(&mut df, dir, "memorization")?;

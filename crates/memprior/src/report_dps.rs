@@ -25,8 +25,8 @@ pub struct DpsSection {
 
 fn table_html(r: &DpsResults) -> String {
     let mut html = String::from(
-        "<table><tr><th>prior</th><th>DPS</th><th>N</th><th>samples</th><th>mean r</th><th>r &lt; 0.3 / 0.5 / 0.7</th>\
-         <th>null: r &lt; 0.3 / 0.5 / 0.7</th><th>distinct NN</th><th>velocity RMSE (km/s)</th><th>final misfit Φ</th>\
+        "<table><tr><th>prior</th><th>DPS</th><th>N</th><th>samples</th><th>mean r</th><th>r ≤ 0.3 / 0.5 / 0.7</th>\
+         <th>null: r ≤ 0.3 / 0.5 / 0.7</th><th>distinct NN</th><th>velocity RMSE (km/s)</th><th>final misfit Φ</th>\
          <th>most visited model: visits · lookup weight</th><th>TV(visits, lookup)</th></tr>",
     );
     for t in r.table() {

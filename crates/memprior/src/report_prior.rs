@@ -21,8 +21,8 @@ pub struct PriorSection {
 
 fn table_html(run: &PriorRun) -> String {
     let mut html = String::from(
-        "<table><tr><th>N</th><th>source</th><th>points</th><th>mean r</th><th>r &lt; 0.3</th><th>r &lt; 0.5</th>\
-         <th>r &lt; 0.7</th><th>distinct nearest neighbours</th></tr>",
+        "<table><tr><th>N</th><th>source</th><th>points</th><th>mean r</th><th>r ≤ 0.3</th><th>r ≤ 0.5</th>\
+         <th>r ≤ 0.7</th><th>distinct nearest neighbours</th></tr>",
     );
     for r in run.table() {
         let _ = write!(
@@ -61,8 +61,8 @@ fn frontier_html() -> String {
         ("best_r_2", "2nd"),
         ("best_r_3", "3rd"),
         ("median_r", "median r"),
-        ("frac_r_lt_0_3", "r &lt; 0.3"),
-        ("null_frac_r_lt_0_3", "null r &lt; 0.3"),
+        ("frac_r_le_0_3", "r ≤ 0.3"),
+        ("null_frac_r_le_0_3", "null r ≤ 0.3"),
         ("train_seconds", "training s"),
     ];
     let mut html = String::from("<table><tr>");

@@ -64,7 +64,7 @@ fn every_denoiser_samples_and_memorization_writes_its_tables() {
     let csv = std::fs::read_to_string(table.join("memorization.csv")).unwrap();
     assert_eq!(
         csv.lines().next().unwrap(),
-        "source,n_train,count,mean_r,frac_r_lt_0_3,frac_r_lt_0_5,frac_r_lt_0_7,unique_nn"
+        "source,n_train,count,mean_r,frac_r_le_0_3,frac_r_le_0_5,frac_r_le_0_7,unique_nn"
     );
     // 2 values of N × (3 priors + null + leave-one-out).
     assert_eq!(csv.lines().count(), 1 + 2 * 5);

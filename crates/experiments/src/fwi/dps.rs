@@ -1090,7 +1090,7 @@ pub struct TableRow {
     pub samples: usize,
     /// Mean memorization ratio.
     pub mean_r: f64,
-    /// Fractions r < 0.3, 0.5, 0.7.
+    /// Fractions r ≤ 0.3, 0.5, 0.7.
     pub frac: [f64; 3],
     /// The null's fractions.
     pub null_frac: [f64; 3],

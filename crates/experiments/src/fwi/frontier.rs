@@ -86,15 +86,15 @@ pub struct FrontierPoint {
     pub median_r: f64,
     /// Mean r of the samples.
     pub mean_r: f64,
-    /// Fraction of samples with r < 0.3.
-    pub frac_r_lt_0_3: f64,
-    /// Fraction of the null draws with r < 0.3 against the same training set.
-    pub null_frac_r_lt_0_3: f64,
+    /// Fraction of samples with r ≤ 0.3.
+    pub frac_r_le_0_3: f64,
+    /// Fraction of the null draws with r ≤ 0.3 against the same training set.
+    pub null_frac_r_le_0_3: f64,
 }
 
 /// The CSV header of [`FrontierPoint::csv_row`].
 pub const CSV_HEADER: &str = "width,blocks,steps,lr_max,ema_decay,n_train,samples,train_seconds,\
-     best_r_1,best_r_2,best_r_3,median_r,mean_r,frac_r_lt_0_3,null_frac_r_lt_0_3";
+     best_r_1,best_r_2,best_r_3,median_r,mean_r,frac_r_le_0_3,null_frac_r_le_0_3";
 
 impl FrontierPoint {
     /// The row of this point under [`CSV_HEADER`].
@@ -114,14 +114,14 @@ impl FrontierPoint {
             self.best_r[2],
             self.median_r,
             self.mean_r,
-            self.frac_r_lt_0_3,
-            self.null_frac_r_lt_0_3,
+            self.frac_r_le_0_3,
+            self.null_frac_r_le_0_3,
         )
     }
 }
 
 fn fraction_below(list: &[Neighbours], tau: f64) -> f64 {
-    list.iter().filter(|x| x.r < tau).count() as f64 / list.len().max(1) as f64
+    list.iter().filter(|x| x.r <= tau).count() as f64 / list.len().max(1) as f64
 }
 
 /// Train (or load from `cache_root`) the network of `config`'s recipe at N = n, draw
@@ -176,8 +176,8 @@ pub fn measure(
         best_r: best,
         median_r,
         mean_r: rs.iter().sum::<f64>() / rs.len().max(1) as f64,
-        frac_r_lt_0_3: fraction_below(&neighbours, 0.3),
-        null_frac_r_lt_0_3: fraction_below(&null, 0.3),
+        frac_r_le_0_3: fraction_below(&neighbours, 0.3),
+        null_frac_r_le_0_3: fraction_below(&null, 0.3),
     })
 }
 
@@ -229,7 +229,7 @@ mod tests {
             "{p:?}"
         );
         assert!(p.best_r[0] <= p.median_r && p.train_seconds > 0.0, "{p:?}");
-        assert!((0.0..=1.0).contains(&p.null_frac_r_lt_0_3));
+        assert!((0.0..=1.0).contains(&p.null_frac_r_le_0_3));
         assert_eq!(
             p.csv_row().split(',').count(),
             CSV_HEADER.split(',').count()

@@ -373,7 +373,7 @@ pub fn run(
             let summary = MemorizationSummary::of(&neighbours);
             let seconds = clock.elapsed().as_secs_f64();
             log(&format!(
-                "N = {n}, {}: mean r {:.3}, r < 0.3 / 0.5 / 0.7: {:.2} / {:.2} / {:.2} ({seconds:.1} s)",
+                "N = {n}, {}: mean r {:.3}, r ≤ 0.3 / 0.5 / 0.7: {:.2} / {:.2} / {:.2} ({seconds:.1} s)",
                 kind.name(),
                 summary.mean_r,
                 summary.fractions[0],
@@ -420,7 +420,7 @@ pub struct MemorizationRow {
     pub count: usize,
     /// Mean r.
     pub mean_r: f64,
-    /// Fractions with r < 0.3, 0.5, 0.7.
+    /// Fractions with r ≤ 0.3, 0.5, 0.7.
     pub fractions: [f64; 3],
     /// Distinct nearest training points.
     pub unique_nn: usize,

@@ -663,6 +663,21 @@ fn doctor_findings() -> Vec<Finding> {
         fix: "cargo xtask setup --browser (runs apt-get install -y chromium; needs root or sudo)"
             .into(),
     });
+    let slurm_missing = slurm::missing();
+    f.push(Finding {
+        need: "Slurm, munge and GNU parallel for the Slurm test (cargo xtask test only)",
+        ok: slurm_missing.is_empty(),
+        detail: if slurm_missing.is_empty() {
+            "slurmctld, slurmd, sbatch, munged, parallel found".into()
+        } else {
+            format!("{} not found", slurm_missing.join(", "))
+        },
+        fix: format!(
+            "cargo xtask slurm installs them (apt-get install -y {}; needs root), or skip the \
+             test with MEMPRIOR_SKIP_SLURM=1",
+            slurm::PACKAGES.join(" ")
+        ),
+    });
     let weights = std::env::var_os("MEMPRIOR_CACHE")
         .map(PathBuf::from)
         .or_else(|| {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PACKAGES: [&str; 5] = ["slurmctld", "slurmd", "slurm-client", "munge", "parallel"];
+pub const PACKAGES: [&str; 5] = ["slurmctld", "slurmd", "slurm-client", "munge", "parallel"];
 const CTLD_PORT: u16 = 16817;
 const SLURMD_PORT: u16 = 16818;
 /// The whole Slurm job (three stages of the quick preset, about a minute) must end within this.
@@ -38,11 +38,16 @@ fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&o.stdout).to_string())
 }
 
-fn install() -> Result<()> {
-    let missing: Vec<&str> = ["slurmctld", "slurmd", "sbatch", "munged", "parallel"]
+/// The programs of the test that are not installed.
+pub fn missing() -> Vec<&'static str> {
+    ["slurmctld", "slurmd", "sbatch", "munged", "parallel"]
         .into_iter()
         .filter(|b| find(b).is_none())
-        .collect();
+        .collect()
+}
+
+fn install() -> Result<()> {
+    let missing = missing();
     if missing.is_empty() {
         return Ok(());
     }

@@ -54,3 +54,7 @@ bench-train preset="paper" rounds="3" steps="6":
 fwi-parallel K preset="default" out="target/fwi-parallel":
     cargo build --package memprior
     tools/slurm/parallel.sh --shards {{K}} --preset {{preset}} --out {{out}} --memprior ${CARGO_TARGET_DIR:-target}/debug/memprior
+
+# The paper preset end to end on this machine into data/paper/ (resumable; see cargo xtask paper).
+paper preset="paper":
+    cargo xtask paper --preset {{preset}}

@@ -7,6 +7,7 @@
 //! cargo xtask report              setup + build + notebooks + experiments → reports/index.html
 //! cargo xtask test                setup + cargo test + Slurm test + notebooks + report + headless-browser check
 //! cargo xtask slurm               tools/slurm/ on a real single-node Slurm cluster, against a single run
+//! cargo xtask paper [--preset P]  the FWI experiment end to end into a committed bundle (data/paper/), resumable
 //! cargo xtask doctor              what the two commands need and what is missing, each with its fix
 //! ```
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod paper;
 mod slurm;
 
 type Result<T> = std::result::Result<T, String>;
@@ -725,7 +727,7 @@ fn doctor() -> Result<()> {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | doctor | notebooks | report [--preset default|quick] | slurm | test>"
+    "usage: cargo xtask <setup [--browser] | doctor | notebooks | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
         .into()
 }
 
@@ -755,6 +757,7 @@ fn main() {
         }
         Some("test") => test(),
         Some("slurm") => slurm::slurm(true),
+        Some("paper") => paper::paper(&args[1..]),
         Some("doctor") => doctor(),
         _ => Err(usage()),
     };

@@ -177,6 +177,34 @@ fn equations_html() -> String {
     ) else {
         return "<p>docs/equations.md not found.</p>".into();
     };
+    markdown_table_html(&md)
+}
+
+/// The README's section "Differences from the authors' code" (embedded at build time): its
+/// paragraphs and its table, as HTML.
+fn differences_html() -> String {
+    const README: &str = include_str!("../../../README.md");
+    let Some(start) = README.find("## Differences from the authors' code") else {
+        return "<p>The README has no section on the differences from the authors' code.</p>"
+            .into();
+    };
+    let section = &README[start..];
+    let body = section.find("\n## ").map_or(section, |end| &section[..end]);
+    let intro: Vec<&str> = body
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('|'))
+        .collect();
+    let paragraph = intro.join(" ");
+    format!(
+        "<p>{}</p>{}",
+        html_escape(paragraph.trim()).replace('`', ""),
+        markdown_table_html(body)
+    )
+}
+
+/// The pipe tables of a Markdown text as one HTML table (the first row is the header).
+fn markdown_table_html(md: &str) -> String {
     let mut html = String::from("<table>");
     let mut header = true;
     for line in md.lines().filter(|l| l.trim_start().starts_with('|')) {
@@ -359,7 +387,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         "<h1>On the role of memorization in learned priors for geophysical inverse problems</h1>\
          <p class=\"meta\">An executable companion to Siahkoohi &amp; Sabeddu (2026). Every number below is recomputed by \
          <code>cargo xtask report</code>; every equation is derived and checked in a notebook.</p>\
-         <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a>\
+         <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a><a href=\"#differences\">Differences from the authors' code</a>\
          <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"equations.html\">Equations page</a><a href=\"performance.html\">Performance</a>\
          <a href=\"#tables\">Tables</a><a href=\"#provenance\">Provenance</a></nav>\
          <p>The claim: a prior trained on few examples memorizes them, and the posterior then collapses onto the training set, \
@@ -429,6 +457,11 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         body,
         "<h2 id=\"equations\">Equations</h2>{}",
         equations_html()
+    );
+    let _ = write!(
+        body,
+        "<h2 id=\"differences\">Differences from the authors' code</h2>{}",
+        differences_html()
     );
     body.push_str("<h2 id=\"tables\">Tables</h2><ul>");
     for t in [
@@ -535,4 +568,25 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         eprintln!("  {k:<40} {v:8.2} s");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_differences_section_comes_from_the_readme_with_every_row() {
+        let html = differences_html();
+        assert!(html.starts_with("<p>Read side by side"), "{html}");
+        assert!(html.contains("<th>topic</th>") && html.contains("conj(A)"));
+        // Header plus one row per difference; the section ends before the next heading.
+        let readme = include_str!("../../../README.md");
+        let section = &readme[readme
+            .find("## Differences from the authors' code")
+            .unwrap()..];
+        let section = &section[..section.find("\n## ").unwrap()];
+        let rows = section.lines().filter(|l| l.starts_with('|')).count() - 1;
+        assert_eq!(html.matches("<tr>").count(), rows);
+        assert!(!html.contains("## Report"));
+    }
 }

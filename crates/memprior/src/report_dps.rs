@@ -207,7 +207,7 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     let last = experiments::memprior_core::diffusion::NoiseSchedule::paper().steps() - 1;
     let steps: Vec<f64> = r.levels.iter().map(|t| (last - t) as f64).collect();
     let mut misfit_plots = String::new();
-    for variant in [Variant::Paper, Variant::Chung] {
+    for variant in Variant::EVERY {
         let mut curves = Vec::new();
         for grp in r.groups.iter().filter(|g| g.variant == variant) {
             curves.push(Series::line(
@@ -227,6 +227,9 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
         let title = match variant {
             Variant::Paper => "Mean misfit Φ(x̂₀), the paper's DPS variant",
             Variant::Chung => "Mean misfit Φ(x̂₀), Chung et al.'s DPS",
+            Variant::PaperAuthors => {
+                "Mean misfit Φ(x̂₀) before each step over the first 4 samples, the paper's variant as the authors run it"
+            }
         };
         let p = figures::series_plot(
             curves,

@@ -39,6 +39,15 @@ pub trait Misfit {
     /// # Errors
     /// When Φ cannot be evaluated at x.
     fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error>;
+
+    /// Φ(x) alone (by default through [`Misfit::misfit_gradient`]; override when the value is
+    /// cheaper than the gradient, as a forward solve is next to forward and adjoint solves).
+    ///
+    /// # Errors
+    /// When Φ cannot be evaluated at x.
+    fn misfit(&self, x: &[f64]) -> Result<f64, Self::Error> {
+        Ok(self.misfit_gradient(x)?.0)
+    }
 }
 
 impl<F: JacobianAction> Misfit for GaussianLikelihood<F> {
@@ -188,6 +197,72 @@ where
         }
     }
     let final_misfit = misfit.misfit_gradient(&x)?.0;
+    Ok(DpsTrace {
+        x,
+        misfit_trace: trace,
+        final_misfit,
+    })
+}
+
+/// The paper's variant exactly as the authors' script runs it (luqigroup/mempost,
+/// `helmholtz_dps_comparison_c64.py`), from `x_start` at level T − 1. Per level t:
+///
+/// 1. x̂₀ and ε at (x, t); at recorded levels Φ(x̂₀) of this estimate, taken *before* the step;
+/// 2. the DDIM step to level t − 1 (x̂₀ itself at t = 0);
+/// 3. re-denoise with the network's ε at the *old* level t but ᾱ of level max(t − 1, 0):
+///    x̂₀′ = (x − √(1 − ᾱ) ε(x, t)) / √ᾱ — also after the last step;
+/// 4. move by `step` along ∇Φ(x̂₀′).
+///
+/// [`dps_paper`] differs in steps 1 and 3: it records Φ after the step, and re-denoises at level
+/// t − 1 with that level's own ε (the sample itself after the last step).
+///
+/// # Errors
+/// The misfit's error, at the first evaluation that fails.
+///
+/// # Panics
+/// When `step` fails [`StepSize::validate`] (e.g. a per-level list shorter than T).
+pub fn dps_paper_authors<D, M>(
+    denoiser: &D,
+    misfit: &M,
+    step: &StepSize,
+    x_start: &[f64],
+    record_every: usize,
+) -> Result<DpsTrace, M::Error>
+where
+    D: Denoiser + ?Sized,
+    M: Misfit + ?Sized,
+{
+    let schedule = denoiser.schedule();
+    check_step(step, schedule.steps());
+    let mut x = x_start.to_vec();
+    let mut trace = Vec::new();
+    for t in (0..schedule.steps()).rev() {
+        let (x0, eps) = denoiser.x0_and_epsilon(&single(&x), t);
+        if record(record_every, t) {
+            trace.push((t, misfit.misfit(x0.row(0))?));
+        }
+        x = if t > 0 {
+            let ab_prev = schedule.alpha_bar_prev(t);
+            x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt())
+                .row(0)
+                .to_vec()
+        } else {
+            x0.row(0).to_vec()
+        };
+        let (_, eps_now) = denoiser.x0_and_epsilon(&single(&x), t);
+        let ab = schedule.alpha_bar(t.saturating_sub(1));
+        let (a, b) = (ab.sqrt(), (1.0 - ab).sqrt());
+        let x0_now: Vec<f64> = x
+            .iter()
+            .zip(eps_now.row(0))
+            .map(|(xi, ei)| (xi - b * ei) / a)
+            .collect();
+        let (phi, g) = misfit.misfit_gradient(&x0_now)?;
+        for (xi, di) in x.iter_mut().zip(step.displacement(t, phi, &g)) {
+            *xi -= di;
+        }
+    }
+    let final_misfit = misfit.misfit(&x)?;
     Ok(DpsTrace {
         x,
         misfit_trace: trace,

@@ -22,7 +22,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use samplers::GaussianLikelihood;
 use samplers::diffusion::{DdpmStep, standard_normal};
-use samplers::dps::{StepSize, dps_paper, dps_through_denoiser};
+use samplers::dps::{Misfit, StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 use samplers::lookup_weights;
 
 const D: usize = 3;
@@ -328,4 +328,54 @@ fn paper_dps_frequencies_leave_the_lookup_posterior_outside_its_step_window() {
             "ζ = {zeta}: expected DPS to miss the lookup posterior, TV {tv}"
         );
     }
+}
+
+#[test]
+fn the_authors_paper_variant_is_ddim_with_their_re_denoise_and_a_pre_step_trace() {
+    // Without guidance (ζ = 0) both paper variants are plain DDIM, step for step; the authors'
+    // trace is Φ of the DDIM estimate x̂₀(x_t, t) taken before the step, recomputed here.
+    let (train, lik) = memorized_problem(&[1.3, -0.2], 0.3);
+    let den = MemorizedDenoiser::new(train.clone(), NoiseSchedule::paper());
+    let x_start = [0.4, -0.9];
+    let ours = dps_paper(&den, &lik, &StepSize::Normalized(0.0), &x_start, 10).unwrap();
+    let theirs = dps_paper_authors(&den, &lik, &StepSize::Normalized(0.0), &x_start, 10).unwrap();
+    assert_eq!(ours.x, theirs.x, "unguided, both are the same DDIM path");
+    let mut x = x_start.to_vec();
+    let mut expected = Vec::new();
+    let s = NoiseSchedule::paper();
+    for t in (0..s.steps()).rev() {
+        let (x0, eps) = memprior_core::diffusion::Denoiser::x0_and_epsilon(
+            &den,
+            &Batch::new(2, x.clone()).unwrap(),
+            t,
+        );
+        if t % 10 == 0 {
+            expected.push((t, lik.misfit(x0.row(0)).unwrap()));
+        }
+        let ab = s.alpha_bar_prev(t);
+        x = (0..2)
+            .map(|i| ab.sqrt() * x0.row(0)[i] + (1.0 - ab).sqrt() * eps.row(0)[i])
+            .collect();
+    }
+    assert_eq!(theirs.misfit_trace.len(), expected.len());
+    for ((t, a), (u, b)) in theirs.misfit_trace.iter().zip(&expected) {
+        assert_eq!(t, u);
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+            "t = {t}: {a} vs {b}"
+        );
+    }
+    // Guided, the re-denoise differs (ε at the old level, ᾱ of the new one), so do the paths,
+    // yet with the memorized prior the authors' variant also ends within ζ of a training point.
+    let zeta = 0.035;
+    let guided_ours = dps_paper(&den, &lik, &StepSize::Normalized(zeta), &x_start, 10).unwrap();
+    let guided = dps_paper_authors(&den, &lik, &StepSize::Normalized(zeta), &x_start, 10).unwrap();
+    assert_ne!(guided.x, guided_ours.x);
+    let rows: Vec<Vec<f64>> = train.iter().map(<[f64]>::to_vec).collect();
+    let nb = ratios(&[guided.x.clone()], &rows).unwrap();
+    assert!(
+        nb[0].d1 <= zeta + 1e-6,
+        "ends {} from the training set",
+        nb[0].d1
+    );
 }

@@ -34,7 +34,7 @@ use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use samplers::diffusion::{DdpmStep, standard_normal};
-use samplers::dps::{StepSize, dps_paper, dps_through_denoiser};
+use samplers::dps::{StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 use serde::{Deserialize, Serialize};
 
 use super::posterior::{self, LinearizedSummary, NormalizedMisfit};
@@ -42,9 +42,9 @@ use super::prior::{PriorConfig, PriorError, PriorKind, normalized_training, trai
 use super::{FwiDatasets, KlMisfit, ZScore, add_noise};
 pub use super::{quick_geometry, report_geometry};
 
-/// The two DPS variants.
+/// The DPS variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Variant {
     /// DDIM step, re-denoise, fixed-length move along ∇Φ(x̂₀)/‖∇Φ(x̂₀)‖ (the paper's runs).
     Paper,
@@ -52,17 +52,24 @@ pub enum Variant {
     /// gradient it pulls back is the same (s + 1e−5) ⊙ ∇_z Φ as the paper's (the offset is
     /// negligible next to the z-score scales).
     Chung,
+    /// The paper's variant exactly as the authors' script runs it
+    /// ([`samplers::dps::dps_paper_authors`]): re-denoise with ε at the old level and ᾱ of the
+    /// new one (also at t = 0), misfit trace taken before the step over the first 4 samples.
+    PaperAuthors,
 }
 
 impl Variant {
-    /// Both, the paper's first.
+    /// The presets' variants, the paper's first.
     pub const ALL: [Variant; 2] = [Variant::Paper, Variant::Chung];
+    /// Every variant (`--variants` accepts each).
+    pub const EVERY: [Variant; 3] = [Variant::Paper, Variant::Chung, Variant::PaperAuthors];
 
     /// Name in files and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Paper => "paper",
             Variant::Chung => "chung",
+            Variant::PaperAuthors => "paper-authors",
         }
     }
 
@@ -71,10 +78,10 @@ impl Variant {
     /// # Errors
     /// An unknown name.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        Self::ALL
+        Self::EVERY
             .into_iter()
             .find(|v| v.name() == s)
-            .ok_or_else(|| ConfigError::new("variants", "must be paper or chung", s))
+            .ok_or_else(|| ConfigError::new("variants", "must be paper, chung or paper-authors", s))
     }
 }
 
@@ -202,10 +209,13 @@ impl DpsConfig {
                 return Err(ConfigError::new(key, "must be a finite number ≥ 0", v));
             }
         }
-        if self.variants.contains(&Variant::Paper) && self.samples == 0 {
+        if (self.variants.contains(&Variant::Paper)
+            || self.variants.contains(&Variant::PaperAuthors))
+            && self.samples == 0
+        {
             return Err(ConfigError::new(
                 "samples",
-                "must be ≥ 1 when the paper variant runs",
+                "must be ≥ 1 when the paper (or paper-authors) variant runs",
                 0,
             ));
         }
@@ -235,7 +245,7 @@ impl DpsConfig {
     /// Samples per (prior, N) of a variant.
     pub fn count(&self, variant: Variant) -> usize {
         match variant {
-            Variant::Paper => self.samples,
+            Variant::Paper | Variant::PaperAuthors => self.samples,
             Variant::Chung => self.samples_chung,
         }
     }
@@ -301,6 +311,7 @@ impl Job {
         let v = match self.variant {
             Variant::Paper => 1u64,
             Variant::Chung => 2,
+            Variant::PaperAuthors => 3,
         };
         [self.n as u64, k, v, self.index as u64]
             .into_iter()
@@ -529,6 +540,13 @@ pub fn run_job(
     let start = standard_normal(1, den.dim(), &mut rng).row(0).to_vec();
     let trace = match job.variant {
         Variant::Paper => dps_paper(
+            den,
+            &misfit,
+            &StepSize::Normalized(cfg.zeta),
+            &start,
+            cfg.record_every,
+        ),
+        Variant::PaperAuthors => dps_paper_authors(
             den,
             &misfit,
             &StepSize::Normalized(cfg.zeta),
@@ -1040,8 +1058,13 @@ pub fn analyse(
             .map(|(a, b)| (a - b).abs())
             .collect();
         let levels = recs[0].trace.len();
+        // The authors average their trace over the first 4 samples only.
+        let traced = match variant {
+            Variant::PaperAuthors => &recs[..recs.len().min(4)],
+            _ => &recs[..],
+        };
         let mean_trace = (0..levels)
-            .map(|i| recs.iter().map(|r| r.trace[i]).sum::<f64>() / recs.len() as f64)
+            .map(|i| traced.iter().map(|r| r.trace[i]).sum::<f64>() / traced.len() as f64)
             .collect();
         groups.push(Group {
             kind,

@@ -268,6 +268,18 @@ impl KlMisfit<'_> {
         Ok((phi, self.kl.adjoint(&grad_m, g.nx, g.nz)?))
     }
 
+    /// Φ(z) alone: one forward solve per source, no adjoint.
+    pub fn misfit(&self, z: &[f64]) -> Result<f64, HelmholtzError> {
+        let d = self.op.forward(&self.model(z)?)?;
+        let mut sum = 0.0;
+        for j in 0..d.ncols() {
+            for i in 0..d.nrows() {
+                sum += (d[(i, j)] - self.data[(i, j)]).norm_sqr();
+            }
+        }
+        Ok(0.5 * sum / (self.sigma_d * self.sigma_d))
+    }
+
     /// Φ and ∇_z̃ Φ at z = μ + s ⊙ z̃.
     pub fn misfit_gradient_normalized(
         &self,

@@ -36,6 +36,10 @@ impl Misfit for NormalizedMisfit<'_> {
             .collect();
         Ok((phi, g))
     }
+
+    fn misfit(&self, zt: &[f64]) -> Result<f64, HelmholtzError> {
+        self.misfit.misfit(&self.zscore.denormalize(zt))
+    }
 }
 
 /// F(z̃) = [Re d; Im d] of the model m(μ + s ⊙ z̃): the forward map the linearised mixture needs.

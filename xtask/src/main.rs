@@ -380,6 +380,19 @@ fn memprior_binary() -> PathBuf {
     target_dir().join("debug").join("memprior")
 }
 
+/// Build the memprior command (`always`, or when the binary is missing) and return its path.
+fn build_memprior(always: bool, what: &str) -> Result<PathBuf> {
+    if always || !memprior_binary().is_file() {
+        run(
+            Command::new("cargo")
+                .args(["build", "--package", "memprior"])
+                .current_dir(root()),
+            what,
+        )?;
+    }
+    Ok(memprior_binary())
+}
+
 /// Measure the Helmholtz solvers (both presets) and the SciPy baseline side by side; returns the
 /// directory of the CSV files for the report's performance page.
 fn performance() -> Result<PathBuf> {
@@ -421,14 +434,7 @@ fn report(preset: &str, build: bool) -> Result<()> {
     let t0 = Instant::now();
     setup(false)?;
     let t = Instant::now();
-    if build || !memprior_binary().is_file() {
-        run(
-            Command::new("cargo")
-                .args(["build", "--package", "memprior"])
-                .current_dir(root()),
-            "build the memprior command",
-        )?;
-    }
+    build_memprior(build, "build the memprior command")?;
     let build_secs = t.elapsed().as_secs_f64();
     let mut timings = notebooks()?;
     timings.insert("build memprior".into(), build_secs);

@@ -10,7 +10,7 @@
 //! time of each stage in every session, appended as sessions resume. Network weights stay in the
 //! weight cache (lost weights retrain deterministically, bit for bit).
 
-use super::{Result, memprior_binary, root, run};
+use super::{Result, root, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -122,13 +122,7 @@ pub fn paper(args: &[String]) -> Result<()> {
         None => cores,
     };
     let started = Instant::now();
-    run(
-        Command::new("cargo")
-            .args(["build", "--package", "memprior"])
-            .current_dir(root()),
-        "build the memprior command",
-    )?;
-    let bin = memprior_binary();
+    let bin = super::build_memprior(true, "build the memprior command")?;
     let ns: Vec<String> = stdout_of(
         Command::new(&bin)
             .args(["fwi", "--preset", &preset, "--print-n-values", "--out"])

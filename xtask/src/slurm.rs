@@ -11,7 +11,7 @@
 //! (`just fwi-parallel K`), with 3 shards.
 //! The daemons this command started are stopped by their pids on the way out, whatever happened.
 
-use super::{Result, memprior_binary, root, run, target_dir};
+use super::{Result, root, run, target_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -371,15 +371,7 @@ pub fn slurm(build: bool) -> Result<()> {
         );
     }
     install()?;
-    if build || !memprior_binary().is_file() {
-        run(
-            Command::new("cargo")
-                .args(["build", "--package", "memprior"])
-                .current_dir(root()),
-            "build the memprior command",
-        )?;
-    }
-    let bin = memprior_binary();
+    let bin = super::build_memprior(build, "build the memprior command")?;
     let work = target_dir().join("slurm-test");
     let _ = std::fs::remove_dir_all(work.join("runs"));
     let runs = work.join("runs");

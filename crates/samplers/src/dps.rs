@@ -152,8 +152,13 @@ fn single(x: &[f64]) -> Batch {
 /// The deterministic DDIM step of one point (the same update as [`crate::diffusion::DdimStep`]).
 fn ddim<D: Denoiser + ?Sized>(denoiser: &D, x: &[f64], t: usize) -> Vec<f64> {
     let (x0, eps) = denoiser.x0_and_epsilon(&single(x), t);
+    ddim_from(denoiser, &x0, &eps, t)
+}
+
+/// The DDIM step from level t given the denoiser's x̂₀ and ε there.
+fn ddim_from<D: Denoiser + ?Sized>(denoiser: &D, x0: &Batch, eps: &Batch, t: usize) -> Vec<f64> {
     let ab_prev = denoiser.schedule().alpha_bar_prev(t);
-    x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt())
+    x0.axpby(ab_prev.sqrt(), eps, (1.0 - ab_prev).sqrt())
         .row(0)
         .to_vec()
 }
@@ -241,14 +246,8 @@ where
         if record(record_every, t) {
             trace.push((t, misfit.misfit(x0.row(0))?));
         }
-        x = if t > 0 {
-            let ab_prev = schedule.alpha_bar_prev(t);
-            x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt())
-                .row(0)
-                .to_vec()
-        } else {
-            x0.row(0).to_vec()
-        };
+        // At t = 0, ᾱ_{−1} = 1 and the step returns x̂₀ itself.
+        x = ddim_from(denoiser, &x0, &eps, t);
         let (_, eps_now) = denoiser.x0_and_epsilon(&single(&x), t);
         let ab = schedule.alpha_bar(t.saturating_sub(1));
         let (a, b) = (ab.sqrt(), (1.0 - ab).sqrt());

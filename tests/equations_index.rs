@@ -1,7 +1,12 @@
-//! `docs/equations.md` must index every equation label of the theory, and every Rust item,
-//! notebook and test it names must exist.
+//! `docs/equations.md` must index every equation label of the theory, and every row must be
+//! true: its Rust items compile (the `use`s below are generated from the index by `build.rs`), its
+//! notebooks state the label and assert a `Checks` row tagged with it, and its tests are `#[test]`
+//! functions. The checks themselves are unit-tested on a broken sample index in `src/rows.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use workspace_checks::{index, rows};
+
+include!(concat!(env!("OUT_DIR"), "/index_items.rs"));
 
 fn root() -> PathBuf {
     // The runtime value: a target directory shared by several clones may hold a binary built
@@ -10,8 +15,12 @@ fn root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
-        .unwrap()
+        .expect("the tests package sits inside the workspace")
         .to_path_buf()
+}
+
+fn index_text() -> String {
+    std::fs::read_to_string(root().join("docs/equations.md")).expect("docs/equations.md exists")
 }
 
 /// Labels of `../shared/spec/THEORY.md` when the shared folder sits beside the clone (as on the
@@ -48,97 +57,41 @@ fn theory_labels() -> Vec<String> {
     }
 }
 
-fn rows() -> Vec<Vec<String>> {
-    let md = std::fs::read_to_string(root().join("docs/equations.md"))
-        .expect("docs/equations.md exists");
-    md.lines()
-        .filter(|l| l.starts_with("| `eq:") || l.starts_with("| Figure") || l.starts_with("| FWI"))
-        .map(|l| {
-            l.trim()
-                .trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
-        .collect()
-}
-
-fn backticked(cell: &str) -> Vec<String> {
-    cell.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(String::from)
-        .collect()
-}
-
 #[test]
-fn every_theory_label_is_indexed_or_listed_as_pending() {
-    let md = std::fs::read_to_string(root().join("docs/equations.md")).unwrap();
-    let (indexed, pending) = md
+fn every_theory_label_is_indexed_once_or_listed_as_pending() {
+    let md = index_text();
+    let (_, pending) = md
         .split_once("Not yet implemented")
         .expect("a pending list");
+    let rows = index::parse(&md).unwrap_or_else(|e| panic!("{e:#?}"));
     let labels = theory_labels();
     assert!(
         labels.len() >= 10,
         "expected the ten labels of THEORY.md, found {labels:?}"
     );
     for label in labels {
-        let in_table = indexed.contains(&format!("`{label}`"));
+        let in_table = rows.iter().filter(|r| r.label == label).count();
         let listed = pending.contains(&format!("`{label}`"));
         assert!(
-            in_table ^ listed,
-            "{label}: must appear exactly once, in the table or in the pending list"
+            (in_table == 1) ^ listed,
+            "{label}: must appear exactly once, in the table ({in_table} rows) or in the pending list"
         );
     }
+    let mut all: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    all.sort_unstable();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), n, "labels must be unique");
 }
 
 #[test]
-fn every_indexed_item_notebook_and_test_exists() {
-    let rows = rows();
-    assert!(rows.len() >= 8, "{rows:?}");
-    for row in rows {
-        assert_eq!(row.len(), 5, "row {row:?} must have 5 columns");
-        for item in backticked(&row[2]) {
-            let mut parts = item.split("::");
-            let krate = parts.next().unwrap();
-            let names: Vec<&str> = parts.collect();
-            // The crate `memprior_core` lives in crates/core.
-            let dir = if krate == "memprior_core" {
-                "core"
-            } else {
-                krate
-            };
-            let src = root().join("crates").join(dir).join("src");
-            assert!(src.is_dir(), "{item}: crate {krate} not found");
-            let all = read_tree(&src);
-            let last = names.last().copied().unwrap_or(krate);
-            let defined = ["struct", "enum", "fn", "trait", "mod", "type"]
-                .iter()
-                .any(|kw| all.contains(&format!("pub {kw} {last}")))
-                || all.contains(&format!("fn {last}("))
-                || all.contains(&format!("pub use {last}"))
-                || all.contains(&format!("{last},"))
-                || all.contains(&format!("{last}}}"));
-            assert!(
-                defined,
-                "{item}: `{last}` is not defined in crates/{krate}/src"
-            );
-        }
-        for path in backticked(&row[3]).into_iter().chain(backticked(&row[4])) {
-            assert!(root().join(&path).is_file(), "{path} does not exist");
-        }
-    }
-}
-
-fn read_tree(dir: &Path) -> String {
-    let mut out = String::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.push_str(&read_tree(&p));
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push_str(&std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    out
+fn every_row_is_true_in_its_notebooks_and_tests() {
+    let rows = index::parse(&index_text()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert!(rows.len() >= 20, "{rows:?}");
+    let problems = rows::problems(&root(), &rows);
+    assert!(
+        problems.is_empty(),
+        "docs/equations.md makes claims that do not hold:\n{}",
+        problems.join("\n")
+    );
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask setup [--browser]   install what is missing (venv, evcxr kernel, Chromium), idempotently
-//! cargo xtask notebooks           execute every notebook headless, fail on any error or panic, export HTML
+//! cargo xtask notebooks [NN…]     execute every notebook (or those named by prefix) headless, fail on any error or panic, export HTML
 //! cargo xtask report              setup + build + notebooks + experiments → reports/index.html
 //! cargo xtask test                setup + cargo test + Slurm test + notebooks + report + headless-browser check
 //! cargo xtask slurm               tools/slurm/ on a real single-node Slurm cluster, against a single run
@@ -235,6 +235,12 @@ fn notebook_paths() -> Result<Vec<PathBuf>> {
     Ok(nbs)
 }
 
+fn stem_of(nb: &Path) -> String {
+    nb.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
 /// Problems in an executed notebook: error outputs, and panics that evcxr reports on stderr only.
 fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(executed)
@@ -285,23 +291,34 @@ fn notebook_problems(executed: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Execute every notebook; returns stage timings. HTML goes to `target/notebooks/html`.
-fn notebooks() -> Result<BTreeMap<String, f64>> {
+/// Execute every notebook (or those whose names start with one of `only`); returns stage
+/// timings. HTML goes to `target/notebooks/html`.
+fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
     let out = target_dir().join("notebooks");
     let (executed_dir, html_dir) = (out.join("executed"), out.join("html"));
     std::fs::create_dir_all(&executed_dir).map_err(|e| e.to_string())?;
-    if html_dir.exists() {
+    // A partial run keeps the other notebooks' pages.
+    if html_dir.exists() && only.is_empty() {
         std::fs::remove_dir_all(&html_dir).map_err(|e| e.to_string())?;
     }
     std::fs::create_dir_all(&html_dir).map_err(|e| e.to_string())?;
     let mut timings = BTreeMap::new();
     let mut failures = Vec::new();
-    for nb in notebook_paths()? {
-        let stem = nb
-            .file_stem()
-            .expect("notebook file")
-            .to_string_lossy()
-            .to_string();
+    let paths = notebook_paths()?;
+    let unknown: Vec<&String> = only
+        .iter()
+        .filter(|o| !paths.iter().any(|p| stem_of(p).starts_with(o.as_str())))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "no notebook starts with {unknown:?}: name them by prefix, for example `cargo xtask notebooks 02 07`"
+        ));
+    }
+    for nb in paths {
+        let stem = stem_of(&nb);
+        if !only.is_empty() && !only.iter().any(|o| stem.starts_with(o.as_str())) {
+            continue;
+        }
         let t = Instant::now();
         let tmp = evcxr_tmp_root().join(&stem);
         std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
@@ -436,7 +453,7 @@ fn report(preset: &str, build: bool) -> Result<()> {
     let t = Instant::now();
     build_memprior(build, "build the memprior command")?;
     let build_secs = t.elapsed().as_secs_f64();
-    let mut timings = notebooks()?;
+    let mut timings = notebooks(&[])?;
     timings.insert("build memprior".into(), build_secs);
     let t = Instant::now();
     let perf = performance()?;
@@ -733,7 +750,7 @@ fn doctor() -> Result<()> {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | doctor | notebooks | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
+    "usage: cargo xtask <setup [--browser] | doctor | notebooks [NN…] | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
         .into()
 }
 
@@ -750,7 +767,7 @@ fn main() {
                     "build the memprior command (notebook 06 runs it)",
                 )
             })
-            .and_then(|_| notebooks())
+            .and_then(|_| notebooks(&args[1..]))
             .map(|_| ()),
         Some("report") => {
             let preset = args

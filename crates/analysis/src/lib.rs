@@ -3,7 +3,8 @@
 //!
 //! - [`effective_components`]: exp(H(π)) for component weights π ([eq:gmm-posterior]);
 //! - [`sigma_crit`]: the dominance heuristic σ_crit = √(δ γ / ‖F'‖) of the authors' code
-//!   ([eq:linearized-posterior]);
+//!   ([eq:linearized-posterior]), with δ the mean nearest-neighbour distance, or the authors'
+//!   nominal spacing through [`sigma_crit_with_spacing`] and [`nominal_spacing`];
 //! - [`GridDistances`]: total variation, Hellinger and KL(exact ‖ linearised) between two
 //!   log-densities on one grid, computed in log space;
 //! - [`memorization`]: the memorization ratio r with its null and leave-one-out controls
@@ -20,26 +21,55 @@ pub fn effective_components(weights: &[f64]) -> f64 {
     entropy(weights).exp()
 }
 
-/// The collapse scale σ_crit = √(δ γ / ‖F'‖).
+/// The collapse scale σ_crit = √(δ γ / ‖F'‖), with δ the mean distance from each training point
+/// to its nearest neighbour (for an equispaced 1-D set, the spacing).
 ///
-/// δ is the mean distance from each training point to its nearest neighbour (for an equispaced
-/// 1-D pool, the spacing) and ‖F'‖ the mean spectral norm of the Jacobian over the training
-/// points. Below σ_crit one component dominates the posterior.
+/// ‖F'‖ is the mean spectral norm of the Jacobian over the training points. Below σ_crit one
+/// component dominates the posterior. The authors' code takes δ as the nominal spacing of the
+/// pool instead: [`sigma_crit_with_spacing`] with [`nominal_spacing`].
 pub fn sigma_crit<F: JacobianAction>(
     op: &F,
     training: &[Vec<f64>],
     gamma: f64,
 ) -> Result<f64, ConfigError> {
+    let delta = mean_nearest_neighbour_distance(training)?;
+    sigma_crit_with_spacing(op, training, gamma, delta)
+}
+
+/// σ_crit = √(δ γ / ‖F'‖) for a given spacing δ.
+pub fn sigma_crit_with_spacing<F: JacobianAction>(
+    op: &F,
+    training: &[Vec<f64>],
+    gamma: f64,
+    delta: f64,
+) -> Result<f64, ConfigError> {
     memprior_core::error::positive("gamma", gamma)?;
+    memprior_core::error::positive("delta", delta)?;
+    if training.is_empty() {
+        return Err(ConfigError::new(
+            "training_points",
+            "σ_crit needs at least one training point",
+            0,
+        ));
+    }
+    let jac_norm = training
+        .iter()
+        .map(|x| spectral_norm(&op.jacobian(x)))
+        .sum::<f64>()
+        / training.len() as f64;
+    Ok((delta * gamma / jac_norm).sqrt())
+}
+
+/// The mean distance from each point to its nearest neighbour.
+pub fn mean_nearest_neighbour_distance(training: &[Vec<f64>]) -> Result<f64, ConfigError> {
     if training.len() < 2 {
         return Err(ConfigError::new(
             "training_points",
-            "σ_crit needs at least two training points",
+            "a nearest-neighbour spacing needs at least two training points",
             training.len(),
         ));
     }
-    let n = training.len() as f64;
-    let delta = training
+    Ok(training
         .iter()
         .enumerate()
         .map(|(i, a)| {
@@ -51,13 +81,27 @@ pub fn sigma_crit<F: JacobianAction>(
                 .fold(f64::INFINITY, f64::min)
         })
         .sum::<f64>()
-        / n;
-    let jac_norm = training
-        .iter()
-        .map(|x| spectral_norm(&op.jacobian(x)))
-        .sum::<f64>()
-        / n;
-    Ok((delta * gamma / jac_norm).sqrt())
+        / training.len() as f64)
+}
+
+/// The nominal spacing (hi − lo)/(N − 1) of N points spread over [lo, hi], the δ of the authors'
+/// code (6/(N − 1) on their pool [−3, 3]).
+pub fn nominal_spacing(lo: f64, hi: f64, n: usize) -> Result<f64, ConfigError> {
+    if n < 2 {
+        return Err(ConfigError::new(
+            "n_train",
+            "a nominal spacing needs at least two points",
+            n,
+        ));
+    }
+    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+        return Err(ConfigError::new(
+            "pool",
+            "needs finite bounds with hi > lo",
+            format!("[{lo}, {hi}]"),
+        ));
+    }
+    Ok((hi - lo) / (n - 1) as f64)
 }
 
 /// Largest singular value of a dense matrix.

@@ -15,3 +15,45 @@ fn sigma_crit_matches_hand_computation_on_an_equispaced_pool() {
     assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
     assert!(sigma_crit(&Cubic1d::default(), &pts[..1], 0.3).is_err());
 }
+
+#[test]
+fn the_two_spacings_differ_where_floor_linspace_spaces_the_points_unevenly() {
+    use analysis::{mean_nearest_neighbour_distance, nominal_spacing, sigma_crit_with_spacing};
+    // N = 20 of a 100-point pool on [−3, 3], chosen as the sweep chooses them.
+    let pool = linspace(-3.0, 3.0, 100);
+    let idx: Vec<usize> = linspace(0.0, 99.0, 20)
+        .iter()
+        .map(|v| v.floor() as usize)
+        .collect();
+    let pts: Vec<Vec<f64>> = idx.iter().map(|&i| vec![pool[i]]).collect();
+    // Nearest-neighbour distances by hand: the gaps between consecutive chosen indices, each
+    // point taking the smaller of its two gaps.
+    let gaps: Vec<f64> = idx
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64 * 6.0 / 99.0)
+        .collect();
+    let nn: f64 = (0..20)
+        .map(|i| match i {
+            0 => gaps[0],
+            19 => gaps[18],
+            _ => gaps[i - 1].min(gaps[i]),
+        })
+        .sum::<f64>()
+        / 20.0;
+    let ours = mean_nearest_neighbour_distance(&pts).unwrap();
+    assert!((ours - nn).abs() < 1e-14, "{ours} vs {nn}");
+    let nominal = nominal_spacing(-3.0, 3.0, 20).unwrap();
+    assert!((nominal - 6.0 / 19.0).abs() < 1e-15);
+    let op = Cubic1d::default();
+    let (a, b) = (
+        sigma_crit(&op, &pts, 0.3).unwrap(),
+        sigma_crit_with_spacing(&op, &pts, 0.3, nominal).unwrap(),
+    );
+    // σ_crit ∝ √δ, so the ratio is √(δ_ours/δ_nominal): below one (a point's nearest gap is the
+    // smaller of two), within a few per cent.
+    assert!((a / b - (nn / nominal).sqrt()).abs() < 1e-14);
+    assert!(a < b && a / b > 0.97, "{a} vs {b}");
+    assert!(nominal_spacing(1.0, 1.0, 5).is_err());
+    assert!(nominal_spacing(-3.0, 3.0, 1).is_err());
+    assert!(sigma_crit_with_spacing(&op, &pts, 0.3, 0.0).is_err());
+}

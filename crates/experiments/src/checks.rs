@@ -4,6 +4,17 @@
 
 use crate::html::display_html;
 
+/// How a check's library value must relate to its independent value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// |independent − library| ≤ tolerance.
+    Within,
+    /// library ≤ independent (a bound a stated conclusion puts on the value).
+    AtMost,
+    /// library ≥ independent.
+    AtLeast,
+}
+
 /// One comparison of an independent value with the library's.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -13,19 +24,29 @@ pub struct Check {
     pub independent: f64,
     /// The library's value.
     pub library: f64,
-    /// Allowed |independent − library| (derived next to the check in the notebook).
+    /// Allowed |independent − library| (derived next to the check in the notebook); 0 for bounds.
     pub tolerance: f64,
+    /// Agreement within the tolerance, or a one-sided bound.
+    pub relation: Relation,
 }
 
 impl Check {
-    /// |independent − library|.
+    /// |independent − library| for an agreement; by how much a bound is violated (0 if held).
     pub fn error(&self) -> f64 {
-        (self.independent - self.library).abs()
+        match self.relation {
+            Relation::Within => (self.independent - self.library).abs(),
+            Relation::AtMost => (self.library - self.independent).max(0.0),
+            Relation::AtLeast => (self.independent - self.library).max(0.0),
+        }
     }
 
-    /// Within tolerance (NaN never passes).
+    /// Within tolerance, or the bound holds (NaN never passes).
     pub fn passed(&self) -> bool {
-        self.error() <= self.tolerance
+        match self.relation {
+            Relation::Within => self.error() <= self.tolerance,
+            Relation::AtMost => self.library <= self.independent,
+            Relation::AtLeast => self.library >= self.independent,
+        }
     }
 }
 
@@ -58,6 +79,31 @@ impl Checks {
             independent,
             library,
             tolerance,
+            relation: Relation::Within,
+        });
+        self
+    }
+
+    /// Assert a conclusion of the form value ≤ bound (the bound derived next to the check).
+    pub fn at_most(&mut self, quantity: impl Into<String>, value: f64, bound: f64) -> &mut Self {
+        self.rows.push(Check {
+            quantity: quantity.into(),
+            independent: bound,
+            library: value,
+            tolerance: 0.0,
+            relation: Relation::AtMost,
+        });
+        self
+    }
+
+    /// Assert a conclusion of the form value ≥ bound.
+    pub fn at_least(&mut self, quantity: impl Into<String>, value: f64, bound: f64) -> &mut Self {
+        self.rows.push(Check {
+            quantity: quantity.into(),
+            independent: bound,
+            library: value,
+            tolerance: 0.0,
+            relation: Relation::AtLeast,
         });
         self
     }
@@ -67,20 +113,26 @@ impl Checks {
         &self.rows
     }
 
-    /// The table as HTML.
+    /// The table as HTML. A bound row shows the bound in the independent column and the
+    /// relation (value ≤ bound, value ≥ bound) in the tolerance column.
     pub fn to_html(&self) -> String {
         let mut s = format!(
-            "<p><b>{}</b></p><table><tr><th>quantity</th><th>independent</th><th>library</th><th>|error|</th><th>tolerance</th><th></th></tr>",
+            "<p><b>{}</b></p><table><tr><th>quantity</th><th>independent (or bound)</th><th>library</th><th>|error|</th><th>tolerance</th><th></th></tr>",
             self.title
         );
         for r in &self.rows {
+            let tolerance = match r.relation {
+                Relation::Within => format!("{:.1e}", r.tolerance),
+                Relation::AtMost => "library ≤ bound".to_string(),
+                Relation::AtLeast => "library ≥ bound".to_string(),
+            };
             s.push_str(&format!(
-                "<tr><td>{}</td><td>{:.10e}</td><td>{:.10e}</td><td>{:.2e}</td><td>{:.1e}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{:.10e}</td><td>{:.10e}</td><td>{:.2e}</td><td>{}</td><td>{}</td></tr>",
                 r.quantity,
                 r.independent,
                 r.library,
                 r.error(),
-                r.tolerance,
+                tolerance,
                 if r.passed() { "✓" } else { "✗ FAILED" }
             ));
         }
@@ -100,15 +152,27 @@ impl Checks {
             .rows
             .iter()
             .filter(|r| !r.passed())
-            .map(|r| {
-                format!(
+            .map(|r| match r.relation {
+                Relation::Within => format!(
                     "{}: independent {} vs library {} (|error| {:.3e} > tol {:.1e})",
                     r.quantity,
                     r.independent,
                     r.library,
                     r.error(),
                     r.tolerance
-                )
+                ),
+                Relation::AtMost => {
+                    format!(
+                        "{}: {} is above the bound {}",
+                        r.quantity, r.library, r.independent
+                    )
+                }
+                Relation::AtLeast => {
+                    format!(
+                        "{}: {} is below the bound {}",
+                        r.quantity, r.library, r.independent
+                    )
+                }
             })
             .collect();
         assert!(
@@ -153,5 +217,20 @@ mod tests {
         assert!(!bad.rows()[1].passed());
         assert!(std::panic::catch_unwind(|| bad.assert()).is_err());
         assert!(ok.to_html().contains("✓"));
+    }
+
+    #[test]
+    fn bounds_hold_or_fail_one_sided() {
+        let mut c = Checks::new("bounds");
+        c.at_most("a", 0.5, 1.0).at_least("b", 2.0, 1.0);
+        c.assert();
+        assert!(c.to_html().contains("library ≤ bound"));
+        let mut bad = Checks::new("bad");
+        bad.at_most("a", 1.5, 1.0)
+            .at_least("b", 0.5, 1.0)
+            .at_most("nan", f64::NAN, 1.0);
+        assert!(bad.rows().iter().all(|r| !r.passed()));
+        assert_eq!(bad.rows()[0].error(), 0.5);
+        assert!(std::panic::catch_unwind(|| bad.assert()).is_err());
     }
 }

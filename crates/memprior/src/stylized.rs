@@ -3,7 +3,7 @@
 //! Files (each as CSV and Parquet, written atomically):
 //! - `linearized_1d`: sigma,n,x_n,mu,std,w_quadratic,w_evidence,pi_exact
 //! - `linearized_2d`: sigma,n,mu_1,mu_2,cov_11,cov_12,cov_22,w_quadratic,w_evidence
-//! - `effective_components`: n_train,sigma,effective_components,sigma_crit
+//! - `effective_components`: n_train,sigma,effective_components,sigma_crit,sigma_crit_nominal
 //! - `distances`: problem,sigma,weighting,total_variation,hellinger,kl_exact_to_linearized
 //! - `lookup_weights`: problem,n,weight
 //!
@@ -75,6 +75,10 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
             re.iter().map(|r| r.effective_components),
         )
         .f64("sigma_crit", re.iter().map(|r| r.sigma_crit))
+        .f64(
+            "sigma_crit_nominal",
+            re.iter().map(|r| r.sigma_crit_nominal),
+        )
         .frame()?;
     write_csv_parquet(&mut t, dir, "effective_components")?;
 

@@ -445,6 +445,24 @@ pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plo
                 .legend_group(format!("n{}", c.n_train))
                 .show_legend(false),
         );
+        // The authors' δ, the nominal spacing: an open diamond beside ours.
+        let e_nominal = interp_loglog(&c.sigmas, &c.effective, c.sigma_crit_nominal);
+        plot.add_trace(
+            Scatter::new(
+                vec![round_sig(c.sigma_crit_nominal, 6)],
+                vec![round_sig(e_nominal, 6)],
+            )
+            .name(format!("σ_crit, nominal δ (N = {})", c.n_train))
+            .mode(Mode::Markers)
+            .marker(
+                Marker::new()
+                    .symbol(MarkerSymbol::DiamondOpen)
+                    .size(12)
+                    .color(color),
+            )
+            .legend_group(format!("n{}", c.n_train))
+            .show_legend(false),
+        );
     }
     let ymax = res.sweep.iter().map(|c| c.n_train).max().unwrap_or(1) as f64 * 1.5;
     plot.add_trace(

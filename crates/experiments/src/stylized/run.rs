@@ -1,7 +1,9 @@
 //! Deterministic run of every stylized experiment; returns plain data for tables and figures.
 
 use super::config::StylizedConfig;
-use analysis::{GridDistances, effective_components, sigma_crit};
+use analysis::{
+    GridDistances, effective_components, nominal_spacing, sigma_crit, sigma_crit_with_spacing,
+};
 use memprior_core::numerics::{linspace, logspace};
 use memprior_core::{ConfigError, ForwardOperator};
 use operators::{Cubic1d, Quadratic2d};
@@ -122,8 +124,11 @@ pub struct SweepCurve {
     pub sigmas: Vec<f64>,
     /// exp(H(π)) at each σ.
     pub effective: Vec<f64>,
-    /// σ_crit of the dominance heuristic.
+    /// σ_crit of the dominance heuristic, δ = mean nearest-neighbour distance of the N points.
     pub sigma_crit: f64,
+    /// σ_crit with the authors' δ, the nominal spacing (pool_hi − pool_lo)/(N − 1). The two
+    /// differ because floor(linspace) spaces the chosen pool points unevenly.
+    pub sigma_crit_nominal: f64,
 }
 
 /// One KDE panel.
@@ -422,6 +427,12 @@ fn sweep(cfg: &StylizedConfig) -> Result<Vec<SweepCurve>, ConfigError> {
                 sigmas: sigmas.clone(),
                 effective,
                 sigma_crit: sigma_crit(&op, &rows, cfg.gamma)?,
+                sigma_crit_nominal: sigma_crit_with_spacing(
+                    &op,
+                    &rows,
+                    cfg.gamma,
+                    nominal_spacing(s.pool_lo, s.pool_hi, n)?,
+                )?,
             })
         })
         .collect()

@@ -116,6 +116,7 @@ impl StylizedResults {
                     json!({
                         "n_train": c.n_train,
                         "sigma_crit": r(c.sigma_crit),
+                        "sigma_crit_nominal": r(c.sigma_crit_nominal),
                         "curve": c.sigmas.iter().zip(&c.effective).step_by(5).map(|(s, e)| [r(*s), r(*e)]).collect::<Vec<_>>(),
                     })
                 })

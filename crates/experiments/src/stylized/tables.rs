@@ -38,6 +38,7 @@ pub struct EffectiveComponentsRow {
     pub sigma: f64,
     pub effective_components: f64,
     pub sigma_crit: f64,
+    pub sigma_crit_nominal: f64,
 }
 
 impl StylizedResults {
@@ -93,6 +94,7 @@ impl StylizedResults {
                         sigma,
                         effective_components: e,
                         sigma_crit: c.sigma_crit,
+                        sigma_crit_nominal: c.sigma_crit_nominal,
                     })
             })
             .collect()

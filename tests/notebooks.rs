@@ -63,3 +63,39 @@ fn notebooks_are_stripped_and_assert_their_checks() {
         );
     }
 }
+
+/// Each `Checks` table has the property it tests written as a display equation (`$$…$$`) in the
+/// markdown since the previous table, and every notebook ends with its references.
+#[test]
+fn every_check_has_its_display_equation_and_every_notebook_its_references() {
+    for p in notebooks() {
+        let nb: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let cells = nb["cells"].as_array().unwrap();
+        let text = |c: &serde_json::Value| -> String {
+            c["source"]
+                .as_array()
+                .map(|l| l.iter().filter_map(|s| s.as_str()).collect())
+                .unwrap_or_default()
+        };
+        let mut equation_since_last_check = false;
+        for (i, cell) in cells.iter().enumerate() {
+            let src = text(cell);
+            if cell["cell_type"] == "markdown" && src.matches("$$").count() >= 2 {
+                equation_since_last_check = true;
+            }
+            if cell["cell_type"] == "code" && src.contains("Checks::new") {
+                assert!(
+                    equation_since_last_check,
+                    "{p:?} cell {i}: write the property this Checks table tests as a display equation ($$…$$) in the markdown above it"
+                );
+                equation_since_last_check = false;
+            }
+        }
+        let last = cells.last().map(text).unwrap_or_default();
+        assert!(
+            last.starts_with("## References") && last.contains("Siahkoohi"),
+            "{p:?}: end with a `## References` cell that cites the paper"
+        );
+    }
+}

@@ -163,7 +163,13 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             let steps = config.recipe.training.steps;
             let every = (steps / 20).max(1);
             let clock = Instant::now();
+            let mut first: Option<usize> = None;
             let trained = prior::train_network(&config, &sets, n_train, &root, &mut |k, rec| {
+                // ETA from the steps done in this call: a resumed run starts late.
+                let k0 = *first.get_or_insert(k.saturating_sub(1));
+                if k0 > 0 && k == k0 + 1 {
+                    eprintln!("resumed at step {k0}/{steps}");
+                }
                 // Early lines give the throughput of slow recipes within minutes.
                 if k % every == 0 || k == 1 || k == 10 || k == 100 {
                     let el = clock.elapsed().as_secs_f64();
@@ -171,7 +177,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                         "step {k}/{steps}: loss {:.4}, |g| {:.3} ({el:.0} s, ETA {:.0} s)",
                         rec.loss,
                         rec.grad_norm,
-                        el / k as f64 * (steps - k) as f64
+                        el / (k - k0).max(1) as f64 * (steps - k) as f64
                     );
                 }
             })?;

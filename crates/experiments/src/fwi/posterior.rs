@@ -437,3 +437,35 @@ pub fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
         .collect();
     (mean, std)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::calibration_bins;
+
+    #[test]
+    fn calibration_bins_are_equal_count_means_in_order_of_std() {
+        // 23 points with std 23, 22, …, 1 (so sorting reverses them) and error = 2·std + i.
+        let std: Vec<f64> = (0..23).map(|i| (23 - i) as f64).collect();
+        let err: Vec<f64> = (0..23).map(|i| 2.0 * std[i] + i as f64).collect();
+        let bins = calibration_bins(&std, &err, 5);
+        assert_eq!(bins.len(), 5);
+        // Boundaries ⌊b·23/5⌋ = 0, 4, 9, 13, 18, 23: bins of 4, 5, 4, 5, 5 points, std 1..4, 5..9, …
+        let sizes = [4usize, 5, 4, 5, 5];
+        let mut lo = 0usize;
+        for (b, &size) in sizes.iter().enumerate() {
+            let s: Vec<f64> = (lo + 1..=lo + size).map(|v| v as f64).collect();
+            // The point with std v has index 23 − v, so error 2v + 23 − v = v + 23.
+            let mean_s = s.iter().sum::<f64>() / size as f64;
+            let mean_e = s.iter().map(|v| v + 23.0).sum::<f64>() / size as f64;
+            assert!((bins[b].0 - mean_s).abs() < 1e-12, "bin {b}: {:?}", bins[b]);
+            assert!((bins[b].1 - mean_e).abs() < 1e-12, "bin {b}: {:?}", bins[b]);
+            lo += size;
+        }
+        // Ties in std keep the input order; more bins than points give one point per bin; no
+        // points give no bins.
+        let tied = calibration_bins(&[1.0, 1.0, 1.0, 1.0], &[4.0, 3.0, 2.0, 1.0], 2);
+        assert_eq!(tied, vec![(1.0, 3.5), (1.0, 1.5)]);
+        assert_eq!(calibration_bins(&[2.0, 1.0], &[0.0, 5.0], 9).len(), 2);
+        assert!(calibration_bins(&[], &[], 3).is_empty());
+    }
+}

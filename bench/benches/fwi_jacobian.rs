@@ -13,10 +13,12 @@ use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
     let kl = KlBasis::default();
-    let mut cfg = DatasetConfig::default();
-    cfg.n_train = 50;
-    cfg.n_candidates = 10;
-    cfg.true_model_reference = 50;
+    let cfg = DatasetConfig {
+        n_train: 50,
+        n_candidates: 10,
+        true_model_reference: 50,
+        ..DatasetConfig::default()
+    };
     let sets = FwiDatasets::generate(&cfg, &kl).unwrap();
     let g = report_geometry();
     let op = Helmholtz::new(g.clone()).unwrap();

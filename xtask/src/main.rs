@@ -5,7 +5,7 @@
 //! cargo xtask setup [--browser]   install what is missing (venv, evcxr kernel, Chromium), idempotently
 //! cargo xtask notebooks [NN…]     execute every notebook (or those named by prefix) headless, fail on any error or panic, export HTML
 //! cargo xtask report              setup + build + notebooks + experiments → reports/index.html
-//! cargo xtask test                setup + cargo test + Slurm test + notebooks + report + headless-browser check
+//! cargo xtask test                setup + fmt/clippy gates + cargo test + Slurm test + notebooks + report + headless-browser check
 //! cargo xtask slurm               tools/slurm/ on a real single-node Slurm cluster, against a single run
 //! cargo xtask paper [--preset P]  the FWI experiment end to end into a committed bundle (data/paper/), resumable
 //! cargo xtask doctor              what the two commands need and what is missing, each with its fix
@@ -329,6 +329,9 @@ fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
                     "--to",
                     "notebook",
                     "--execute",
+                    // Keep going past a failing cell so that the executed copy is written and
+                    // `notebook_problems` can name the cell and its error (panics included).
+                    "--allow-errors",
                     "--log-level=WARN",
                 ])
                 .args([
@@ -543,12 +546,54 @@ fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
     }
 }
 
+/// A command of the gates, kept as data so that the test command and its doc agree.
+struct Gate(&'static [&'static str]);
+
+impl Gate {
+    fn into_command(self) -> Command {
+        let mut c = Command::new("cargo");
+        c.args(self.0).current_dir(root());
+        c
+    }
+}
+
+/// The static gates of `cargo xtask test`: formatting, and clippy with every warning an error
+/// (the lint levels are `[workspace.lints]` in Cargo.toml).
+fn gates() -> Vec<(&'static str, Gate)> {
+    vec![
+        (
+            "check formatting (cargo fmt --all --check; fix with cargo fmt --all)",
+            Gate(&["fmt", "--all", "--check"]),
+        ),
+        (
+            "clippy on every target, warnings denied",
+            Gate(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+    ]
+}
+
 fn test() -> Result<()> {
     let t0 = Instant::now();
     setup(true)?;
     // (passed, failed) over cargo tests, notebooks and report pages.
     let mut counts = (0, 0);
     let mut failures = Vec::new();
+    for (what, cmd) in gates() {
+        match run(&mut cmd.into_command(), what) {
+            Ok(()) => counts.0 += 1,
+            Err(e) => {
+                counts.1 += 1;
+                failures.push(e)
+            }
+        }
+    }
     if let Err(e) = cargo_test(&mut counts) {
         failures.push(e);
     }

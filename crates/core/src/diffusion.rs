@@ -130,7 +130,7 @@ impl Batch {
         if dim == 0 {
             return Err(ConfigError::new("dim", "must be ≥ 1", 0));
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(ConfigError::new(
                 "batch",
                 format!("length must be a multiple of dim = {dim}"),

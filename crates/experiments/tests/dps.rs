@@ -273,7 +273,8 @@ fn quick_table_and_references() {
 #[test]
 fn invalid_settings_are_named() {
     let base = DpsConfig::preset("quick").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut DpsConfig)>)> = vec![
+    type Edit = Box<dyn Fn(&mut DpsConfig)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("priors", Box::new(|c| c.priors.clear())),
         ("variants", Box::new(|c| c.variants.clear())),
         ("zeta", Box::new(|c| c.zeta = f64::NAN)),

@@ -259,7 +259,7 @@ pub struct Backward {
 
 impl Backward {
     /// The input of linear layer j (0: the network input, 1 … L: hⱼ₋₁, L + 1: h_L).
-    pub fn layer_input<'a>(tape: &'a Tape, j: usize) -> &'a [f32] {
+    pub fn layer_input(tape: &Tape, j: usize) -> &[f32] {
         if j == 0 { &tape.input } else { &tape.h[j - 1] }
     }
 }

@@ -39,7 +39,7 @@ impl MlpConfig {
         if self.width == 0 {
             return Err(ConfigError::new("network.width", "must be ≥ 1", self.width));
         }
-        if self.time_embedding < 2 || self.time_embedding % 2 != 0 {
+        if self.time_embedding < 2 || !self.time_embedding.is_multiple_of(2) {
             return Err(ConfigError::new(
                 "network.time_embedding",
                 "must be an even number ≥ 2",

@@ -23,6 +23,9 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Rounds to the nearest integer for |y| < 2²²: adding 1.5·2²³ pushes the fraction out.
     const ROUND: f32 = 12_582_912.0;
+    // max/min rather than clamp: the pair vectorises, and NaN maps to a bound instead of
+    // propagating (the caller never passes NaN; this keeps the kernel branch-free).
+    #[allow(clippy::manual_clamp)]
     let x = x.max(-87.3).min(88.7);
     let shifted = x * LOG2E + ROUND;
     // The low mantissa bits of `shifted` hold round(x log₂e) (no float→int conversion, which

@@ -708,7 +708,7 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    fn from_checkpoint(&self, c: Checkpoint) -> Result<TrainState, CheckpointError> {
+    fn state_from_checkpoint(&self, c: Checkpoint) -> Result<TrainState, CheckpointError> {
         // `checkpoint::read` has checked every tensor's length.
         if c.groups.len() < 4 {
             return Err(CheckpointError::Corrupt(
@@ -771,7 +771,7 @@ impl<'a> Trainer<'a> {
             return Ok(self.trained(checkpoint::read(&weights, &self.key)?, true, 0, 0.0));
         }
         let mut state = if state_file.exists() {
-            self.from_checkpoint(checkpoint::read(&state_file, &self.key)?)?
+            self.state_from_checkpoint(checkpoint::read(&state_file, &self.key)?)?
         } else {
             self.init()
         };
@@ -784,14 +784,14 @@ impl<'a> Trainer<'a> {
                 return Err(TrainError::Stopped(state.step));
             }
             let rec = self.step(&mut state)?;
-            if let Some(v) = &self.validation {
-                if state.step % v.every == 0 || state.step == cfg.steps {
-                    let loss = self.validation_loss(v, &state.params);
-                    state.validation.push(ValidationRecord {
-                        step: state.step,
-                        loss,
-                    });
-                }
+            if let Some(v) = &self.validation
+                && (state.step % v.every == 0 || state.step == cfg.steps)
+            {
+                let loss = self.validation_loss(v, &state.params);
+                state.validation.push(ValidationRecord {
+                    step: state.step,
+                    loss,
+                });
             }
             progress(state.step, &rec);
             if state.step % cfg.checkpoint_every == 0 && state.step < cfg.steps {

@@ -359,10 +359,10 @@ fn operator(geometry: Geometry, solver: Solver) -> Result<Helmholtz> {
                     .collect::<Vec<usize>>()
             })
         });
-    if let Some(perm) = cached {
-        if let Ok(op) = Helmholtz::with_solver_and_ordering(geometry.clone(), solver, Some(perm)) {
-            return Ok(op);
-        }
+    if let Some(perm) = cached
+        && let Ok(op) = Helmholtz::with_solver_and_ordering(geometry.clone(), solver, Some(perm))
+    {
+        return Ok(op);
     }
     let op = Helmholtz::with_solver(geometry, solver)?;
     if let (Some(path), Some(perm)) = (path, op.ordering()) {

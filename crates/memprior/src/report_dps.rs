@@ -582,22 +582,22 @@ fn variant_comparison_html(root: &Path) -> Result<String> {
             .map(|p| if pick == 0 { p.0 } else { p.1 })
             .collect();
         plot.add_trace(
-            Bar::new(
-                labels.clone(),
-                side.iter().map(|r| r.frac_le_0_5).collect(),
-            )
-            .name(name)
-            .error_y(
-                ErrorData::new(ErrorType::Data)
-                    .array(side.iter().map(|r| se(r)).collect()),
-            ),
+            Bar::new(labels.clone(), side.iter().map(|r| r.frac_le_0_5).collect())
+                .name(name)
+                .error_y(
+                    ErrorData::new(ErrorType::Data).array(side.iter().map(|r| se(r)).collect()),
+                ),
         );
     }
     plot.set_layout(
         Layout::new()
             .bar_mode(BarMode::Group)
             .title("Fraction of DPS samples with r ≤ 0.5: our re-denoising against the authors'")
-            .y_axis(Axis::new().title("fraction with r ≤ 0.5").range(vec![0.0, 1.05]))
+            .y_axis(
+                Axis::new()
+                    .title("fraction with r ≤ 0.5")
+                    .range(vec![0.0, 1.05]),
+            )
             .height(340),
     );
     let mut table = String::from(
@@ -614,7 +614,16 @@ fn variant_comparison_html(root: &Path) -> Result<String> {
         let _ = write!(
             table,
             "<tr><td>{}</td><td>{}</td><td>{:.3} / {:.3}</td><td>{:.3} / {:.3}</td><td>{z}</td><td>{} / {}</td><td>{:.3} / {:.3}</td></tr>",
-            a.prior, a.n, a.mean_r, b.mean_r, a.frac_le_0_5, b.frac_le_0_5, a.unique_nn, b.unique_nn, a.tv, b.tv
+            a.prior,
+            a.n,
+            a.mean_r,
+            b.mean_r,
+            a.frac_le_0_5,
+            b.frac_le_0_5,
+            a.unique_nn,
+            b.unique_nn,
+            a.tv,
+            b.tv
         );
     }
     table.push_str("</table>");

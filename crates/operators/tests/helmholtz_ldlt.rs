@@ -300,7 +300,7 @@ fn metis_orderings_are_deterministic_across_threads() {
                 scope.spawn(|| {
                     (0..3)
                         .map(|_| metis_nested_dissection(&pattern).unwrap())
-                        .last()
+                        .next_back()
                         .unwrap()
                 })
             })

@@ -350,7 +350,7 @@ mod tests {
         let rhs = Mat::<f64>::from_fn(3, 1, |i, _| x[i] - ab.sqrt() * mu[i]);
         let sol = m.partial_piv_lu().solve(&rhs);
         let dense = &c * &sol;
-        let got = den.x0(&Batch::from_rows(&[x.clone()]).unwrap(), t);
+        let got = den.x0(&Batch::from_rows(std::slice::from_ref(&x)).unwrap(), t);
         for i in 0..3 {
             let want = mu[i] + ab.sqrt() * dense[(i, 0)];
             assert!((got.row(0)[i] - want).abs() < 1e-12 * (1.0 + want.abs()));

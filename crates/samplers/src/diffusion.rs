@@ -109,7 +109,7 @@ pub struct TrajectoryRecorder {
 
 impl Observer for TrajectoryRecorder {
     fn observe(&mut self, t: usize, out: &StepOutput) {
-        if t == 0 || (self.every > 0 && t % self.every == 0) {
+        if t == 0 || (self.every > 0 && t.is_multiple_of(self.every)) {
             self.states.push((t, out.x_prev.clone(), out.x0.clone()));
         }
     }
@@ -141,7 +141,7 @@ impl Progress {
 impl Observer for Progress {
     fn observe(&mut self, _t: usize, _out: &StepOutput) {
         self.done += 1;
-        if self.done % self.every == 0 || self.done == self.total {
+        if self.done.is_multiple_of(self.every) || self.done == self.total {
             let el = self.start.elapsed().as_secs_f64();
             let eta = el / self.done as f64 * self.total.saturating_sub(self.done) as f64;
             eprintln!(

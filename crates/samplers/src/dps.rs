@@ -142,7 +142,7 @@ pub struct DpsTrace {
 }
 
 fn record(every: usize, t: usize) -> bool {
-    t == 0 || (every > 0 && t % every == 0)
+    t == 0 || (every > 0 && t.is_multiple_of(every))
 }
 
 fn single(x: &[f64]) -> Batch {

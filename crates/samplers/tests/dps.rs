@@ -372,7 +372,7 @@ fn the_authors_paper_variant_is_ddim_with_their_re_denoise_and_a_pre_step_trace(
     let guided = dps_paper_authors(&den, &lik, &StepSize::Normalized(zeta), &x_start, 10).unwrap();
     assert_ne!(guided.x, guided_ours.x);
     let rows: Vec<Vec<f64>> = train.iter().map(<[f64]>::to_vec).collect();
-    let nb = ratios(&[guided.x.clone()], &rows).unwrap();
+    let nb = ratios(std::slice::from_ref(&guided.x), &rows).unwrap();
     assert!(
         nb[0].d1 <= zeta + 1e-6,
         "ends {} from the training set",

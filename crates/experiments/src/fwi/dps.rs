@@ -774,8 +774,10 @@ pub fn run_jobs(
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = pending.get(i) else { break };
                     let result = (|| {
-                        if !dens.contains_key(&(job.kind, job.n)) {
-                            dens.insert((job.kind, job.n), denoiser(setup, job.kind, job.n)?);
+                        if let std::collections::hash_map::Entry::Vacant(e) =
+                            dens.entry((job.kind, job.n))
+                        {
+                            e.insert(denoiser(setup, job.kind, job.n)?);
                         }
                         let rec = run_job(setup, &op, dens[&(job.kind, job.n)].as_ref(), job)?;
                         write_atomic(&job.path(out), &rec.encode())?;

@@ -358,11 +358,11 @@ impl CachedLinearization<'_> {
     fn at(&self, x: &[f64]) -> usize {
         // `lin` holds the first models of the same nested training stream: index i is x_i.
         debug_assert!(self.lin.forward.len() >= self.n);
-        let i = *self
+
+        *self
             .index
             .get(&x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>())
-            .expect("the linearised mixture evaluates F only at its training points");
-        i
+            .expect("the linearised mixture evaluates F only at its training points")
     }
 }
 

@@ -305,7 +305,7 @@ pub fn train_all(
                         let mut progress = |k: usize, rec: &StepRecord| {
                             // ETA from the steps done in this call (a resumed run starts late).
                             let k0 = *first.get_or_insert(k - 1);
-                            if k % every == 0 {
+                            if k.is_multiple_of(every) {
                                 let el = clock.elapsed().as_secs_f64();
                                 log(&format!(
                                     "N = {n}: step {k}/{steps}, loss {:.4} ({el:.0} s, ETA {:.0} s)",

@@ -378,20 +378,20 @@ impl LdltSymbolic {
     /// A pooled workspace of type V (or a new, empty one).
     fn take<V: Default + Send + 'static>(&self) -> V {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = pool.iter().position(|b| b.is::<V>()) {
-            if let Ok(v) = pool.swap_remove(i).downcast::<V>() {
-                return *v;
-            }
+        if let Some(i) = pool.iter().position(|b| b.is::<V>())
+            && let Ok(v) = pool.swap_remove(i).downcast::<V>()
+        {
+            return *v;
         }
         V::default()
     }
 
     /// Return a workspace to the pool (a few are kept: the buffers of L and of the solves).
     fn give<V: Send + 'static>(&self, v: V) {
-        if let Ok(mut pool) = self.pool.lock() {
-            if pool.len() < 6 {
-                pool.push(Box::new(v));
-            }
+        if let Ok(mut pool) = self.pool.lock()
+            && pool.len() < 6
+        {
+            pool.push(Box::new(v));
         }
     }
 

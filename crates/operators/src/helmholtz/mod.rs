@@ -453,10 +453,10 @@ impl Buffers {
     }
 
     fn give_mat(&self, m: Mat<c64>) {
-        if let Ok(mut mats) = self.mats.lock() {
-            if mats.len() < 4 {
-                mats.push(m);
-            }
+        if let Ok(mut mats) = self.mats.lock()
+            && mats.len() < 4
+        {
+            mats.push(m);
         }
     }
 
@@ -471,10 +471,10 @@ impl Buffers {
     }
 
     fn give_vec(&self, v: Vec<c64>) {
-        if let Ok(mut vecs) = self.vecs.lock() {
-            if vecs.len() < 4 {
-                vecs.push(v);
-            }
+        if let Ok(mut vecs) = self.vecs.lock()
+            && vecs.len() < 4
+        {
+            vecs.push(v);
         }
     }
 }

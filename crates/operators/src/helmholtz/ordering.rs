@@ -64,7 +64,7 @@ pub fn metis_nested_dissection(
             iperm.as_mut_ptr(),
         )
     };
-    if status != rstatus_et_METIS_OK as i32 {
+    if status != rstatus_et_METIS_OK {
         return Err(format!("METIS_NodeND failed with status {status}"));
     }
     let perm: Vec<usize> = perm.into_iter().map(|p| p as usize).collect();

@@ -4,13 +4,13 @@
 report:
     cargo xtask report
 
-# Every test: cargo tests and snapshots, notebooks, report, headless-browser check.
+# Every test: fmt and clippy gates, cargo tests and snapshots, notebooks, report, headless-browser check.
 test:
     cargo xtask test
 
-# Execute every notebook headless (fails on any failed check).
-notebooks:
-    cargo xtask notebooks
+# Execute every notebook headless (fails on any failed check); `just notebooks 02 07` runs those two.
+notebooks *names:
+    cargo xtask notebooks {{names}}
 
 # Install what the commands need (venv, evcxr kernel, Chromium).
 setup:

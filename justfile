@@ -12,6 +12,10 @@ test:
 notebooks *names:
     cargo xtask notebooks {{names}}
 
+# JupyterLab on notebooks/ with the rust kernel and the notebooks' environment.
+lab *args:
+    cargo xtask lab {{args}}
+
 # Install what the commands need (venv, evcxr kernel, Chromium).
 setup:
     cargo xtask setup --browser

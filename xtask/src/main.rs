@@ -8,6 +8,7 @@
 //! cargo xtask test                setup + fmt/clippy gates + cargo test + Slurm test + notebooks + report + headless-browser check
 //! cargo xtask slurm               tools/slurm/ on a real single-node Slurm cluster, against a single run
 //! cargo xtask paper [--preset P]  the FWI experiment end to end into a committed bundle (data/paper/), resumable
+//! cargo xtask lab [--port P]     JupyterLab on notebooks/ with the rust kernel and the notebooks' environment
 //! cargo xtask doctor              what the two commands need and what is missing, each with its fix
 //! ```
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod lab;
 mod paper;
 mod slurm;
 
@@ -608,6 +610,14 @@ fn test() -> Result<()> {
             }
         }
     }
+    // JupyterLab with the notebooks' kernel and environment gets as far as a running server.
+    match lab::lab(&["--check".into(), "--port".into(), "18888".into()]) {
+        Ok(()) => counts.0 += 1,
+        Err(e) => {
+            counts.1 += 1;
+            failures.push(e)
+        }
+    }
     let notebooks_total = notebook_paths()?.len();
     match report("default", false) {
         Ok(()) => {
@@ -795,7 +805,7 @@ fn doctor() -> Result<()> {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | doctor | notebooks [NN…] | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
+    "usage: cargo xtask <setup [--browser] | doctor | lab [--port P] [--check] | notebooks [NN…] | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
         .into()
 }
 
@@ -827,6 +837,7 @@ fn main() {
         Some("slurm") => slurm::slurm(true),
         Some("paper") => paper::paper(&args[1..]),
         Some("doctor") => doctor(),
+        Some("lab") => lab::lab(&args[1..]),
         _ => Err(usage()),
     };
     if let Err(e) = result {

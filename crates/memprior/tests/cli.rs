@@ -48,7 +48,7 @@ fn stylized_writes_the_data_contract() {
     );
     assert_eq!(
         header(&out.join("effective_components.csv")),
-        "n_train,sigma,effective_components,sigma_crit"
+        "n_train,sigma,effective_components,sigma_crit,sigma_crit_nominal"
     );
     // One row per σ of Figure 1 and training point; one per (N, σ) of the sweep.
     assert_eq!(

@@ -550,14 +550,13 @@ fn variant_rows(csv: &str) -> Result<Vec<VariantRow>> {
 /// The paper's DPS variant as we run it beside the authors' re-denoising (committed data of a
 /// default-preset run, `data/dps/`): a bar plot of the fraction with r ≤ 0.5 with binomial error
 /// bars, and the Table 1 terms with their difference in standard errors.
-fn variant_comparison_html(root: &Path) -> Result<String> {
+fn variant_comparison_html() -> Result<String> {
     use experiments::plotly::common::{ErrorData, ErrorType};
     use experiments::plotly::layout::{Axis, BarMode, Layout};
     use experiments::plotly::{Bar, Plot};
-    let path = root.join("data/dps/variant_comparison_default.csv");
-    let csv = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("{}: {e} (committed with the workspace)", path.display()))?;
-    let rows = variant_rows(&csv)?;
+    // Committed data, compiled in (the report renders from a staging directory).
+    const CSV: &str = include_str!("../../../data/dps/variant_comparison_default.csv");
+    let rows = variant_rows(CSV)?;
     let pairs: Vec<(&VariantRow, &VariantRow)> = rows
         .iter()
         .filter(|a| a.variant == "paper")
@@ -745,7 +744,7 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
         r.datasets.null.len(),
         config.seed,
         config.noise_seed,
-        variant_comparison_html(root)?,
+        variant_comparison_html()?,
         ns = config.prior.n_values,
     );
     let _ = std::fs::remove_dir_all(&work);
@@ -774,8 +773,7 @@ mod tests {
 
     #[test]
     fn the_variant_comparison_renders_every_pair_of_the_committed_data() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let html = variant_comparison_html(&root).unwrap();
+        let html = variant_comparison_html().unwrap();
         assert!(html.contains("id=\"variant-comparison\""));
         // learned and memorized at N = 50, 200, 1000.
         assert_eq!(html.matches("<tr><td>").count(), 6, "{html}");

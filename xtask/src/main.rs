@@ -518,7 +518,14 @@ fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: cargo test --workspace");
     let mut child = Command::new("cargo")
-        .args(["test", "--workspace", "--exclude", "memprior-bench"])
+        // Every test binary runs even after one fails, so that one run lists every failure.
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "memprior-bench",
+            "--no-fail-fast",
+        ])
         .current_dir(root())
         .env("PATH", path_env())
         .stdout(std::process::Stdio::piped())

@@ -430,39 +430,27 @@ pub fn effective_components(res: &StylizedResults, sigma_min_marker: f64) -> Plo
             .legend_group(format!("n{}", c.n_train))
             .show_legend(false),
         );
-        // Interpolate the curve at σ_crit (log-log) for the marker.
-        let e_crit = interp_loglog(&c.sigmas, &c.effective, c.sigma_crit);
-        plot.add_trace(
-            Scatter::new(vec![round_sig(c.sigma_crit, 6)], vec![round_sig(e_crit, 6)])
-                .name(format!("σ_crit (N = {})", c.n_train))
-                .mode(Mode::Markers)
-                .marker(
-                    Marker::new()
-                        .symbol(MarkerSymbol::Diamond)
-                        .size(10)
-                        .color(color),
-                )
-                .legend_group(format!("n{}", c.n_train))
-                .show_legend(false),
-        );
-        // The authors' δ, the nominal spacing: an open diamond beside ours.
-        let e_nominal = interp_loglog(&c.sigmas, &c.effective, c.sigma_crit_nominal);
-        plot.add_trace(
-            Scatter::new(
-                vec![round_sig(c.sigma_crit_nominal, 6)],
-                vec![round_sig(e_nominal, 6)],
-            )
-            .name(format!("σ_crit, nominal δ (N = {})", c.n_train))
-            .mode(Mode::Markers)
-            .marker(
-                Marker::new()
-                    .symbol(MarkerSymbol::DiamondOpen)
-                    .size(12)
-                    .color(color),
-            )
-            .legend_group(format!("n{}", c.n_train))
-            .show_legend(false),
-        );
+        // Markers on the curve (log-log interpolation) at σ_crit: filled with our δ, open with
+        // the authors' nominal spacing.
+        for (sigma, symbol, size, name) in [
+            (c.sigma_crit, MarkerSymbol::Diamond, 10, "σ_crit"),
+            (
+                c.sigma_crit_nominal,
+                MarkerSymbol::DiamondOpen,
+                12,
+                "σ_crit, nominal δ",
+            ),
+        ] {
+            let e = interp_loglog(&c.sigmas, &c.effective, sigma);
+            plot.add_trace(
+                Scatter::new(vec![round_sig(sigma, 6)], vec![round_sig(e, 6)])
+                    .name(format!("{name} (N = {})", c.n_train))
+                    .mode(Mode::Markers)
+                    .marker(Marker::new().symbol(symbol).size(size).color(color))
+                    .legend_group(format!("n{}", c.n_train))
+                    .show_legend(false),
+            );
+        }
     }
     let ymax = res.sweep.iter().map(|c| c.n_train).max().unwrap_or(1) as f64 * 1.5;
     plot.add_trace(

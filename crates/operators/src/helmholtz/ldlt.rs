@@ -521,11 +521,11 @@ impl<T> Default for FactorValues<T> {
 }
 
 /// Pooled solve workspaces: row-major right-hand sides in factor and in original order.
-struct SolveWork<T>(Vec<T>, Vec<c64>);
+struct SolveWork<T>(Vec<T>);
 
 impl<T> Default for SolveWork<T> {
     fn default() -> Self {
-        Self(Vec::new(), Vec::new())
+        Self(Vec::new())
     }
 }
 
@@ -727,134 +727,95 @@ impl<T: Scalar> LdltFactor<'_, T> {
     }
 
     fn solve_impl(&self, rhs: MatMut<'_, c64>, prune: bool) {
-        self.solve_transformed(rhs, None, None, false, prune);
+        self.solve_scaled(rhs, None, prune);
     }
 
-    /// Solve M x = y_j for each column r_j of `rhs` and overwrite it with the transformed
-    /// solution: y = s_in ⊙ c(r), r ← c(s_out ⊙ x), with c the complex conjugate when `conjugate`
-    /// (else the identity) and absent scales meaning ones. The transforms are fused into the
-    /// passes that permute `rhs` in and out of the factor's order. `prune` skips the supernodes
-    /// outside the reach of each column's nonzeros in the forward elimination.
-    pub fn solve_transformed(
-        &self,
-        rhs: MatMut<'_, c64>,
-        s_in: Option<&[c64]>,
-        s_out: Option<&[c64]>,
-        conjugate: bool,
-        prune: bool,
-    ) {
+    /// Solve M x = y_j for each column r_j of `rhs` and overwrite it with the scaled solution:
+    /// y = s ⊙ r, r ← s ⊙ x, with an absent `scale` meaning ones (a symmetric scaling S M S is
+    /// solved so: its factors with `s` applied on both sides give M⁻¹). The scaling is fused into
+    /// the passes that permute `rhs` in and out of the factor's order. `prune` skips the
+    /// supernodes outside the reach of each column's nonzeros in the forward elimination; a
+    /// right-hand side with more than n k / 16 nonzeros is solved unpruned (every supernode
+    /// visited, no per-entry bookkeeping).
+    pub fn solve_scaled(&self, rhs: MatMut<'_, c64>, scale: Option<&[f64]>, prune: bool) {
         let sym = self.symbolic;
         let (n, k) = (sym.n, rhs.ncols());
         if k == 0 || n == 0 {
             return;
         }
         let mut rhs = rhs;
-        let nsup = sym.n_supernodes();
-        let SolveWork(mut x, mut rt) = sym.take::<SolveWork<T>>();
-        // Row-major work arrays: the k values of one unknown are adjacent, so each entry of L is
-        // loaded once per block of right-hand sides. rt holds rhs transposed (original order),
-        // by blocks of rows so that both sides stay in cache.
+        let SolveWork(mut x) = sym.take::<SolveWork<T>>();
+        // A row-major work array in the factor's order: the k values of one unknown are
+        // adjacent, so each entry of L is loaded once per block of right-hand sides.
         x.resize(n * k, T::ZERO);
-        rt.resize(n * k, c64::new(0.0, 0.0));
         const ROWS: usize = 64;
-        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
-        // Point sources and receiver lines are sparse: place their nonzeros directly.
+        let sc = |q: usize, v: c64| match scale {
+            Some(s) => v * s[q],
+            None => v,
+        };
+        // Point sources and receiver lines are sparse: place their nonzeros directly, and prune.
         let mut nonzeros: Vec<(usize, usize, c64)> = Vec::new();
         let sparse_limit = n * k / 16;
+        let mut dense = false;
         'scan: for j in 0..k {
             let col = rhs.rb().col(j);
             for q in 0..n {
                 let v = col[q];
                 if v.re != 0.0 || v.im != 0.0 {
                     if nonzeros.len() == sparse_limit {
-                        nonzeros.clear();
-                        nonzeros.push((usize::MAX, 0, v));
+                        dense = true;
                         break 'scan;
                     }
                     nonzeros.push((q, j, v));
                 }
             }
         }
-        if nonzeros.first().is_none_or(|e| e.0 != usize::MAX) {
-            x.fill(T::ZERO);
-            for &(q, j, v) in &nonzeros {
-                let v = if conjugate { v.conj() } else { v };
-                let v = match s_in {
-                    Some(sc) => sc[q] * v,
-                    None => v,
-                };
-                let i = sym.perm_inv[q];
-                x[i * k + j] = T::from_c64(v);
-                if prune {
-                    starts[j].push(sym.sn_of_col[i]);
-                }
-            }
-        } else {
+        let starts = if dense {
+            // Permute and transpose in one pass, a block of rows of every column at a time (the
+            // block's rows of x stay in cache while the columns are written into them).
             for q0 in (0..n).step_by(ROWS) {
                 let q1 = (q0 + ROWS).min(n);
                 for j in 0..k {
                     let col = rhs.rb().col(j);
                     for q in q0..q1 {
-                        let v = if conjugate { col[q].conj() } else { col[q] };
-                        rt[q * k + j] = match s_in {
-                            Some(sc) => sc[q] * v,
-                            None => v,
-                        };
+                        x[sym.perm_inv[q] * k + j] = T::from_c64(sc(q, col[q]));
                     }
                 }
             }
-            for i in 0..n {
-                let q = sym.perm[i];
-                let src = &rt[q * k..(q + 1) * k];
-                let dst = &mut x[i * k..(i + 1) * k];
-                for j in 0..k {
-                    let v = src[j];
-                    dst[j] = T::from_c64(v);
-                    if prune && (v.re != 0.0 || v.im != 0.0) {
-                        starts[j].push(sym.sn_of_col[i]);
-                    }
-                }
+            None
+        } else {
+            x.fill(T::ZERO);
+            let mut starts: Vec<Vec<usize>> = vec![Vec::new(); k];
+            for &(q, j, v) in &nonzeros {
+                let i = sym.perm_inv[q];
+                x[i * k + j] = T::from_c64(sc(q, v));
+                starts[j].push(sym.sn_of_col[i]);
             }
-        }
-        if !prune {
-            for st in &mut starts {
-                st.extend(0..nsup);
-            }
-        }
-        self.forward(&mut x, k, &starts);
+            prune.then_some(starts)
+        };
+        self.forward(&mut x, k, starts.as_deref());
         for (row, d) in x.chunks_exact_mut(k).zip(&self.dinv) {
             for v in row {
                 *v *= *d;
             }
         }
         self.backward(&mut x, k);
-        for i in 0..n {
-            let q = sym.perm[i];
-            let src = &x[i * k..(i + 1) * k];
-            let dst = &mut rt[q * k..(q + 1) * k];
-            for j in 0..k {
-                dst[j] = src[j].to_c64();
-            }
-        }
         for q0 in (0..n).step_by(ROWS) {
             let q1 = (q0 + ROWS).min(n);
             for j in 0..k {
                 let mut col = rhs.rb_mut().col_mut(j);
                 for q in q0..q1 {
-                    let v = match s_out {
-                        Some(sc) => sc[q] * rt[q * k + j],
-                        None => rt[q * k + j],
-                    };
-                    col[q] = if conjugate { v.conj() } else { v };
+                    col[q] = sc(q, x[sym.perm_inv[q] * k + j].to_c64());
                 }
             }
         }
-        sym.give(SolveWork(x, rt));
+        sym.give(SolveWork(x));
     }
 
-    /// L Y = B in place (permuted numbering, row-major n × k), column j starting in the
-    /// supernodes `starts[j]`: only the supernodes on their paths to the root are visited.
-    fn forward(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
+    /// L Y = B in place (permuted numbering, row-major n × k). With `starts`, column j starts
+    /// in the supernodes `starts[j]` and only the supernodes on their paths to the root are
+    /// visited; without, every supernode and column.
+    fn forward(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -866,47 +827,58 @@ impl<T: Scalar> LdltFactor<'_, T> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
+    unsafe fn forward_avx2(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
         self.forward_generic(x, k, starts)
     }
 
     #[inline(always)]
-    fn forward_generic(&self, x: &mut [T], k: usize, starts: &[Vec<usize>]) {
+    fn forward_generic(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
         let sym = self.symbolic;
         let nsup = sym.n_supernodes();
-        // active[s]: the columns whose reach contains s (CSR), by climbing the supernodal tree.
-        let mut stamp = vec![usize::MAX; nsup];
-        let mut count = vec![0usize; nsup + 1];
-        let mut reach: Vec<usize> = Vec::new();
-        let mut reach_ptr = vec![0usize];
-        for (j, st) in starts.iter().enumerate() {
-            for &s0 in st {
-                let mut s = s0;
-                while s != usize::MAX && stamp[s] != j {
-                    stamp[s] = j;
-                    reach.push(s);
-                    count[s + 1] += 1;
-                    s = sym.parent[s];
+        // active[count[s]..count[s + 1]]: the columns whose reach contains s (CSR), by climbing
+        // the supernodal tree from each column's starts.
+        let (count, active) = match starts {
+            Some(starts) => {
+                let mut stamp = vec![usize::MAX; nsup];
+                let mut count = vec![0usize; nsup + 1];
+                let mut reach: Vec<usize> = Vec::new();
+                let mut reach_ptr = vec![0usize];
+                for (j, st) in starts.iter().enumerate() {
+                    for &s0 in st {
+                        let mut s = s0;
+                        while s != usize::MAX && stamp[s] != j {
+                            stamp[s] = j;
+                            reach.push(s);
+                            count[s + 1] += 1;
+                            s = sym.parent[s];
+                        }
+                    }
+                    reach_ptr.push(reach.len());
                 }
+                for s in 0..nsup {
+                    count[s + 1] += count[s];
+                }
+                let mut fill = count.clone();
+                let mut active = vec![0usize; reach.len()];
+                for j in 0..k {
+                    for &s in &reach[reach_ptr[j]..reach_ptr[j + 1]] {
+                        active[fill[s]] = j;
+                        fill[s] += 1;
+                    }
+                }
+                (count, active)
             }
-            reach_ptr.push(reach.len());
-        }
-        for s in 0..nsup {
-            count[s + 1] += count[s];
-        }
-        let mut fill = count.clone();
-        let mut active = vec![0usize; reach.len()];
-        for j in 0..k {
-            for &s in &reach[reach_ptr[j]..reach_ptr[j + 1]] {
-                active[fill[s]] = j;
-                fill[s] += 1;
-            }
-        }
+            None => (Vec::new(), Vec::new()),
+        };
+        let every: Vec<usize> = (0..k).collect();
         let mut v = vec![T::ZERO; k];
         let mut sub: Vec<T> = Vec::new();
         let mut tmp: Vec<T> = Vec::new();
         for s in 0..nsup {
-            let cols = &active[count[s]..count[s + 1]];
+            let cols = match starts {
+                Some(_) => &active[count[s]..count[s + 1]],
+                None => &every[..],
+            };
             if cols.is_empty() {
                 continue;
             }
@@ -947,18 +919,36 @@ impl<T: Scalar> LdltFactor<'_, T> {
             let l = MatRef::from_column_major_slice(panel, nrows, w);
             let (l_top, l_bottom) = l.split_at_row(w);
             let kk = cols.len();
-            // Gather the active columns of the supernode's rows (row-major w × kk).
-            sub.clear();
-            for i in 0..w {
-                let row = &x[(b0 + i) * k..(b0 + i + 1) * k];
-                sub.extend(cols.iter().map(|&j| row[j]));
-            }
-            let mut xs = MatMut::from_row_major_slice_mut(&mut sub[..], w, kk);
-            solve_unit_lower_triangular_in_place_with_conj(l_top, Conj::No, xs.rb_mut(), Par::Seq);
-            for i in 0..w {
-                let row = &mut x[(b0 + i) * k..(b0 + i + 1) * k];
-                for (jj, &j) in cols.iter().enumerate() {
-                    row[j] = sub[i * kk + jj];
+            if all {
+                // Every column: the supernode's rows are already a row-major w × k block.
+                let mut xs = MatMut::from_row_major_slice_mut(&mut x[b0 * k..(b0 + w) * k], w, k);
+                solve_unit_lower_triangular_in_place_with_conj(
+                    l_top,
+                    Conj::No,
+                    xs.rb_mut(),
+                    Par::Seq,
+                );
+                sub.clear();
+                sub.extend_from_slice(&x[b0 * k..(b0 + w) * k]);
+            } else {
+                // Gather the active columns of the supernode's rows (row-major w × kk).
+                sub.clear();
+                for i in 0..w {
+                    let row = &x[(b0 + i) * k..(b0 + i + 1) * k];
+                    sub.extend(cols.iter().map(|&j| row[j]));
+                }
+                let mut xs = MatMut::from_row_major_slice_mut(&mut sub[..], w, kk);
+                solve_unit_lower_triangular_in_place_with_conj(
+                    l_top,
+                    Conj::No,
+                    xs.rb_mut(),
+                    Par::Seq,
+                );
+                for i in 0..w {
+                    let row = &mut x[(b0 + i) * k..(b0 + i + 1) * k];
+                    for (jj, &j) in cols.iter().enumerate() {
+                        row[j] = sub[i * kk + jj];
+                    }
                 }
             }
             if np > 0 {
@@ -977,8 +967,14 @@ impl<T: Scalar> LdltFactor<'_, T> {
                 for (i, &r) in spat.iter().enumerate() {
                     let row = &mut x[r * k..(r + 1) * k];
                     let t = &tmp[i * kk..(i + 1) * kk];
-                    for (jj, &j) in cols.iter().enumerate() {
-                        row[j] -= t[jj];
+                    if all {
+                        for (a, &b) in row.iter_mut().zip(t) {
+                            *a -= b;
+                        }
+                    } else {
+                        for (jj, &j) in cols.iter().enumerate() {
+                            row[j] -= t[jj];
+                        }
                     }
                 }
             }

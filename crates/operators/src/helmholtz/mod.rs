@@ -216,6 +216,8 @@ struct LdltAnalysis {
     grid: (usize, usize),
     /// The pivoted LBLᵀ, analysed on first need.
     fallback: std::sync::OnceLock<Result<symmetric::SymmetricAnalysis, String>>,
+    /// A's pattern with its transpose's index, for the refinement's residuals.
+    stored: refine::StoredPattern,
 }
 
 // One per operator (and one `Factor` per model): the variants' size difference costs nothing.
@@ -233,10 +235,10 @@ enum LdltValues<'a> {
 }
 
 impl LdltValues<'_> {
-    fn solve_in_place(&self, rhs: MatMut<'_, c64>) {
+    fn solve_scaled(&self, rhs: MatMut<'_, c64>, scale: &[f64]) {
         match self {
-            Self::F64(f) => f.solve_in_place(rhs),
-            Self::F32(f) => f.solve_in_place(rhs),
+            Self::F64(f) => f.solve_scaled(rhs, Some(scale), true),
+            Self::F32(f) => f.solve_scaled(rhs, Some(scale), true),
         }
     }
 }
@@ -249,6 +251,7 @@ pub struct LdltFactor<'a> {
     correction: Option<ldlt::LdltFactor<'a, c32>>,
     scale: &'a [c64],
     pattern: &'a SymbolicSparseColMat<usize>,
+    stored: &'a refine::StoredPattern,
     /// Backward error of the probe solve before refinement (NaN until checked).
     probe: f64,
     /// ... and after it.
@@ -265,22 +268,11 @@ pub struct LdltFactor<'a> {
 impl LdltFactor<'_> {
     /// R ← M⁻¹ R with the factors of E M E: M⁻¹ = E (E M E)⁻¹ E; with `correction`, the
     /// single-precision copy of the factors.
-    fn apply_inverse(&self, mut r: MatMut<'_, c64>, correction: bool) {
-        for j in 0..r.ncols() {
-            let mut c = r.rb_mut().col_mut(j);
-            for (q, &e) in self.equilibration.iter().enumerate() {
-                c[q] *= e;
-            }
-        }
+    fn apply_inverse(&self, r: MatMut<'_, c64>, correction: bool) {
+        let e = &self.equilibration[..];
         match (&self.correction, correction) {
-            (Some(single), true) => single.solve_in_place(r.rb_mut()),
-            _ => self.factor.solve_in_place(r.rb_mut()),
-        }
-        for j in 0..r.ncols() {
-            let mut c = r.rb_mut().col_mut(j);
-            for (q, &e) in self.equilibration.iter().enumerate() {
-                c[q] *= e;
-            }
+            (Some(single), true) => single.solve_scaled(r, Some(e), true),
+            _ => self.factor.solve_scaled(r, e),
         }
     }
 
@@ -290,7 +282,7 @@ impl LdltFactor<'_> {
         self.apply_inverse(z.rb_mut(), false);
         let mut work = self.buffers.zeros(y.nrows(), y.ncols());
         let report = refine::refine(
-            self.pattern,
+            self.stored,
             &self.m_values,
             self.m_norm,
             transpose,
@@ -642,6 +634,7 @@ impl Helmholtz {
                     scale: stretch_scale(&ax, &az),
                     grid: (nxp, nzp),
                     fallback: std::sync::OnceLock::new(),
+                    stored: refine::StoredPattern::new(&pattern),
                 })
             }
         };
@@ -890,6 +883,7 @@ impl Helmholtz {
             correction,
             scale: &a.scale,
             pattern: &self.pattern,
+            stored: &a.stored,
             probe: f64::NAN,
             refined: f64::NAN,
             refinement: if single {

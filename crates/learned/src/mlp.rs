@@ -158,7 +158,7 @@ pub fn forward(layout: &Layout, p: &[f32], input: Vec<f32>, batch: usize) -> Tap
     let (w, d, blocks) = (cfg.width, cfg.dim, cfg.blocks);
     let inw = cfg.dim + cfg.time_embedding;
     debug_assert_eq!(input.len(), batch * inw);
-    simd::dispatch(|| {
+    {
         let mut a0 = vec![0f32; batch * w];
         gemm(
             &mut a0,
@@ -241,7 +241,7 @@ pub fn forward(layout: &Layout, p: &[f32], input: Vec<f32>, batch: usize) -> Tap
             rstd,
             out,
         }
-    })
+    }
 }
 
 /// What the backward pass returns.
@@ -275,7 +275,7 @@ pub fn backward(
     let cfg = layout.config;
     let (w, d, blocks, b) = (cfg.width, cfg.dim, cfg.blocks, tape.batch);
     let inw = cfg.dim + cfg.time_embedding;
-    simd::dispatch(|| {
+    {
         let ko = layout.out_index();
         // dh_L = dε̂ W_outᵀ
         let mut dh = vec![0f32; b * w];
@@ -362,7 +362,7 @@ pub fn backward(
             d_gamma_beta,
             d_x,
         }
-    })
+    }
 }
 
 /// The flat gradient of every small tensor (biases, γ, β) in a buffer of the full layout, the
@@ -395,10 +395,10 @@ pub fn weight_grad_norm2(x: &[f32], da: &[f32], batch: usize) -> f64 {
     let (nin, nout) = (x.len() / batch, da.len() / batch);
     let mut gx = vec![0f32; batch * batch];
     let mut ga = vec![0f32; batch * batch];
-    simd::dispatch(|| {
+    {
         gemm(&mut gx, x, x, batch, nin, batch, false, true, false);
         gemm(&mut ga, da, da, batch, nout, batch, false, true, false);
-    });
+    };
     gx.iter()
         .zip(&ga)
         .map(|(a, b)| f64::from(*a) * f64::from(*b))

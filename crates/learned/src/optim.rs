@@ -60,7 +60,7 @@ pub fn apply(
     s: &AdamStep,
 ) {
     let b = tape.batch;
-    simd::dispatch(|| {
+    {
         let mut tile = vec![0f32; TILE.max(layout.config.width.max(layout.config.dim))];
         for (j, da) in back.d_out.iter().enumerate() {
             let k = weight_index(layout, j);
@@ -109,5 +109,5 @@ pub fn apply(
                 s,
             );
         }
-    });
+    };
 }

@@ -1,5 +1,5 @@
 //! Element-wise kernels of the MLP (GELU and its derivative, the fused optimizer update) written
-//! as plain loops that the compiler vectorises, run under [`pulp`]'s runtime dispatch so that a
+//! as plain loops that the compiler vectorises, run under runtime dispatch (`dispatched!`) so that a
 //! machine with AVX2/FMA (or AVX-512) gets those instructions while the committed build targets
 //! baseline x86-64.
 //!
@@ -9,10 +9,41 @@
 //! - Φ(x) = ½ (1 + erf(x/√2)) by Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5·10⁻⁷ in erf),
 //!   which for x < 0 gives the tail ½ erfc(|x|/√2) directly, without cancellation.
 
-/// Run `f` with the best instruction set this CPU has.
-#[inline(always)]
-pub fn dispatch<R>(f: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(f)
+/// Defines `pub fn $name(args)` that runs `$body` (an `#[inline(always)]` function of the same
+/// arguments) compiled for AVX-512, for AVX2 + FMA, or for baseline x86-64, whichever is the best
+/// this CPU has (detected at run time; the committed build targets baseline x86-64). Each kernel
+/// is element-wise IEEE arithmetic without fused multiply–adds (Rust never contracts a·b + c), so
+/// every path gives the same bits.
+macro_rules! dispatched {
+    ($(#[$doc:meta])* $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn v4($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn v3($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU has the features `v4` is compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features `v3` is compiled for.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
 }
 
 /// e^x for x in f32's range (underflows to 0 below −87.3, saturates above 88.7).
@@ -65,25 +96,49 @@ pub fn normal_cdf_pdf(x: f32) -> (f32, f32) {
     (cdf, INV_SQRT_2PI * e)
 }
 
-/// GELU(x) = x Φ(x), element-wise into `out`.
+dispatched!(
+    /// GELU(x) = x Φ(x), element-wise into `out`.
+    gelu = gelu_body(x: &[f32], out: &mut [f32])
+);
+dispatched!(
+    /// `acc += GELU(x)` element-wise (the residual block's update).
+    add_gelu = add_gelu_body(x: &[f32], acc: &mut [f32])
+);
+dispatched!(
+    /// `out = g ⊙ GELU′(x)`, GELU′(x) = Φ(x) + x φ(x).
+    gelu_backward = gelu_backward_body(x: &[f32], g: &[f32], out: &mut [f32])
+);
+dispatched!(
+    /// One fused pass of Adam (with the clip factor and bias corrections) and the weight EMA
+    /// over a slice of parameters, their moments, their EMA and their raw gradient:
+    /// g ← c g; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
+    /// p ← p − lr (m / (1 − β₁ᵏ)) / (√(v / (1 − β₂ᵏ)) + ε); e ← δ e + (1 − δ) p.
+    adam_ema = adam_ema_body(
+        p: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        ema: &mut [f32],
+        g: &[f32],
+        s: &AdamStep,
+    )
+);
+
 #[inline(always)]
-pub fn gelu(x: &[f32], out: &mut [f32]) {
+fn gelu_body(x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v * normal_cdf_pdf(v).0;
     }
 }
 
-/// `acc += GELU(x)` element-wise (the residual block's update).
 #[inline(always)]
-pub fn add_gelu(x: &[f32], acc: &mut [f32]) {
+fn add_gelu_body(x: &[f32], acc: &mut [f32]) {
     for (o, &v) in acc.iter_mut().zip(x) {
         *o += v * normal_cdf_pdf(v).0;
     }
 }
 
-/// `out = g ⊙ GELU′(x)`, GELU′(x) = Φ(x) + x φ(x).
 #[inline(always)]
-pub fn gelu_backward(x: &[f32], g: &[f32], out: &mut [f32]) {
+fn gelu_backward_body(x: &[f32], g: &[f32], out: &mut [f32]) {
     for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
         let (c, p) = normal_cdf_pdf(v);
         *o = gv * (c + v * p);
@@ -111,12 +166,8 @@ pub struct AdamStep {
     pub decay: f32,
 }
 
-/// One fused pass of Adam (with the clip factor and bias corrections) and the weight EMA over a
-/// slice of parameters, their moments, their EMA and their raw gradient:
-/// g ← c g; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
-/// p ← p − lr (m / (1 − β₁ᵏ)) / (√(v / (1 − β₂ᵏ)) + ε); e ← δ e + (1 − δ) p.
 #[inline(always)]
-pub fn adam_ema(
+fn adam_ema_body(
     p: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],

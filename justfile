@@ -62,3 +62,8 @@ fwi-parallel K preset="default" out="target/fwi-parallel":
 # The paper preset end to end on this machine into data/paper/ (resumable; see cargo xtask paper).
 paper preset="paper":
     cargo xtask paper --preset {{preset}}
+
+# Fuzz every parser (.npy, DPS sample files, checkpoints, TOML configurations) for S seconds each
+# (crates/fuzz; crashes are written to crates/fuzz/crashes/). The tests run a short bounded pass.
+fuzz seconds="600" *targets:
+    cargo run --profile fuzz --package memprior-fuzz -- run --seconds {{seconds}} {{targets}}

@@ -190,10 +190,19 @@ pub fn decode(bytes: &[u8], expected: Dtype) -> Result<Array, NpyError> {
             })?,
         );
     }
-    let count: usize = shape.iter().product();
     let per = if dtype == Dtype::C128 { 2 } else { 1 };
+    // Checked: a crafted shape must not overflow into a small byte count.
+    let Some(needed) = shape
+        .iter()
+        .try_fold(8 * per, |acc: usize, &s| acc.checked_mul(s))
+    else {
+        return err(format!(
+            "shape {shape_text} in the .npy header is too large to address (file corrupt)"
+        ));
+    };
+    let count = needed / (8 * per);
     let body = &bytes[header_start + header_len..];
-    if body.len() != 8 * per * count {
+    if body.len() != needed {
         return err(format!(
             "the .npy body holds {} bytes but shape {shape_text} of {} needs {} (file truncated or corrupt)",
             body.len(),

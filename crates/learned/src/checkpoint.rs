@@ -104,8 +104,21 @@ pub fn write(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
 /// # Errors
 /// I/O failures, a corrupt or truncated file, or a key mismatch.
 pub fn read(path: &Path, expected_key: &str) -> Result<Checkpoint, CheckpointError> {
-    let corrupt = |why: &str| CheckpointError::Corrupt(path.to_path_buf(), why.to_string());
     let bytes = std::fs::read(path).map_err(|e| CheckpointError::Io(path.to_path_buf(), e))?;
+    decode(&bytes, path, expected_key)
+}
+
+/// Decode the bytes of a checkpoint file (`path` names it in errors) and check that it belongs
+/// to `expected_key`.
+///
+/// # Errors
+/// A corrupt or truncated file, or a key mismatch.
+pub fn decode(
+    bytes: &[u8],
+    path: &Path,
+    expected_key: &str,
+) -> Result<Checkpoint, CheckpointError> {
+    let corrupt = |why: &str| CheckpointError::Corrupt(path.to_path_buf(), why.to_string());
     let rest = bytes
         .strip_prefix(MAGIC)
         .ok_or_else(|| corrupt("wrong magic"))?;
@@ -125,12 +138,18 @@ pub fn read(path: &Path, expected_key: &str) -> Result<Checkpoint, CheckpointErr
             expected: expected_key.to_string(),
         });
     }
-    let shapes = h.recipe.network.shapes();
-    let per_group: usize = shapes.iter().map(|[a, b]| a * b).sum();
+    // The sizes are checked before the shapes are listed: a corrupt header must not make this
+    // allocate (or overflow) on its word.
     let data = &rest[hlen..];
-    if data.len() != 4 * per_group * h.groups || h.groups < 2 || (!h.done && h.groups < 4) {
+    let expected_len = h
+        .recipe
+        .network
+        .checked_parameter_count()
+        .and_then(|n| n.checked_mul(4)?.checked_mul(h.groups));
+    if expected_len != Some(data.len()) || h.groups < 2 || (!h.done && h.groups < 4) {
         return Err(corrupt("tensor data has the wrong length"));
     }
+    let shapes = h.recipe.network.shapes();
     let mut vals = data
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));

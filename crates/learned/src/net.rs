@@ -60,6 +60,19 @@ impl MlpConfig {
         s
     }
 
+    /// Number of scalar parameters, or `None` when it overflows (computed without listing the
+    /// shapes, so that a crafted configuration allocates nothing).
+    pub fn checked_parameter_count(&self) -> Option<usize> {
+        let (d, w, e) = (self.dim, self.width, self.time_embedding);
+        let input = d.checked_add(e)?.checked_mul(w)?.checked_add(w)?;
+        let block = w.checked_mul(w)?.checked_add(w.checked_mul(3)?)?;
+        let output = w.checked_mul(d)?.checked_add(d)?;
+        self.blocks
+            .checked_mul(block)?
+            .checked_add(input)?
+            .checked_add(output)
+    }
+
     /// Number of scalar parameters.
     pub fn parameter_count(&self) -> usize {
         self.shapes().iter().map(|[a, b]| a * b).sum()

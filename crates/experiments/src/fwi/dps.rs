@@ -476,14 +476,19 @@ pub struct SampleRecord {
 }
 
 impl SampleRecord {
-    fn encode(&self) -> Vec<u8> {
+    /// The sample file's bytes: a float64 `.npy` vector [Φ, trace, z].
+    pub fn encode(&self) -> Vec<u8> {
         let mut v = vec![self.final_misfit];
         v.extend(&self.trace);
         v.extend(&self.z);
         npy::encode(Dtype::F64, &[v.len()], &v)
     }
 
-    fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
+    /// Decode a sample file of a run with `levels` trace points and `d` coefficients.
+    ///
+    /// # Errors
+    /// Not a float64 `.npy` vector of 1 + `levels` + `d` values.
+    pub fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
         let a = npy::decode(bytes, Dtype::F64).map_err(|e| e.to_string())?;
         if a.data.len() != 1 + levels + d {
             return Err(format!(

@@ -185,8 +185,10 @@ pub enum Budget {
 
 /// Corpus entries kept at most (the seeds always stay).
 const MAX_CORPUS: usize = 4096;
+/// Input hashes remembered at most.
+const MAX_SEEN: usize = 1 << 20;
 /// Inputs longer than this are cut (parsers read whole files; large inputs only slow the loop).
-const MAX_LEN: usize = 1 << 16;
+const MAX_LEN: usize = 1 << 14;
 
 /// Fuzz `target` from the `seeds` with `seed`'s mutations until the budget is spent.
 pub fn fuzz(target: Target, seeds: &[Vec<u8>], seed: u64, budget: Budget) -> Report {
@@ -197,7 +199,9 @@ pub fn fuzz(target: Target, seeds: &[Vec<u8>], seed: u64, budget: Budget) -> Rep
         seeds.to_vec()
     };
     let dictionary = mutate::dictionary(&corpus, target.text);
-    let mut seen: std::collections::HashSet<Vec<u8>> = corpus.iter().cloned().collect();
+    // Hashes of the inputs already in the corpus (bounded: cleared when full, so that a long run
+    // keeps constant memory; a forgotten input may then join the corpus twice).
+    let mut seen: std::collections::HashSet<u64> = corpus.iter().map(|c| digest(c)).collect();
     let mut crashes: Vec<Crash> = Vec::new();
     // Panics are expected here and reported by value; the default hook would print each one.
     let hook = std::panic::take_hook();
@@ -230,7 +234,10 @@ pub fn fuzz(target: Target, seeds: &[Vec<u8>], seed: u64, budget: Budget) -> Rep
         input.truncate(MAX_LEN);
         executions += 1;
         let crashed = record(&mut crashes, target, &input);
-        if !crashed && accepted(target, &input) && seen.insert(input.clone()) {
+        if !crashed && accepted(target, &input) && seen.insert(digest(&input)) {
+            if seen.len() > MAX_SEEN {
+                seen.clear();
+            }
             if corpus.len() < MAX_CORPUS {
                 corpus.push(input);
             } else {
@@ -246,6 +253,14 @@ pub fn fuzz(target: Target, seeds: &[Vec<u8>], seed: u64, budget: Budget) -> Rep
         corpus: corpus.len(),
         crashes,
     }
+}
+
+/// A 64-bit hash of an input (SipHash with fixed keys: the same in every run).
+fn digest(input: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    input.hash(&mut h);
+    h.finish()
 }
 
 /// Run one input; keep it if it crashed with a new message. Whether it crashed.

@@ -520,7 +520,7 @@ impl<T> Default for FactorValues<T> {
     }
 }
 
-/// Pooled solve workspaces: row-major right-hand sides in factor and in original order.
+/// Pooled solve workspace: the right-hand sides row-major in the factor's order.
 struct SolveWork<T>(Vec<T>);
 
 impl<T> Default for SolveWork<T> {

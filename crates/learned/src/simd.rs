@@ -9,24 +9,26 @@
 //! - Φ(x) = ½ (1 + erf(x/√2)) by Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5·10⁻⁷ in erf),
 //!   which for x < 0 gives the tail ½ erfc(|x|/√2) directly, without cancellation.
 
-/// Defines `pub fn $name(args)` that runs `$body` (an `#[inline(always)]` function of the same
-/// arguments) compiled for AVX-512, for AVX2 + FMA, or for baseline x86-64, whichever is the best
+/// Defines `pub fn $name(args) $body` with its body compiled (inlined into target-feature
+/// wrappers) for AVX-512, for AVX2 + FMA, or for baseline x86-64, whichever is the best
 /// this CPU has (detected at run time; the committed build targets baseline x86-64). Each kernel
 /// is element-wise IEEE arithmetic without fused multiply–adds (Rust never contracts a·b + c), so
 /// every path gives the same bits.
 macro_rules! dispatched {
-    ($(#[$doc:meta])* $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 fn v4($($arg: $ty),*) {
-                    $body($($arg),*)
+                    body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 fn v3($($arg: $ty),*) {
-                    $body($($arg),*)
+                    body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
@@ -41,7 +43,7 @@ macro_rules! dispatched {
                     return unsafe { v3($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            body($($arg),*)
         }
     };
 }
@@ -96,52 +98,31 @@ pub fn normal_cdf_pdf(x: f32) -> (f32, f32) {
     (cdf, INV_SQRT_2PI * e)
 }
 
-dispatched!(
+dispatched! {
     /// GELU(x) = x Φ(x), element-wise into `out`.
-    gelu = gelu_body(x: &[f32], out: &mut [f32])
-);
-dispatched!(
+    pub fn gelu(x: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v * normal_cdf_pdf(v).0;
+        }
+    }
+}
+
+dispatched! {
     /// `acc += GELU(x)` element-wise (the residual block's update).
-    add_gelu = add_gelu_body(x: &[f32], acc: &mut [f32])
-);
-dispatched!(
+    pub fn add_gelu(x: &[f32], acc: &mut [f32]) {
+        for (o, &v) in acc.iter_mut().zip(x) {
+            *o += v * normal_cdf_pdf(v).0;
+        }
+    }
+}
+
+dispatched! {
     /// `out = g ⊙ GELU′(x)`, GELU′(x) = Φ(x) + x φ(x).
-    gelu_backward = gelu_backward_body(x: &[f32], g: &[f32], out: &mut [f32])
-);
-dispatched!(
-    /// One fused pass of Adam (with the clip factor and bias corrections) and the weight EMA
-    /// over a slice of parameters, their moments, their EMA and their raw gradient:
-    /// g ← c g; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
-    /// p ← p − lr (m / (1 − β₁ᵏ)) / (√(v / (1 − β₂ᵏ)) + ε); e ← δ e + (1 − δ) p.
-    adam_ema = adam_ema_body(
-        p: &mut [f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        ema: &mut [f32],
-        g: &[f32],
-        s: &AdamStep,
-    )
-);
-
-#[inline(always)]
-fn gelu_body(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = v * normal_cdf_pdf(v).0;
-    }
-}
-
-#[inline(always)]
-fn add_gelu_body(x: &[f32], acc: &mut [f32]) {
-    for (o, &v) in acc.iter_mut().zip(x) {
-        *o += v * normal_cdf_pdf(v).0;
-    }
-}
-
-#[inline(always)]
-fn gelu_backward_body(x: &[f32], g: &[f32], out: &mut [f32]) {
-    for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
-        let (c, p) = normal_cdf_pdf(v);
-        *o = gv * (c + v * p);
+    pub fn gelu_backward(x: &[f32], g: &[f32], out: &mut [f32]) {
+        for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
+            let (c, p) = normal_cdf_pdf(v);
+            *o = gv * (c + v * p);
+        }
     }
 }
 
@@ -166,28 +147,33 @@ pub struct AdamStep {
     pub decay: f32,
 }
 
-#[inline(always)]
-fn adam_ema_body(
-    p: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    ema: &mut [f32],
-    g: &[f32],
-    s: &AdamStep,
-) {
-    let (one_m_b1, one_m_b2, one_m_d) = (1.0 - s.beta1, 1.0 - s.beta2, 1.0 - s.decay);
-    let n = p.len();
-    let (m, v, ema, g) = (&mut m[..n], &mut v[..n], &mut ema[..n], &g[..n]);
-    for i in 0..n {
-        let gi = g[i] * s.clip;
-        let mi = s.beta1 * m[i] + one_m_b1 * gi;
-        let vi = s.beta2 * v[i] + one_m_b2 * (gi * gi);
-        let denom = (vi * s.inv_bias2).sqrt() + s.eps;
-        let pi = p[i] - s.lr * ((mi * s.inv_bias1) / denom);
-        ema[i] = s.decay * ema[i] + one_m_d * pi;
-        p[i] = pi;
-        m[i] = mi;
-        v[i] = vi;
+dispatched! {
+    /// One fused pass of Adam (with the clip factor and bias corrections) and the weight EMA
+    /// over a slice of parameters, their moments, their EMA and their raw gradient:
+    /// g ← c g; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
+    /// p ← p − lr (m / (1 − β₁ᵏ)) / (√(v / (1 − β₂ᵏ)) + ε); e ← δ e + (1 − δ) p.
+    pub fn adam_ema(
+        p: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        ema: &mut [f32],
+        g: &[f32],
+        s: &AdamStep,
+    ) {
+        let (one_m_b1, one_m_b2, one_m_d) = (1.0 - s.beta1, 1.0 - s.beta2, 1.0 - s.decay);
+        let n = p.len();
+        let (m, v, ema, g) = (&mut m[..n], &mut v[..n], &mut ema[..n], &g[..n]);
+        for i in 0..n {
+            let gi = g[i] * s.clip;
+            let mi = s.beta1 * m[i] + one_m_b1 * gi;
+            let vi = s.beta2 * v[i] + one_m_b2 * (gi * gi);
+            let denom = (vi * s.inv_bias2).sqrt() + s.eps;
+            let pi = p[i] - s.lr * ((mi * s.inv_bias1) / denom);
+            ema[i] = s.decay * ema[i] + one_m_d * pi;
+            p[i] = pi;
+            m[i] = mi;
+            v[i] = vi;
+        }
     }
 }
 

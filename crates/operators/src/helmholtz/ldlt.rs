@@ -61,6 +61,12 @@ pub trait Scalar:
     fn to_c64(self) -> c64;
     /// True when both parts are finite and not both zero.
     fn is_usable_pivot(self) -> bool;
+    /// y ← y − l v ([`super::cplx`]); with `V3`, the AVX2 kernel, which only functions
+    /// compiled for AVX2 and FMA may request.
+    #[inline(always)]
+    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+        super::cplx::axpy_neg(y, l, v)
+    }
 }
 
 impl Scalar for c64 {
@@ -78,6 +84,16 @@ impl Scalar for c64 {
     fn is_usable_pivot(self) -> bool {
         self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
     }
+    #[inline(always)]
+    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if V3 {
+            // SAFETY: V3 is set only inside functions compiled for AVX2 and FMA, entered after
+            // run-time detection.
+            return unsafe { super::cplx::axpy_neg_c64_avx2(y, l, v) };
+        }
+        super::cplx::axpy_neg(y, l, v)
+    }
 }
 
 impl Scalar for c32 {
@@ -94,6 +110,15 @@ impl Scalar for c32 {
     #[inline]
     fn is_usable_pivot(self) -> bool {
         self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
+    }
+    #[inline(always)]
+    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if V3 {
+            // SAFETY: as for complex f64.
+            return unsafe { super::cplx::axpy_neg_c32_avx2(y, l, v) };
+        }
+        super::cplx::axpy_neg(y, l, v)
     }
 }
 
@@ -303,6 +328,17 @@ impl LdltSymbolic {
         &self.perm
     }
 
+    /// The inverse ordering, `perm_inv[old] = new`.
+    pub fn perm_inv(&self) -> &[usize] {
+        &self.perm_inv
+    }
+
+    /// The supernode holding unknown `i` of the factor's numbering (the start of its
+    /// elimination-tree reach, for [`LdltFactor::solve_rows`]).
+    pub fn supernode_of(&self, i: usize) -> usize {
+        self.sn_of_col[i]
+    }
+
     /// Stored entries of L (complex), diagonal and relaxation zeros included.
     pub fn factor_len(&self) -> usize {
         *self
@@ -371,7 +407,7 @@ impl LdltSymbolic {
         if v.0.len() == self.factor_len() {
             v.0
         } else {
-            vec![T::ZERO; self.factor_len()]
+            super::pages::filled(self.factor_len(), T::ZERO)
         }
     }
 
@@ -747,7 +783,7 @@ impl<T: Scalar> LdltFactor<'_, T> {
         let SolveWork(mut x) = sym.take::<SolveWork<T>>();
         // A row-major work array in the factor's order: the k values of one unknown are
         // adjacent, so each entry of L is loaded once per block of right-hand sides.
-        x.resize(n * k, T::ZERO);
+        super::pages::refill(&mut x, n * k, T::ZERO);
         const ROWS: usize = 64;
         let sc = |q: usize, v: c64| match scale {
             Some(s) => v * s[q],
@@ -793,13 +829,7 @@ impl<T: Scalar> LdltFactor<'_, T> {
             }
             prune.then_some(starts)
         };
-        self.forward(&mut x, k, starts.as_deref());
-        for (row, d) in x.chunks_exact_mut(k).zip(&self.dinv) {
-            for v in row {
-                *v *= *d;
-            }
-        }
-        self.backward(&mut x, k);
+        self.solve_rows(&mut x, k, starts.as_deref());
         for q0 in (0..n).step_by(ROWS) {
             let q1 = (q0 + ROWS).min(n);
             for j in 0..k {
@@ -812,6 +842,31 @@ impl<T: Scalar> LdltFactor<'_, T> {
         sym.give(SolveWork(x));
     }
 
+    /// Solve (L D Lᵀ) X = B in place for a row-major n × k block `x` in the factor's numbering
+    /// (row i holds the k values of unknown `perm()[i]`). With `starts`, column j is zero
+    /// outside the elimination-tree reach of the supernodes `starts[j]` (see
+    /// [`LdltSymbolic::supernode_of`]) and the forward elimination skips the rest.
+    ///
+    /// # Panics
+    /// When `x.len()` is not n k or `starts` does not have k entries (a caller's bug, not data).
+    pub fn solve_rows(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
+        assert_eq!(x.len(), self.symbolic.n * k, "solve_rows: x must be n × k");
+        assert!(
+            starts.is_none_or(|s| s.len() == k),
+            "solve_rows: one start list per column"
+        );
+        if k == 0 {
+            return;
+        }
+        self.forward(x, k, starts);
+        for (row, d) in x.chunks_exact_mut(k).zip(&self.dinv) {
+            for v in row {
+                *v *= *d;
+            }
+        }
+        self.backward(x, k);
+    }
+
     /// L Y = B in place (permuted numbering, row-major n × k). With `starts`, column j starts
     /// in the supernodes `starts[j]` and only the supernodes on their paths to the root are
     /// visited; without, every supernode and column.
@@ -822,17 +877,23 @@ impl<T: Scalar> LdltFactor<'_, T> {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.forward_avx2(x, k, starts) };
         }
-        self.forward_generic(x, k, starts)
+        self.forward_generic::<false>(x, k, starts)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_avx2(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
-        self.forward_generic(x, k, starts)
+        self.forward_generic::<true>(x, k, starts)
     }
 
+    /// The forward elimination; `V3` only from [`Self::forward_avx2`].
     #[inline(always)]
-    fn forward_generic(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
+    fn forward_generic<const V3: bool>(
+        &self,
+        x: &mut [T],
+        k: usize,
+        starts: Option<&[Vec<usize>]>,
+    ) {
         let sym = self.symbolic;
         let nsup = sym.n_supernodes();
         // active[count[s]..count[s + 1]]: the columns whose reach contains s (CSR), by climbing
@@ -895,10 +956,10 @@ impl<T: Scalar> LdltFactor<'_, T> {
                         v.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                         for (i, &l) in lc[c + 1..w].iter().enumerate() {
                             let row = &mut x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k];
-                            axpy_neg(row, l, &v);
+                            T::axpy_neg::<V3>(row, l, &v);
                         }
                         for (&l, &r) in lc[w..].iter().zip(spat) {
-                            axpy_neg(&mut x[r * k..(r + 1) * k], l, &v);
+                            T::axpy_neg::<V3>(&mut x[r * k..(r + 1) * k], l, &v);
                         }
                     } else {
                         for &j in cols {
@@ -989,17 +1050,18 @@ impl<T: Scalar> LdltFactor<'_, T> {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.backward_avx2(x, k) };
         }
-        self.backward_generic(x, k)
+        self.backward_generic::<false>(x, k)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn backward_avx2(&self, x: &mut [T], k: usize) {
-        self.backward_generic(x, k)
+        self.backward_generic::<true>(x, k)
     }
 
+    /// The backward substitution; `V3` only from [`Self::backward_avx2`].
     #[inline(always)]
-    fn backward_generic(&self, x: &mut [T], k: usize) {
+    fn backward_generic<const V3: bool>(&self, x: &mut [T], k: usize) {
         let sym = self.symbolic;
         let mut acc = vec![T::ZERO; k];
         let mut tmp: Vec<T> = Vec::new();
@@ -1014,10 +1076,14 @@ impl<T: Scalar> LdltFactor<'_, T> {
                     let lc = &panel[c * nrows..(c + 1) * nrows];
                     acc.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                     for (i, &l) in lc[c + 1..w].iter().enumerate() {
-                        axpy_neg(&mut acc, l, &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k]);
+                        T::axpy_neg::<V3>(
+                            &mut acc,
+                            l,
+                            &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k],
+                        );
                     }
                     for (&l, &r) in lc[w..].iter().zip(spat) {
-                        axpy_neg(&mut acc, l, &x[r * k..(r + 1) * k]);
+                        T::axpy_neg::<V3>(&mut acc, l, &x[r * k..(r + 1) * k]);
                     }
                     x[(b0 + c) * k..(b0 + c + 1) * k].copy_from_slice(&acc);
                 }
@@ -1099,14 +1165,6 @@ pub fn backward_error(
     let y_norm = y.iter().map(|v| v.norm()).fold(0.0, f64::max);
     let eta = res / (m_norm * x_norm + y_norm);
     if eta.is_finite() { eta } else { f64::INFINITY }
-}
-
-/// y −= l v, elementwise over a block of right-hand sides.
-#[inline(always)]
-fn axpy_neg<T: Scalar>(y: &mut [T], l: T, v: &[T]) {
-    for (yi, &vi) in y.iter_mut().zip(v) {
-        *yi -= l * vi;
-    }
 }
 
 /// y = M x for a matrix stored by columns (pattern, values).

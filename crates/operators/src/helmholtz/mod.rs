@@ -22,20 +22,21 @@
 //! Complex data enter the real-vector traits as [Re d; Im d] (row-major sources × receivers), so
 //! the real adjoint of J is exactly the Jᴴ above.
 
+mod cplx;
 mod geometry;
 pub mod green;
 pub mod ldlt;
 pub mod ordering;
+mod pages;
 pub mod refine;
 pub mod symmetric;
 
 pub use geometry::{Geometry, GeometryPreset};
 pub use refine::{RefineReport, Refinement};
 
-use faer::reborrow::ReborrowMut;
 use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
-use faer::{Mat, MatMut, MatRef, c32, c64, linalg::solvers::Solve};
+use faer::{Mat, c32, c64, linalg::solvers::Solve};
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 
 /// Error from building or factorising the operator.
@@ -216,8 +217,8 @@ struct LdltAnalysis {
     grid: (usize, usize),
     /// The pivoted LBLᵀ, analysed on first need.
     fallback: std::sync::OnceLock<Result<symmetric::SymmetricAnalysis, String>>,
-    /// A's pattern with its transpose's index, for the refinement's residuals.
-    stored: refine::StoredPattern,
+    /// A's pattern by rows in the factor's numbering, for the refinement's residuals.
+    permuted: refine::PermutedPattern,
 }
 
 // One per operator (and one `Factor` per model): the variants' size difference costs nothing.
@@ -234,106 +235,199 @@ enum LdltValues<'a> {
     F32(ldlt::LdltFactor<'a, c32>),
 }
 
-impl LdltValues<'_> {
-    fn solve_scaled(&self, rhs: MatMut<'_, c64>, scale: &[f64]) {
-        match self {
-            Self::F64(f) => f.solve_scaled(rhs, Some(scale), true),
-            Self::F32(f) => f.solve_scaled(rhs, Some(scale), true),
-        }
-    }
-}
-
 /// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves refined in f64.
+///
+/// A refined solve works on row-major n × k blocks in the factor's numbering from the moment the
+/// right-hand sides come in until the solution goes out: the solves with the factors, the
+/// residuals and the corrections need no permutation between them (one gather of the nonzeros
+/// in, one permutation out).
 pub struct LdltFactor<'a> {
     factor: LdltValues<'a>,
     /// The f64 factors rounded to f32, for the correction solves (`None` for f32 factors,
     /// which correct with themselves).
     correction: Option<ldlt::LdltFactor<'a, c32>>,
+    symbolic: &'a ldlt::LdltSymbolic,
     scale: &'a [c64],
     pattern: &'a SymbolicSparseColMat<usize>,
-    stored: &'a refine::StoredPattern,
+    permuted: &'a refine::PermutedPattern,
     /// Backward error of the probe solve before refinement (NaN until checked).
     probe: f64,
     /// ... and after it.
     refined: f64,
     refinement: Refinement,
-    /// M = S A in A's pattern order (for residuals), and ‖M‖∞.
+    /// M = S A in A's pattern order, and ‖M‖∞.
     m_values: Vec<c64>,
     m_norm: f64,
-    /// The symmetric equilibration E = diag(|M_qq|^(−1/2)): the factors are of E M E.
+    /// M's and Mᵀ's values in the rows of `permuted` (for the residuals), gathered on first use.
+    m_rows: std::sync::OnceLock<Vec<c64>>,
+    m_rows_t: std::sync::OnceLock<Vec<c64>>,
+    /// The symmetric equilibration E = diag(|M_qq|^(−1/2)) in the factor's numbering (entry i
+    /// for unknown perm[i]): the factors are of E M E.
     equilibration: Vec<f64>,
     buffers: &'a Buffers,
 }
 
 impl LdltFactor<'_> {
-    /// R ← M⁻¹ R with the factors of E M E: M⁻¹ = E (E M E)⁻¹ E; with `correction`, the
-    /// single-precision copy of the factors.
-    fn apply_inverse(&self, r: MatMut<'_, c64>, correction: bool) {
+    /// R ← M⁻¹ R for a row-major block in the factor's numbering, with the factors of E M E:
+    /// M⁻¹ = E (E M E)⁻¹ E; with `correction`, the single-precision copy of the factors.
+    fn apply_inverse(
+        &self,
+        r: &mut [c64],
+        k: usize,
+        starts: Option<&[Vec<usize>]>,
+        correction: bool,
+    ) {
         let e = &self.equilibration[..];
-        match (&self.correction, correction) {
-            (Some(single), true) => single.solve_scaled(r, Some(e), true),
-            _ => self.factor.solve_scaled(r, e),
+        let single = match (&self.correction, correction, &self.factor) {
+            (Some(single), true, _) => Some(single),
+            (_, _, LdltValues::F32(single)) => Some(single),
+            _ => None,
+        };
+        match (single, &self.factor) {
+            (Some(single), _) => {
+                let mut x = self.buffers.rows32(r.len());
+                for ((xi, ri), &ei) in x.chunks_exact_mut(k).zip(r.chunks_exact(k)).zip(e) {
+                    for (a, &b) in xi.iter_mut().zip(ri) {
+                        *a = <c32 as ldlt::Scalar>::from_c64(b * ei);
+                    }
+                }
+                single.solve_rows(&mut x, k, starts);
+                for ((ri, xi), &ei) in r.chunks_exact_mut(k).zip(x.chunks_exact(k)).zip(e) {
+                    for (a, &b) in ri.iter_mut().zip(xi) {
+                        *a = <c32 as ldlt::Scalar>::to_c64(b) * ei;
+                    }
+                }
+                self.buffers.give_rows32(x);
+            }
+            (None, LdltValues::F64(double)) => {
+                for (ri, &ei) in r.chunks_exact_mut(k).zip(e) {
+                    for a in ri.iter_mut() {
+                        *a *= ei;
+                    }
+                }
+                double.solve_rows(r, k, starts);
+                for (ri, &ei) in r.chunks_exact_mut(k).zip(e) {
+                    for a in ri.iter_mut() {
+                        *a *= ei;
+                    }
+                }
+            }
+            (None, LdltValues::F32(_)) => unreachable!("f32 factors are matched above"),
         }
     }
 
-    /// Solve M Z = Y (Mᵀ Z = Y when `transpose`) with the factors and refine in f64.
-    fn solve_m(&self, y: MatRef<'_, c64>, mut z: MatMut<'_, c64>, transpose: bool) -> RefineReport {
-        z.copy_from(y);
-        self.apply_inverse(z.rb_mut(), false);
-        let mut work = self.buffers.zeros(y.nrows(), y.ncols());
+    /// Solve M Z = Y (Mᵀ Z = Y when `transpose`) with the factors and refine in f64, for
+    /// Y = input(q, B) of the columns B of `rhs`, which is overwritten with output(q, Z).
+    fn solve_m(
+        &self,
+        rhs: &mut Mat<c64>,
+        transpose: bool,
+        input: impl Fn(usize, c64) -> c64,
+        output: impl Fn(usize, c64) -> c64,
+    ) -> RefineReport {
+        let (n, k) = (rhs.nrows(), rhs.ncols());
+        if k == 0 || n == 0 {
+            return RefineReport {
+                initial: 0.0,
+                last: 0.0,
+                steps: 0,
+            };
+        }
+        let (perm, perm_inv) = (self.symbolic.perm(), self.symbolic.perm_inv());
+        let mut y = self.buffers.rows(n * k);
+        // Point sources and receiver lines are sparse: gather their nonzeros and prune the
+        // forward elimination to their reach; more than n k / 16 nonzeros count as dense.
+        let limit = n * k / 16;
+        let mut starts: Option<Vec<Vec<usize>>> = Some(vec![Vec::new(); k]);
+        let mut count = 0;
+        'scan: for j in 0..k {
+            let col = rhs.col(j);
+            for q in 0..n {
+                let v = input(q, col[q]);
+                if v.re != 0.0 || v.im != 0.0 {
+                    count += 1;
+                    if count > limit {
+                        starts = None;
+                        break 'scan;
+                    }
+                    let i = perm_inv[q];
+                    y[i * k + j] = v;
+                    if let Some(st) = starts.as_mut() {
+                        st[j].push(self.symbolic.supernode_of(i));
+                    }
+                }
+            }
+        }
+        if starts.is_none() {
+            for (i, yi) in y.chunks_exact_mut(k).enumerate() {
+                let q = perm[i];
+                for (j, v) in yi.iter_mut().enumerate() {
+                    *v = input(q, rhs[(q, j)]);
+                }
+            }
+        }
+        let mut z = self.buffers.rows(n * k);
+        z.copy_from_slice(&y);
+        self.apply_inverse(&mut z, k, starts.as_deref(), false);
+        let mut work = self.buffers.rows(n * k);
+        let rows = if transpose {
+            self.m_rows_t
+                .get_or_init(|| self.permuted.rows_of(&self.m_values, true))
+        } else {
+            self.m_rows
+                .get_or_init(|| self.permuted.rows_of(&self.m_values, false))
+        };
         let report = refine::refine(
-            self.stored,
-            &self.m_values,
+            self.permuted,
+            rows,
             self.m_norm,
             transpose,
             self.refinement,
-            y,
-            z,
-            work.as_mut(),
-            |r| self.apply_inverse(r, true),
+            k,
+            &y,
+            &mut z,
+            &mut work,
+            |r| self.apply_inverse(r, k, None, true),
         );
-        self.buffers.give_mat(work);
+        // Out of the factor's numbering, a block of unknowns at a time: the block's rows of z
+        // stay in cache while every column is written.
+        const ROWS: usize = 64;
+        for q0 in (0..n).step_by(ROWS) {
+            let q1 = (q0 + ROWS).min(n);
+            for j in 0..k {
+                let mut col = rhs.col_mut(j);
+                for q in q0..q1 {
+                    col[q] = output(q, z[perm_inv[q] * k + j]);
+                }
+            }
+        }
+        for v in [y, z, work] {
+            self.buffers.give_rows(v);
+        }
         report
     }
 
     /// A x = b ⇔ M x = S b, refined.
     fn solve(&self, rhs: &mut Mat<c64>) -> RefineReport {
-        let mut y = self.buffers.zeros(rhs.nrows(), rhs.ncols());
-        for j in 0..rhs.ncols() {
-            for (q, &s) in self.scale.iter().enumerate() {
-                y[(q, j)] = s * rhs[(q, j)];
-            }
-        }
-        let report = self.solve_m(y.as_ref(), rhs.as_mut(), false);
-        self.buffers.give_mat(y);
-        report
+        self.solve_m(rhs, false, |q, v| self.scale[q] * v, |_, v| v)
     }
 
     /// Aᴴ λ = r ⇔ Mᵀ z = conj(r), λ = conj(S z), refined.
     fn solve_adjoint(&self, rhs: &mut Mat<c64>) -> RefineReport {
-        let mut y = self.buffers.zeros(rhs.nrows(), rhs.ncols());
-        for j in 0..rhs.ncols() {
-            for q in 0..rhs.nrows() {
-                y[(q, j)] = rhs[(q, j)].conj();
-            }
-        }
-        let report = self.solve_m(y.as_ref(), rhs.as_mut(), true);
-        for j in 0..rhs.ncols() {
-            for (q, &s) in self.scale.iter().enumerate() {
-                rhs[(q, j)] = (s * rhs[(q, j)]).conj();
-            }
-        }
-        self.buffers.give_mat(y);
-        report
+        self.solve_m(
+            rhs,
+            true,
+            |_, v| v.conj(),
+            |q, v| (self.scale[q] * v).conj(),
+        )
     }
 
     /// The stability probe: solve M x = M x₀ for a fixed x₀ and record the backward errors.
     fn run_probe(&mut self) {
         let n = self.scale.len();
         let y = ldlt::sym_matvec(self.pattern, &self.m_values, &ldlt::probe_vector(n));
-        let y = Mat::from_fn(n, 1, |q, _| y[q]);
-        let mut z = Mat::<c64>::zeros(n, 1);
-        let report = self.solve_m(y.as_ref(), z.as_mut(), false);
+        let mut z = Mat::from_fn(n, 1, |q, _| y[q]);
+        let report = self.solve_m(&mut z, false, |_, v| v, |_, v| v);
         self.probe = report.initial;
         self.refined = report.last;
     }
@@ -427,9 +521,48 @@ impl Factor<'_> {
 struct Buffers {
     mats: std::sync::Mutex<Vec<Mat<c64>>>,
     vecs: std::sync::Mutex<Vec<Vec<c64>>>,
+    /// Row-major blocks of the LDLᵀ's refined solves, in f64 and f32.
+    rows: std::sync::Mutex<Vec<Vec<c64>>>,
+    rows32: std::sync::Mutex<Vec<Vec<c32>>>,
+}
+
+/// A zeroed vector of `len` from a pool (on huge pages when new), or a new one.
+fn pooled_zeros<T: Copy>(pool: &std::sync::Mutex<Vec<Vec<T>>>, len: usize, zero: T) -> Vec<T> {
+    let mut v = pool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default();
+    pages::refill(&mut v, len, zero);
+    v
+}
+
+/// Return a vector to its pool (at most four are kept).
+fn pool_return<T>(pool: &std::sync::Mutex<Vec<Vec<T>>>, v: Vec<T>) {
+    if let Ok(mut p) = pool.lock()
+        && p.len() < 4
+    {
+        p.push(v);
+    }
 }
 
 impl Buffers {
+    fn rows(&self, len: usize) -> Vec<c64> {
+        pooled_zeros(&self.rows, len, c64::new(0.0, 0.0))
+    }
+
+    fn give_rows(&self, v: Vec<c64>) {
+        pool_return(&self.rows, v);
+    }
+
+    fn rows32(&self, len: usize) -> Vec<c32> {
+        pooled_zeros(&self.rows32, len, c32::new(0.0, 0.0))
+    }
+
+    fn give_rows32(&self, v: Vec<c32>) {
+        pool_return(&self.rows32, v);
+    }
+
     /// A zero matrix of this shape, reusing a returned one if any.
     fn zeros(&self, nrows: usize, ncols: usize) -> Mat<c64> {
         let mut mats = self.mats.lock().unwrap_or_else(|e| e.into_inner());
@@ -630,11 +763,15 @@ impl Helmholtz {
                     .map_err(HelmholtzError::Factorization)?;
                 Analysis::Ldlt(LdltAnalysis {
                     node_perm: symbolic.perm().to_vec(),
-                    symbolic,
                     scale: stretch_scale(&ax, &az),
                     grid: (nxp, nzp),
                     fallback: std::sync::OnceLock::new(),
-                    stored: refine::StoredPattern::new(&pattern),
+                    permuted: refine::PermutedPattern::new(
+                        &pattern,
+                        symbolic.perm(),
+                        symbolic.perm_inv(),
+                    ),
+                    symbolic,
                 })
             }
         };
@@ -883,7 +1020,8 @@ impl Helmholtz {
             correction,
             scale: &a.scale,
             pattern: &self.pattern,
-            stored: &a.stored,
+            symbolic: &a.symbolic,
+            permuted: &a.permuted,
             probe: f64::NAN,
             refined: f64::NAN,
             refinement: if single {
@@ -893,7 +1031,14 @@ impl Helmholtz {
             },
             m_values,
             m_norm,
-            equilibration,
+            m_rows: std::sync::OnceLock::new(),
+            m_rows_t: std::sync::OnceLock::new(),
+            equilibration: a
+                .symbolic
+                .perm()
+                .iter()
+                .map(|&q| equilibration[q])
+                .collect(),
             buffers: &self.buffers,
         };
         if probe {

@@ -20,9 +20,8 @@
 //! solves converge to A⁻¹ and A⁻ᴴ of the one assembled matrix, and the Jacobian and its adjoint
 //! agree to rounding.
 
-use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::c64;
 use faer::sparse::SymbolicSparseColMat;
-use faer::{MatMut, MatRef, c64};
 
 /// When a refined solve stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,34 +59,30 @@ pub struct RefineReport {
     pub steps: usize,
 }
 
-/// A sparse matrix pattern stored by columns together with the index of its transpose, so that
-/// both M z and Mᵀ z are gathers (one pass over the output, no scatter), for the values of any
-/// matrix of that pattern. Built once per pattern.
+/// A square sparse matrix's pattern by rows in a symmetric renumbering i = perm_inv[q] (the
+/// factor's order), for the rows of M and of Mᵀ, with each entry's position in M's column
+/// storage: M z and Mᵀ z on a row-major block in that numbering are gathers of whole rows of z
+/// (the k right-hand sides of one unknown, adjacent), for the values of any matrix of the
+/// pattern. Within a row the entries keep M's original ascending order. Built once per pattern.
 #[derive(Debug, Clone)]
-pub struct StoredPattern {
-    col_ptr: Vec<usize>,
-    row_idx: Vec<usize>,
-    /// Columns of Mᵀ (the rows of M): pointers, column indices of M, and the position of each
-    /// entry in M's column storage.
-    row_ptr: Vec<usize>,
-    col_idx: Vec<usize>,
+pub struct PermutedPattern {
+    /// Rows of M: pointers, permuted column indices, positions in the values.
+    ptr: Vec<usize>,
+    cols: Vec<usize>,
     pos: Vec<usize>,
+    /// Rows of Mᵀ (the columns of M), likewise.
+    ptr_t: Vec<usize>,
+    cols_t: Vec<usize>,
+    pos_t: Vec<usize>,
 }
 
-impl StoredPattern {
-    /// The pattern of a square matrix stored by columns.
-    pub fn new(pattern: &SymbolicSparseColMat<usize>) -> Self {
-        let n = pattern.nrows();
+impl PermutedPattern {
+    /// The pattern of a square matrix stored by columns, renumbered by `perm` (`perm[new] =
+    /// old`) with inverse `perm_inv`.
+    pub fn new(pattern: &SymbolicSparseColMat<usize>, perm: &[usize], perm_inv: &[usize]) -> Self {
+        let n = pattern.ncols();
         let rows = pattern.row_idx();
-        let col_ptr: Vec<usize> = (0..=pattern.ncols())
-            .map(|c| {
-                if c == pattern.ncols() {
-                    rows.len()
-                } else {
-                    pattern.col_range(c).start
-                }
-            })
-            .collect();
+        // Rows of M in the original numbering, entries in ascending column order.
         let mut row_ptr = vec![0usize; n + 1];
         for &r in rows {
             row_ptr[r + 1] += 1;
@@ -96,91 +91,128 @@ impl StoredPattern {
             row_ptr[r + 1] += row_ptr[r];
         }
         let mut fill = row_ptr.clone();
-        let mut col_idx = vec![0usize; rows.len()];
-        let mut pos = vec![0usize; rows.len()];
-        for c in 0..pattern.ncols() {
+        let (mut row_col, mut row_pos) = (vec![0usize; rows.len()], vec![0usize; rows.len()]);
+        for c in 0..n {
             for p in pattern.col_range(c) {
                 let r = rows[p];
-                col_idx[fill[r]] = c;
-                pos[fill[r]] = p;
+                (row_col[fill[r]], row_pos[fill[r]]) = (c, p);
                 fill[r] += 1;
             }
         }
-        Self {
-            col_ptr,
-            row_idx: rows.to_vec(),
-            row_ptr,
-            col_idx,
-            pos,
+        let (mut ptr, mut cols, mut pos) = (vec![0usize], Vec::new(), Vec::new());
+        let (mut ptr_t, mut cols_t, mut pos_t) = (vec![0usize], Vec::new(), Vec::new());
+        for &q in perm {
+            for e in row_ptr[q]..row_ptr[q + 1] {
+                cols.push(perm_inv[row_col[e]]);
+                pos.push(row_pos[e]);
+            }
+            ptr.push(cols.len());
+            // Row q of Mᵀ is column q of M.
+            for p in pattern.col_range(q) {
+                cols_t.push(perm_inv[rows[p]]);
+                pos_t.push(p);
+            }
+            ptr_t.push(cols_t.len());
         }
+        Self {
+            ptr,
+            cols,
+            pos,
+            ptr_t,
+            cols_t,
+            pos_t,
+        }
+    }
+
+    /// Number of rows.
+    pub fn n(&self) -> usize {
+        self.ptr.len() - 1
+    }
+
+    /// The values of M (of Mᵀ when `transpose`) in this pattern's row order, from `values` in
+    /// M's column storage: what [`residual`] reads, one contiguous pass instead of a gather per
+    /// entry. Gathered once per matrix.
+    pub fn rows_of(&self, values: &[c64], transpose: bool) -> Vec<c64> {
+        let pos = if transpose { &self.pos_t } else { &self.pos };
+        pos.iter().map(|&p| values[p]).collect()
     }
 }
 
-/// The columns of `m` as slices (copied only when a column is strided).
-fn contiguous_columns<'a>(m: MatRef<'a, c64>) -> Vec<std::borrow::Cow<'a, [c64]>> {
-    (0..m.ncols())
-        .map(|j| match m.col(j).try_as_col_major() {
-            Some(c) => std::borrow::Cow::Borrowed(c.as_slice()),
-            None => std::borrow::Cow::Owned(m.col(j).iter().copied().collect()),
-        })
-        .collect()
-}
-
-/// R = Y − M Z (or Y − Mᵀ Z when `transpose`) for the matrix of `pattern` with `values` (in its
-/// column storage), column by column in one fused pass; returns the largest normwise backward
-/// error ‖r_j‖∞ / (‖M‖∞ ‖z_j‖∞ + ‖y_j‖∞) over the columns (infinite when anything is not
-/// finite).
+/// R = Y − M Z (or Y − Mᵀ Z when `transpose`) for row-major n × k blocks in the pattern's
+/// numbering and the matrix of `pattern` with `rows` its values in the pattern's row order
+/// ([`PermutedPattern::rows_of`] with the same `transpose`); returns the
+/// largest normwise backward error ‖r_j‖∞ / (‖M‖∞ ‖z_j‖∞ + ‖y_j‖∞) over the columns (infinite
+/// when anything is not finite).
+#[allow(clippy::too_many_arguments)]
 pub fn residual(
-    pattern: &StoredPattern,
-    values: &[c64],
+    pattern: &PermutedPattern,
+    rows: &[c64],
     m_norm: f64,
     transpose: bool,
-    y: MatRef<'_, c64>,
-    z: MatRef<'_, c64>,
-    mut r: MatMut<'_, c64>,
+    k: usize,
+    y: &[c64],
+    z: &[c64],
+    r: &mut [c64],
 ) -> f64 {
-    let (n, k) = (y.nrows(), y.ncols());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the wrapper is compiled for.
+        return unsafe { residual_avx2(pattern, rows, m_norm, transpose, k, y, z, r) };
+    }
+    residual_generic::<false>(pattern, rows, m_norm, transpose, k, y, z, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn residual_avx2(
+    pattern: &PermutedPattern,
+    rows: &[c64],
+    m_norm: f64,
+    transpose: bool,
+    k: usize,
+    y: &[c64],
+    z: &[c64],
+    r: &mut [c64],
+) -> f64 {
+    residual_generic::<true>(pattern, rows, m_norm, transpose, k, y, z, r)
+}
+
+/// The residual's loop; `V3` only from [`residual_avx2`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn residual_generic<const V3: bool>(
+    pattern: &PermutedPattern,
+    rows: &[c64],
+    m_norm: f64,
+    transpose: bool,
+    k: usize,
+    y: &[c64],
+    z: &[c64],
+    r: &mut [c64],
+) -> f64 {
+    use super::ldlt::Scalar;
+    let n = pattern.n();
+    let (ptr, cols) = if transpose {
+        (&pattern.ptr_t, &pattern.cols_t)
+    } else {
+        (&pattern.ptr, &pattern.cols)
+    };
     // Largest squared moduli per column: one square root per column, not per entry.
     let (mut r2, mut z2, mut y2) = (vec![0.0f64; k], vec![0.0f64; k], vec![0.0f64; k]);
     let sq = |v: c64| v.re * v.re + v.im * v.im;
-    // Blocks of rows, every column per block: the block's share of the pattern and values stays
-    // in cache across the columns instead of being read once per column.
-    const ROWS: usize = 512;
-    // Contiguous columns (copies only if a caller passes strided views).
-    let (ys, zs) = (contiguous_columns(y), contiguous_columns(z));
-    let mut out = vec![c64::new(0.0, 0.0); ROWS];
-    for i0 in (0..n).step_by(ROWS) {
-        let i1 = (i0 + ROWS).min(n);
+    for i in 0..n {
+        let (yi, zi) = (&y[i * k..(i + 1) * k], &z[i * k..(i + 1) * k]);
+        let ri = &mut r[i * k..(i + 1) * k];
+        ri.copy_from_slice(yi);
+        for e in ptr[i]..ptr[i + 1] {
+            let c = cols[e];
+            c64::axpy_neg::<V3>(ri, rows[e], &z[c * k..(c + 1) * k]);
+        }
         for j in 0..k {
-            let (yj, zj) = (&ys[j][..n], &zs[j][..n]);
-            let (mut rm, mut zm, mut ym) = (r2[j], z2[j], y2[j]);
-            for (i, o) in (i0..i1).zip(out.iter_mut()) {
-                let mut acc = yj[i];
-                ym = ym.max(sq(acc));
-                if transpose {
-                    // Row i of Mᵀ is column i of M.
-                    let range = pattern.col_ptr[i]..pattern.col_ptr[i + 1];
-                    for (&v, &q) in values[range.clone()].iter().zip(&pattern.row_idx[range]) {
-                        acc -= v * zj[q];
-                    }
-                } else {
-                    let range = pattern.row_ptr[i]..pattern.row_ptr[i + 1];
-                    for (&p, &q) in pattern.pos[range.clone()]
-                        .iter()
-                        .zip(&pattern.col_idx[range])
-                    {
-                        acc -= values[p] * zj[q];
-                    }
-                }
-                zm = zm.max(sq(zj[i]));
-                rm = rm.max(sq(acc));
-                *o = acc;
-            }
-            let mut rj = r.rb_mut().col_mut(j);
-            for (i, &o) in (i0..i1).zip(out.iter()) {
-                rj[i] = o;
-            }
-            (r2[j], z2[j], y2[j]) = (rm, zm, ym);
+            r2[j] = r2[j].max(sq(ri[j]));
+            z2[j] = z2[j].max(sq(zi[j]));
+            y2[j] = y2[j].max(sq(yi[j]));
         }
     }
     let mut worst: f64 = 0.0;
@@ -192,31 +224,29 @@ pub fn residual(
 }
 
 /// Refine Z, the result of one solve F Z = Y with the factors, towards M Z = Y (Mᵀ Z = Y when
-/// `transpose`); `solve` applies F⁻¹ in place and `work` (the shape of Y) holds the residuals.
+/// `transpose`), row-major n × k blocks in the pattern's numbering, M's values in `rows` as for
+/// [`residual`]; `solve` applies F⁻¹ in place and `work` (the size of Y) holds the residuals.
 #[allow(clippy::too_many_arguments)]
 pub fn refine(
-    pattern: &StoredPattern,
-    values: &[c64],
+    pattern: &PermutedPattern,
+    rows: &[c64],
     m_norm: f64,
     transpose: bool,
     policy: Refinement,
-    y: MatRef<'_, c64>,
-    mut z: MatMut<'_, c64>,
-    mut work: MatMut<'_, c64>,
-    mut solve: impl FnMut(MatMut<'_, c64>),
+    k: usize,
+    y: &[c64],
+    z: &mut [c64],
+    work: &mut [c64],
+    mut solve: impl FnMut(&mut [c64]),
 ) -> RefineReport {
-    let initial = residual(pattern, values, m_norm, transpose, y, z.rb(), work.rb_mut());
+    let initial = residual(pattern, rows, m_norm, transpose, k, y, z, work);
     let (mut last, mut steps) = (initial, 0);
     while !(last <= policy.tolerance) && steps < policy.max_steps && last.is_finite() {
-        solve(work.rb_mut());
-        for j in 0..z.ncols() {
-            let dz = work.rb().col(j);
-            let mut zj = z.rb_mut().col_mut(j);
-            for c in 0..zj.nrows() {
-                zj[c] += dz[c];
-            }
+        solve(work);
+        for (zi, &dz) in z.iter_mut().zip(work.iter()) {
+            *zi += dz;
         }
-        let eta = residual(pattern, values, m_norm, transpose, y, z.rb(), work.rb_mut());
+        let eta = residual(pattern, rows, m_norm, transpose, k, y, z, work);
         steps += 1;
         let stalled = !(eta <= 0.5 * last);
         last = eta;
@@ -234,7 +264,6 @@ pub fn refine(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faer::Mat;
 
     /// A 3 × 3 complex symmetric tridiagonal matrix, stored by columns.
     fn tridiagonal() -> (SymbolicSparseColMat<usize>, Vec<c64>) {
@@ -250,56 +279,48 @@ mod tests {
         (pattern, vec![d, o, o, d, o, o, d])
     }
 
+    fn identity(n: usize) -> PermutedPattern {
+        let perm: Vec<usize> = (0..n).collect();
+        PermutedPattern::new(&tridiagonal().0, &perm, &perm)
+    }
+
     #[test]
     fn the_residual_of_the_exact_solution_is_zero_and_of_zero_is_the_right_hand_side() {
         let (pattern, values) = tridiagonal();
         let m_norm = super::super::ldlt::matrix_inf_norm(&pattern, &values);
-        let stored = StoredPattern::new(&pattern);
-        let z = Mat::from_fn(3, 1, |i, _| c64::new(1.0 + i as f64, -(i as f64)));
-        let y = Mat::from_fn(3, 1, |i, _| {
-            (0..3)
-                .map(|c| {
-                    pattern
-                        .col_range(c)
-                        .filter(|&p| pattern.row_idx()[p] == i)
-                        .map(|p| values[p] * z[(c, 0)])
-                        .sum::<c64>()
-                })
-                .sum::<c64>()
-        });
-        let mut r = Mat::<c64>::zeros(3, 1);
+        let stored = identity(3);
+        let z: Vec<c64> = (0..3)
+            .map(|i| c64::new(1.0 + i as f64, -(i as f64)))
+            .collect();
+        let y: Vec<c64> = (0..3)
+            .map(|i| {
+                (0..3)
+                    .map(|c| {
+                        pattern
+                            .col_range(c)
+                            .filter(|&p| pattern.row_idx()[p] == i)
+                            .map(|p| values[p] * z[c])
+                            .sum::<c64>()
+                    })
+                    .sum::<c64>()
+            })
+            .collect();
+        let mut r = vec![c64::new(0.0, 0.0); 3];
         for transpose in [false, true] {
-            let eta = residual(
-                &stored,
-                &values,
-                m_norm,
-                transpose,
-                y.as_ref(),
-                z.as_ref(),
-                r.as_mut(),
-            );
+            let rows = stored.rows_of(&values, transpose);
+            let eta = residual(&stored, &rows, m_norm, transpose, 1, &y, &z, &mut r);
             assert!(eta < 1e-16, "{eta:e}");
-            let zero = Mat::<c64>::zeros(3, 1);
-            let eta = residual(
-                &stored,
-                &values,
-                m_norm,
-                transpose,
-                y.as_ref(),
-                zero.as_ref(),
-                r.as_mut(),
-            );
+            let zero = vec![c64::new(0.0, 0.0); 3];
+            let eta = residual(&stored, &rows, m_norm, transpose, 1, &y, &zero, &mut r);
             assert!((eta - 1.0).abs() < 1e-15, "η(0) = ‖y‖/‖y‖ = 1, got {eta:e}");
-            for i in 0..3 {
-                assert_eq!(r[(i, 0)], y[(i, 0)]);
-            }
+            assert_eq!(r, y);
         }
     }
 
     #[test]
-    fn the_residual_of_a_nonsymmetric_matrix_and_of_its_transpose_match_dense_products() {
+    fn the_permuted_residual_of_a_nonsymmetric_matrix_and_of_its_transpose_match_dense_products() {
         // A 4 × 4 nonsymmetric pattern (row 3 has no entry in column 0, column 3 has one in
-        // row 0), two right-hand sides, and every block boundary crossed by neither.
+        // row 0), three right-hand sides (an odd count: the vector kernels' tails), renumbered.
         let pattern = SymbolicSparseColMat::new_checked(
             4,
             4,
@@ -316,32 +337,42 @@ mod tests {
                 dense[pattern.row_idx()[p]][c] = values[p];
             }
         }
-        let stored = StoredPattern::new(&pattern);
-        let z = Mat::from_fn(4, 2, |i, j| c64::new(i as f64 - 1.5, 0.3 * j as f64 + 0.1));
-        let y = Mat::from_fn(4, 2, |i, j| c64::new(0.2 * j as f64, i as f64));
-        let mut r = Mat::<c64>::zeros(4, 2);
+        let perm = [2usize, 0, 3, 1];
+        let mut perm_inv = [0usize; 4];
+        for (i, &q) in perm.iter().enumerate() {
+            perm_inv[q] = i;
+        }
+        let stored = PermutedPattern::new(&pattern, &perm, &perm_inv);
+        let k = 3;
+        // Natural-order values, stored row-major in the permuted numbering.
+        let zf = |q: usize, j: usize| c64::new(q as f64 - 1.5, 0.3 * j as f64 + 0.1);
+        let yf = |q: usize, j: usize| c64::new(0.2 * j as f64, q as f64);
+        let z: Vec<c64> = (0..4 * k).map(|e| zf(perm[e / k], e % k)).collect();
+        let y: Vec<c64> = (0..4 * k).map(|e| yf(perm[e / k], e % k)).collect();
+        let mut r = vec![c64::new(0.0, 0.0); 4 * k];
         for transpose in [false, true] {
             residual(
                 &stored,
-                &values,
+                &stored.rows_of(&values, transpose),
                 1.0,
                 transpose,
-                y.as_ref(),
-                z.as_ref(),
-                r.as_mut(),
+                k,
+                &y,
+                &z,
+                &mut r,
             );
-            for j in 0..2 {
-                for i in 0..4 {
+            for j in 0..k {
+                for q in 0..4 {
                     let mz: c64 = (0..4)
                         .map(|c| {
-                            let a = if transpose { dense[c][i] } else { dense[i][c] };
-                            a * z[(c, j)]
+                            let a = if transpose { dense[c][q] } else { dense[q][c] };
+                            a * zf(c, j)
                         })
                         .sum();
-                    let want = y[(i, j)] - mz;
+                    let want = yf(q, j) - mz;
                     assert!(
-                        (r[(i, j)] - want).norm() < 1e-13,
-                        "transpose {transpose}: ({i}, {j})"
+                        (r[perm_inv[q] * k + j] - want).norm() < 1e-13,
+                        "transpose {transpose}: ({q}, {j})"
                     );
                 }
             }
@@ -352,29 +383,30 @@ mod tests {
     fn refinement_with_a_perturbed_inverse_converges_to_the_tolerance() {
         let (pattern, values) = tridiagonal();
         let m_norm = super::super::ldlt::matrix_inf_norm(&pattern, &values);
-        let stored = StoredPattern::new(&pattern);
+        let stored = identity(3);
         // F⁻¹ ≈ M⁻¹: the diagonal preconditioner D⁻¹ contracts the error of this diagonally
         // dominant M by about ‖I − D⁻¹M‖∞ = 2 |o| / |d| ≈ 0.28 per step.
         let d_inv = c64::new(1.0, 0.0) / values[0];
-        let y = Mat::from_fn(3, 1, |i, _| c64::new(1.0, i as f64));
-        let mut z = Mat::from_fn(3, 1, |i, _| y[(i, 0)] * d_inv);
-        let mut work = Mat::<c64>::zeros(3, 1);
+        let y: Vec<c64> = (0..3).map(|i| c64::new(1.0, i as f64)).collect();
+        let mut z: Vec<c64> = y.iter().map(|&v| v * d_inv).collect();
+        let mut work = vec![c64::new(0.0, 0.0); 3];
         let policy = Refinement {
             tolerance: 1e-14,
             max_steps: 200,
         };
         let report = refine(
             &stored,
-            &values,
+            &stored.rows_of(&values, false),
             m_norm,
             false,
             policy,
-            y.as_ref(),
-            z.as_mut(),
-            work.as_mut(),
-            |mut r| {
-                for i in 0..r.nrows() {
-                    r[(i, 0)] *= d_inv;
+            1,
+            &y,
+            &mut z,
+            &mut work,
+            |r| {
+                for v in r.iter_mut() {
+                    *v *= d_inv;
                 }
             },
         );

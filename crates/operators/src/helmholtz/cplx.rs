@@ -21,19 +21,29 @@ where
     }
 }
 
-/// y ← y − l v in complex f64, two values per AVX2 instruction.
+/// out ← y − l v over the common length (the bits of copying y and [`axpy_neg`]), portable.
+#[inline(always)]
+pub(crate) fn axpy_neg_from<T>(out: &mut [T], y: &[T], l: T, v: &[T])
+where
+    T: Copy + std::ops::Mul<Output = T> + std::ops::Sub<Output = T>,
+{
+    for ((o, &yi), &vi) in out.iter_mut().zip(y).zip(v) {
+        *o = yi - l * vi;
+    }
+}
+
+/// out[i] ← y[i] − l v[i] for i < n in complex f64, two values per AVX2 instruction; `out` may
+/// be `y`.
 ///
 /// # Safety
-/// The CPU must support AVX2 (only called from functions compiled for it, after detection).
+/// The CPU must support AVX2; `out`, `y` and `v` must be valid for n values.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn axpy_neg_c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
+unsafe fn kernel_c64_avx2(out: *mut c64, y: *const c64, l: c64, v: *const c64, n: usize) {
     use std::arch::x86_64::*;
-    let n = y.len().min(v.len());
-    let (yp, vp) = (y.as_mut_ptr().cast::<f64>(), v.as_ptr().cast::<f64>());
+    let (op, yp, vp) = (out.cast::<f64>(), y.cast::<f64>(), v.cast::<f64>());
     let mut i = 0;
-    // SAFETY: every access is at complex index < n, inside both slices (16 bytes each,
-    // re then im); unaligned loads and stores.
+    // SAFETY: every access is at complex index < n (16 bytes each, re then im), unaligned.
     unsafe {
         let (lr, li) = (_mm256_set1_pd(l.re), _mm256_set1_pd(l.im));
         while i + 2 <= n {
@@ -43,23 +53,24 @@ pub(crate) unsafe fn axpy_neg_c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
             let t = _mm256_mul_pd(_mm256_permute_pd(vv, 0b0101), li);
             let prod = _mm256_addsub_pd(p, t);
             let yv = _mm256_loadu_pd(yp.add(2 * i));
-            _mm256_storeu_pd(yp.add(2 * i), _mm256_sub_pd(yv, prod));
+            _mm256_storeu_pd(op.add(2 * i), _mm256_sub_pd(yv, prod));
             i += 2;
         }
+        if i < n {
+            *out.add(i) = *y.add(i) - l * *v.add(i);
+        }
     }
-    axpy_neg(&mut y[i..n], l, &v[i..n]);
 }
 
-/// y ← y − l v in complex f32, four values per AVX2 instruction.
+/// As [`kernel_c64_avx2`] in complex f32, four values per AVX2 instruction.
 ///
 /// # Safety
-/// As [`axpy_neg_c64_avx2`].
+/// As [`kernel_c64_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn axpy_neg_c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
+unsafe fn kernel_c32_avx2(out: *mut c32, y: *const c32, l: c32, v: *const c32, n: usize) {
     use std::arch::x86_64::*;
-    let n = y.len().min(v.len());
-    let (yp, vp) = (y.as_mut_ptr().cast::<f32>(), v.as_ptr().cast::<f32>());
+    let (op, yp, vp) = (out.cast::<f32>(), y.cast::<f32>(), v.cast::<f32>());
     let mut i = 0;
     // SAFETY: as in the f64 kernel, at 8 bytes per value.
     unsafe {
@@ -70,7 +81,7 @@ pub(crate) unsafe fn axpy_neg_c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
             let t = _mm256_mul_ps(_mm256_permute_ps(vv, 0b1011_0001), li);
             let prod = _mm256_addsub_ps(p, t);
             let yv = _mm256_loadu_ps(yp.add(2 * i));
-            _mm256_storeu_ps(yp.add(2 * i), _mm256_sub_ps(yv, prod));
+            _mm256_storeu_ps(op.add(2 * i), _mm256_sub_ps(yv, prod));
             i += 4;
         }
         let (lr, li) = (_mm_set1_ps(l.re), _mm_set1_ps(l.im));
@@ -80,11 +91,51 @@ pub(crate) unsafe fn axpy_neg_c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
             let t = _mm_mul_ps(_mm_permute_ps(vv, 0b1011_0001), li);
             let prod = _mm_addsub_ps(p, t);
             let yv = _mm_loadu_ps(yp.add(2 * i));
-            _mm_storeu_ps(yp.add(2 * i), _mm_sub_ps(yv, prod));
+            _mm_storeu_ps(op.add(2 * i), _mm_sub_ps(yv, prod));
             i += 2;
         }
+        if i < n {
+            *out.add(i) = *y.add(i) - l * *v.add(i);
+        }
     }
-    axpy_neg(&mut y[i..n], l, &v[i..n]);
+}
+
+/// y ← y − l v in complex f64 with AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 (only called from functions compiled for it, after detection).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn axpy_neg_c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
+    let n = y.len().min(v.len());
+    let p = y.as_mut_ptr();
+    // SAFETY: n values of both slices; the caller guarantees AVX2.
+    unsafe { kernel_c64_avx2(p, p, l, v.as_ptr(), n) }
+}
+
+/// out ← y − l v in complex f64 with AVX2.
+///
+/// # Safety
+/// As [`axpy_neg_c64_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn axpy_neg_from_c64_avx2(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
+    let n = out.len().min(y.len()).min(v.len());
+    // SAFETY: n values of each slice; the caller guarantees AVX2.
+    unsafe { kernel_c64_avx2(out.as_mut_ptr(), y.as_ptr(), l, v.as_ptr(), n) }
+}
+
+/// y ← y − l v in complex f32 with AVX2.
+///
+/// # Safety
+/// As [`axpy_neg_c64_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn axpy_neg_c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
+    let n = y.len().min(v.len());
+    let p = y.as_mut_ptr();
+    // SAFETY: as above.
+    unsafe { kernel_c32_avx2(p, p, l, v.as_ptr(), n) }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -94,6 +145,11 @@ mod tests {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
         unsafe { axpy_neg_c64_avx2(y, l, v) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn c64_from_avx2(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
+        unsafe { axpy_neg_from_c64_avx2(out, y, l, v) }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -123,6 +179,13 @@ mod tests {
             // SAFETY: AVX2 and FMA were detected above.
             unsafe { c64_avx2(&mut b, l, &v) };
             assert_eq!(a, b, "complex f64, length {len}");
+            let mut c = vec![c64::new(9.0, 9.0); len];
+            // SAFETY: as above.
+            unsafe { c64_from_avx2(&mut c, &y0, l, &v) };
+            assert_eq!(a, c, "complex f64 out of place, length {len}");
+            let mut d = vec![c64::new(9.0, 9.0); len];
+            axpy_neg_from(&mut d, &y0, l, &v);
+            assert_eq!(a, d, "portable out of place, length {len}");
             let l32 = c32::new(l.re as f32, l.im as f32);
             let v32: Vec<c32> = v
                 .iter()

@@ -268,51 +268,74 @@ pub struct LdltFactor<'a> {
 }
 
 impl LdltFactor<'_> {
-    /// R ← M⁻¹ R for a row-major block in the factor's numbering, with the factors of E M E:
-    /// M⁻¹ = E (E M E)⁻¹ E; with `correction`, the single-precision copy of the factors.
-    fn apply_inverse(
+    /// Z ← M⁻¹ Y for row-major blocks in the factor's numbering, with the factors of E M E:
+    /// M⁻¹ = E (E M E)⁻¹ E (the scalings fused into the passes in and out of the factors' own
+    /// precision).
+    fn solve_into(
         &self,
-        r: &mut [c64],
+        y: refine::Block<'_>,
+        z: &mut [c64],
         k: usize,
         starts: Option<&[Vec<usize>]>,
-        correction: bool,
     ) {
         let e = &self.equilibration[..];
-        let single = match (&self.correction, correction, &self.factor) {
-            (Some(single), true, _) => Some(single),
-            (_, _, LdltValues::F32(single)) => Some(single),
-            _ => None,
-        };
-        match (single, &self.factor) {
-            (Some(single), _) => {
-                let mut x = self.buffers.rows32(r.len());
-                for ((xi, ri), &ei) in x.chunks_exact_mut(k).zip(r.chunks_exact(k)).zip(e) {
-                    for (a, &b) in xi.iter_mut().zip(ri) {
-                        *a = <c32 as ldlt::Scalar>::from_c64(b * ei);
-                    }
-                }
-                single.solve_rows(&mut x, k, starts);
-                for ((ri, xi), &ei) in r.chunks_exact_mut(k).zip(x.chunks_exact(k)).zip(e) {
-                    for (a, &b) in ri.iter_mut().zip(xi) {
-                        *a = <c32 as ldlt::Scalar>::to_c64(b) * ei;
-                    }
-                }
-                self.buffers.give_rows32(x);
-            }
-            (None, LdltValues::F64(double)) => {
-                for (ri, &ei) in r.chunks_exact_mut(k).zip(e) {
-                    for a in ri.iter_mut() {
-                        *a *= ei;
-                    }
-                }
-                double.solve_rows(r, k, starts);
-                for (ri, &ei) in r.chunks_exact_mut(k).zip(e) {
-                    for a in ri.iter_mut() {
+        match &self.factor {
+            LdltValues::F64(double) => {
+                scale_in(y, z, k, e, |v| v);
+                double.solve_rows(z, k, starts);
+                for (zi, &ei) in z.chunks_exact_mut(k).zip(e) {
+                    for a in zi.iter_mut() {
                         *a *= ei;
                     }
                 }
             }
-            (None, LdltValues::F32(_)) => unreachable!("f32 factors are matched above"),
+            LdltValues::F32(single) => self.solve_single(single, y, z, k, starts, false),
+        }
+    }
+
+    /// Z ← M⁻¹ Y (or Z += M⁻¹ Y when `add`) with single-precision factors of E M E.
+    fn solve_single(
+        &self,
+        single: &ldlt::LdltFactor<'_, c32>,
+        y: refine::Block<'_>,
+        z: &mut [c64],
+        k: usize,
+        starts: Option<&[Vec<usize>]>,
+        add: bool,
+    ) {
+        use ldlt::Scalar;
+        let e = &self.equilibration[..];
+        let mut x = self.buffers.rows32(z.len());
+        scale_in(y, &mut x, k, e, c32::from_c64);
+        single.solve_rows(&mut x, k, starts);
+        for ((zi, xi), &ei) in z.chunks_exact_mut(k).zip(x.chunks_exact(k)).zip(e) {
+            for (a, &b) in zi.iter_mut().zip(xi) {
+                if add {
+                    *a += b.to_c64() * ei;
+                } else {
+                    *a = b.to_c64() * ei;
+                }
+            }
+        }
+        self.buffers.give_rows32(x);
+    }
+
+    /// Z += M⁻¹ R, a refinement step's correction: with the single-precision copy of the
+    /// factors (or the factors themselves when they are single precision).
+    fn correct(&self, r: &[c64], z: &mut [c64], k: usize) {
+        match (&self.correction, &self.factor) {
+            (Some(single), _) | (None, LdltValues::F32(single)) => {
+                self.solve_single(single, refine::Block::Dense(r), z, k, None, true)
+            }
+            (None, LdltValues::F64(_)) => {
+                // Not built so today (f64 factors always carry an f32 copy); kept exact.
+                let mut dz = self.buffers.rows_any(r.len());
+                self.solve_into(refine::Block::Dense(r), &mut dz, k, None);
+                for (a, &b) in z.iter_mut().zip(&dz) {
+                    *a += b;
+                }
+                self.buffers.give_rows(dz);
+            }
         }
     }
 
@@ -334,48 +357,56 @@ impl LdltFactor<'_> {
             };
         }
         let (perm, perm_inv) = (self.symbolic.perm(), self.symbolic.perm_inv());
-        let mut y = self.buffers.rows(n * k);
-        // Point sources and receiver lines are sparse: gather their nonzeros and prune the
-        // forward elimination to their reach; more than n k / 16 nonzeros count as dense.
+        // Point sources and receiver lines are sparse: gather their nonzeros (no n × k block)
+        // and prune the forward elimination to their reach; more than n k / 16 nonzeros count
+        // as dense.
         let limit = n * k / 16;
-        let mut starts: Option<Vec<Vec<usize>>> = Some(vec![Vec::new(); k]);
-        let mut count = 0;
+        let mut nonzeros: Vec<(usize, usize, c64)> = Vec::new();
+        let mut dense = false;
         'scan: for j in 0..k {
             let col = rhs.col(j);
             for q in 0..n {
-                let v = input(q, col[q]);
+                let b = col[q];
+                if b.re == 0.0 && b.im == 0.0 {
+                    continue;
+                }
+                let v = input(q, b);
                 if v.re != 0.0 || v.im != 0.0 {
-                    count += 1;
-                    if count > limit {
-                        starts = None;
+                    if nonzeros.len() == limit {
+                        dense = true;
                         break 'scan;
                     }
-                    let i = perm_inv[q];
-                    y[i * k + j] = v;
-                    if let Some(st) = starts.as_mut() {
-                        st[j].push(self.symbolic.supernode_of(i));
-                    }
+                    nonzeros.push((perm_inv[q], j, v));
                 }
             }
         }
-        if starts.is_none() {
-            for (i, yi) in y.chunks_exact_mut(k).enumerate() {
+        let mut y_dense = Vec::new();
+        let (y, starts) = if dense {
+            y_dense = self.buffers.rows_any(n * k);
+            for (i, yi) in y_dense.chunks_exact_mut(k).enumerate() {
                 let q = perm[i];
                 for (j, v) in yi.iter_mut().enumerate() {
                     *v = input(q, rhs[(q, j)]);
                 }
             }
-        }
-        let mut z = self.buffers.rows(n * k);
-        z.copy_from_slice(&y);
-        self.apply_inverse(&mut z, k, starts.as_deref(), false);
-        let mut work = self.buffers.rows(n * k);
+            (refine::Block::Dense(&y_dense), None)
+        } else {
+            nonzeros.sort_unstable_by_key(|&(i, j, _)| (i, j));
+            let mut starts = vec![Vec::new(); k];
+            for &(i, j, _) in &nonzeros {
+                starts[j].push(self.symbolic.supernode_of(i));
+            }
+            (refine::Block::Sparse(&nonzeros), Some(starts))
+        };
+        let mut z = self.buffers.rows_any(n * k);
+        self.solve_into(y, &mut z, k, starts.as_deref());
+        let mut work = self.buffers.rows_any(n * k);
         let rows = if transpose {
             self.m_rows_t
-                .get_or_init(|| self.permuted.rows_of(&self.m_values, true))
+                .get_or_init(|| self.buffers.rows_of(self.permuted, &self.m_values, true))
         } else {
             self.m_rows
-                .get_or_init(|| self.permuted.rows_of(&self.m_values, false))
+                .get_or_init(|| self.buffers.rows_of(self.permuted, &self.m_values, false))
         };
         let report = refine::refine(
             self.permuted,
@@ -384,10 +415,10 @@ impl LdltFactor<'_> {
             transpose,
             self.refinement,
             k,
-            &y,
+            y,
             &mut z,
             &mut work,
-            |r| self.apply_inverse(r, k, None, true),
+            |r, z| self.correct(r, z, k),
         );
         // Out of the factor's numbering, a block of unknowns at a time: the block's rows of z
         // stay in cache while every column is written.
@@ -401,8 +432,10 @@ impl LdltFactor<'_> {
                 }
             }
         }
-        for v in [y, z, work] {
-            self.buffers.give_rows(v);
+        for v in [y_dense, z, work] {
+            if !v.is_empty() {
+                self.buffers.give_rows(v);
+            }
         }
         report
     }
@@ -436,6 +469,12 @@ impl LdltFactor<'_> {
 impl Drop for LdltFactor<'_> {
     fn drop(&mut self) {
         self.buffers.give_vec(std::mem::take(&mut self.m_values));
+        for rows in [self.m_rows.take(), self.m_rows_t.take()]
+            .into_iter()
+            .flatten()
+        {
+            self.buffers.give_vec(rows);
+        }
     }
 }
 
@@ -515,6 +554,31 @@ impl Factor<'_> {
     }
 }
 
+/// X ← E Y in the precision of X (`convert`), for a dense or sparse Y.
+fn scale_in<T: Copy>(
+    y: refine::Block<'_>,
+    x: &mut [T],
+    k: usize,
+    e: &[f64],
+    convert: impl Fn(c64) -> T,
+) {
+    match y {
+        refine::Block::Dense(y) => {
+            for ((xi, yi), &ei) in x.chunks_exact_mut(k).zip(y.chunks_exact(k)).zip(e) {
+                for (a, &b) in xi.iter_mut().zip(yi) {
+                    *a = convert(b * ei);
+                }
+            }
+        }
+        refine::Block::Sparse(nonzeros) => {
+            x.fill(convert(c64::new(0.0, 0.0)));
+            for &(i, j, v) in nonzeros {
+                x[i * k + j] = convert(v * e[i]);
+            }
+        }
+    }
+}
+
 /// Per-model buffers of one operator (wavefields, matrix values), kept between models: a
 /// fresh 16 MB block costs its page faults on every gradient.
 #[derive(Default)]
@@ -547,8 +611,21 @@ fn pool_return<T>(pool: &std::sync::Mutex<Vec<Vec<T>>>, v: Vec<T>) {
 }
 
 impl Buffers {
-    fn rows(&self, len: usize) -> Vec<c64> {
-        pooled_zeros(&self.rows, len, c64::new(0.0, 0.0))
+    /// A block of `len` values with arbitrary (initialised) contents, for outputs written whole.
+    fn rows_any(&self, len: usize) -> Vec<c64> {
+        let mut v = self
+            .rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        if v.capacity() < len {
+            v = pages::filled(len, c64::new(0.0, 0.0));
+        } else {
+            v.resize(len, c64::new(0.0, 0.0));
+            v.truncate(len);
+        }
+        v
     }
 
     fn give_rows(&self, v: Vec<c64>) {
@@ -595,9 +672,23 @@ impl Buffers {
         v
     }
 
+    /// [`refine::PermutedPattern::rows_of`] into a pooled vector.
+    fn rows_of(
+        &self,
+        pattern: &refine::PermutedPattern,
+        values: &[c64],
+        transpose: bool,
+    ) -> Vec<c64> {
+        let mut vecs = self.vecs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = vecs.pop().unwrap_or_default();
+        drop(vecs);
+        pattern.rows_of_into(values, transpose, &mut v);
+        v
+    }
+
     fn give_vec(&self, v: Vec<c64>) {
         if let Ok(mut vecs) = self.vecs.lock()
-            && vecs.len() < 4
+            && vecs.len() < 6
         {
             vecs.push(v);
         }

@@ -133,9 +133,28 @@ impl PermutedPattern {
     /// M's column storage: what [`residual`] reads, one contiguous pass instead of a gather per
     /// entry. Gathered once per matrix.
     pub fn rows_of(&self, values: &[c64], transpose: bool) -> Vec<c64> {
-        let pos = if transpose { &self.pos_t } else { &self.pos };
-        pos.iter().map(|&p| values[p]).collect()
+        let mut out = Vec::new();
+        self.rows_of_into(values, transpose, &mut out);
+        out
     }
+
+    /// [`PermutedPattern::rows_of`] into `out` (its contents replaced, its allocation reused).
+    pub fn rows_of_into(&self, values: &[c64], transpose: bool, out: &mut Vec<c64>) {
+        let pos = if transpose { &self.pos_t } else { &self.pos };
+        out.clear();
+        out.extend(pos.iter().map(|&p| values[p]));
+    }
+}
+
+/// A right-hand-side block Y (n × k in a pattern's numbering): dense and row-major, or only its
+/// nonzeros as (row, column, value) sorted by row then column (point sources and receiver
+/// lines: 15 nonzeros in a million), every other entry +0.
+#[derive(Debug, Clone, Copy)]
+pub enum Block<'a> {
+    /// Every entry, row-major.
+    Dense(&'a [c64]),
+    /// The nonzeros, sorted by (row, column).
+    Sparse(&'a [(usize, usize, c64)]),
 }
 
 /// R = Y − M Z (or Y − Mᵀ Z when `transpose`) for row-major n × k blocks in the pattern's
@@ -150,7 +169,7 @@ pub fn residual(
     m_norm: f64,
     transpose: bool,
     k: usize,
-    y: &[c64],
+    y: Block<'_>,
     z: &[c64],
     r: &mut [c64],
 ) -> f64 {
@@ -171,7 +190,7 @@ unsafe fn residual_avx2(
     m_norm: f64,
     transpose: bool,
     k: usize,
-    y: &[c64],
+    y: Block<'_>,
     z: &[c64],
     r: &mut [c64],
 ) -> f64 {
@@ -187,7 +206,7 @@ fn residual_generic<const V3: bool>(
     m_norm: f64,
     transpose: bool,
     k: usize,
-    y: &[c64],
+    y: Block<'_>,
     z: &[c64],
     r: &mut [c64],
 ) -> f64 {
@@ -201,11 +220,35 @@ fn residual_generic<const V3: bool>(
     // Largest squared moduli per column: one square root per column, not per entry.
     let (mut r2, mut z2, mut y2) = (vec![0.0f64; k], vec![0.0f64; k], vec![0.0f64; k]);
     let sq = |v: c64| v.re * v.re + v.im * v.im;
+    // A sparse Y is read through one row of zeros and, for its few nonzero rows, a scratch row:
+    // no pass over n k zeros, the same arithmetic as a dense Y.
+    let zeros = vec![c64::new(0.0, 0.0); k];
+    let mut scratch = vec![c64::new(0.0, 0.0); k];
+    let mut next = 0;
     for i in 0..n {
-        let (yi, zi) = (&y[i * k..(i + 1) * k], &z[i * k..(i + 1) * k]);
+        let yi: &[c64] = match y {
+            Block::Dense(d) => &d[i * k..(i + 1) * k],
+            Block::Sparse(s) if next < s.len() && s[next].0 == i => {
+                scratch.fill(c64::new(0.0, 0.0));
+                while next < s.len() && s[next].0 == i {
+                    scratch[s[next].1] = s[next].2;
+                    next += 1;
+                }
+                &scratch
+            }
+            Block::Sparse(_) => &zeros,
+        };
+        let zi = &z[i * k..(i + 1) * k];
         let ri = &mut r[i * k..(i + 1) * k];
-        ri.copy_from_slice(yi);
-        for e in ptr[i]..ptr[i + 1] {
+        // The first entry writes r_i = y_i − m z_c (no copy of y_i), the others subtract.
+        let (e0, e1) = (ptr[i], ptr[i + 1]);
+        if e0 == e1 {
+            ri.copy_from_slice(yi);
+        } else {
+            let c = cols[e0];
+            axpy_neg_from::<V3>(ri, yi, rows[e0], &z[c * k..(c + 1) * k]);
+        }
+        for e in (e0 + 1).min(e1)..e1 {
             let c = cols[e];
             c64::axpy_neg::<V3>(ri, rows[e], &z[c * k..(c + 1) * k]);
         }
@@ -223,9 +266,21 @@ fn residual_generic<const V3: bool>(
     worst
 }
 
+/// out ← y − l v; with `V3`, the AVX2 kernel (only from functions compiled for AVX2).
+#[inline(always)]
+fn axpy_neg_from<const V3: bool>(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
+    #[cfg(target_arch = "x86_64")]
+    if V3 {
+        // SAFETY: V3 is set only inside `residual_avx2`, entered after run-time detection.
+        return unsafe { super::cplx::axpy_neg_from_c64_avx2(out, y, l, v) };
+    }
+    super::cplx::axpy_neg_from(out, y, l, v)
+}
+
 /// Refine Z, the result of one solve F Z = Y with the factors, towards M Z = Y (Mᵀ Z = Y when
 /// `transpose`), row-major n × k blocks in the pattern's numbering, M's values in `rows` as for
-/// [`residual`]; `solve` applies F⁻¹ in place and `work` (the size of Y) holds the residuals.
+/// [`residual`]; `correct(r, z)` adds F⁻¹ r to z (r may be overwritten) and `work` (the size of
+/// Y) holds the residuals.
 #[allow(clippy::too_many_arguments)]
 pub fn refine(
     pattern: &PermutedPattern,
@@ -234,18 +289,15 @@ pub fn refine(
     transpose: bool,
     policy: Refinement,
     k: usize,
-    y: &[c64],
+    y: Block<'_>,
     z: &mut [c64],
     work: &mut [c64],
-    mut solve: impl FnMut(&mut [c64]),
+    mut correct: impl FnMut(&mut [c64], &mut [c64]),
 ) -> RefineReport {
     let initial = residual(pattern, rows, m_norm, transpose, k, y, z, work);
     let (mut last, mut steps) = (initial, 0);
     while !(last <= policy.tolerance) && steps < policy.max_steps && last.is_finite() {
-        solve(work);
-        for (zi, &dz) in z.iter_mut().zip(work.iter()) {
-            *zi += dz;
-        }
+        correct(work, z);
         let eta = residual(pattern, rows, m_norm, transpose, k, y, z, work);
         steps += 1;
         let stalled = !(eta <= 0.5 * last);
@@ -308,10 +360,28 @@ mod tests {
         let mut r = vec![c64::new(0.0, 0.0); 3];
         for transpose in [false, true] {
             let rows = stored.rows_of(&values, transpose);
-            let eta = residual(&stored, &rows, m_norm, transpose, 1, &y, &z, &mut r);
+            let eta = residual(
+                &stored,
+                &rows,
+                m_norm,
+                transpose,
+                1,
+                Block::Dense(&y),
+                &z,
+                &mut r,
+            );
             assert!(eta < 1e-16, "{eta:e}");
             let zero = vec![c64::new(0.0, 0.0); 3];
-            let eta = residual(&stored, &rows, m_norm, transpose, 1, &y, &zero, &mut r);
+            let eta = residual(
+                &stored,
+                &rows,
+                m_norm,
+                transpose,
+                1,
+                Block::Dense(&y),
+                &zero,
+                &mut r,
+            );
             assert!((eta - 1.0).abs() < 1e-15, "η(0) = ‖y‖/‖y‖ = 1, got {eta:e}");
             assert_eq!(r, y);
         }
@@ -351,16 +421,41 @@ mod tests {
         let y: Vec<c64> = (0..4 * k).map(|e| yf(perm[e / k], e % k)).collect();
         let mut r = vec![c64::new(0.0, 0.0); 4 * k];
         for transpose in [false, true] {
-            residual(
+            let m = stored.rows_of(&values, transpose);
+            residual(&stored, &m, 1.0, transpose, k, Block::Dense(&y), &z, &mut r);
+            // The same Y given by its nonzeros gives the same bits.
+            let mut sparse: Vec<(usize, usize, c64)> = (0..4 * k)
+                .filter(|&e| e % 2 == 0)
+                .map(|e| (e / k, e % k, y[e]))
+                .collect();
+            sparse.sort_by_key(|&(i, j, _)| (i, j));
+            let dense_y: Vec<c64> = (0..4 * k)
+                .map(|e| if e % 2 == 0 { y[e] } else { c64::new(0.0, 0.0) })
+                .collect();
+            let mut r_dense = vec![c64::new(0.0, 0.0); 4 * k];
+            let mut r_sparse = r_dense.clone();
+            let eta_dense = residual(
                 &stored,
-                &stored.rows_of(&values, transpose),
+                &m,
                 1.0,
                 transpose,
                 k,
-                &y,
+                Block::Dense(&dense_y),
                 &z,
-                &mut r,
+                &mut r_dense,
             );
+            let eta_sparse = residual(
+                &stored,
+                &m,
+                1.0,
+                transpose,
+                k,
+                Block::Sparse(&sparse),
+                &z,
+                &mut r_sparse,
+            );
+            assert_eq!(r_dense, r_sparse);
+            assert_eq!(eta_dense, eta_sparse);
             for j in 0..k {
                 for q in 0..4 {
                     let mz: c64 = (0..4)
@@ -401,12 +496,12 @@ mod tests {
             false,
             policy,
             1,
-            &y,
+            Block::Dense(&y),
             &mut z,
             &mut work,
-            |r| {
-                for v in r.iter_mut() {
-                    *v *= d_inv;
+            |r, z| {
+                for (zi, &ri) in z.iter_mut().zip(r.iter()) {
+                    *zi += ri * d_inv;
                 }
             },
         );

@@ -629,6 +629,19 @@ fn test() -> Result<()> {
     match report("default", false) {
         Ok(()) => {
             counts.0 += notebooks_total;
+            // The FWI results open in xarray with coordinates, units and the .npy values.
+            match run(
+                Command::new(venv_bin("python"))
+                    .arg(root().join("tools/check_netcdf.py"))
+                    .arg(root().join("reports/data/fwi_dps")),
+                "open the FWI results (NetCDF) with xarray",
+            ) {
+                Ok(()) => counts.0 += 1,
+                Err(e) => {
+                    counts.1 += 1;
+                    failures.push(e)
+                }
+            }
             match browser_check() {
                 Ok(pages) => counts.0 += pages,
                 Err(e) => {

@@ -172,7 +172,8 @@ pub fn command(args: &FwiArgs) -> Result<()> {
 }
 
 /// Write every table of a run into `dir` (CSV and Parquet, atomically), plus the velocity fields
-/// of Figure 4 as .npy and the configuration.
+/// of Figure 4 as .npy, everything a reader needs as NetCDF (`fwi_results.nc`, see
+/// [`crate::netcdf`]) and the configuration.
 pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let rows = r.table();
@@ -460,6 +461,7 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             &npy::encode(Dtype::F64, &[g.nx, g.nz], &grp.velocity_std),
         )?;
     }
+    crate::netcdf::write(r, dir)?;
     atomic::write(
         &dir.join("config.toml"),
         toml::to_string(&r.config)

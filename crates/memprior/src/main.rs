@@ -18,6 +18,7 @@
 use memprior_core::atomic;
 mod fwi;
 mod helmholtz;
+mod netcdf;
 mod prior;
 mod provenance;
 mod report;

@@ -1,0 +1,164 @@
+//! `memprior fwi` writes `fwi_results.nc`: read back with an independent NetCDF-3 reader, it has
+//! the documented dimensions, km coordinates (z positive down), units and long names on every
+//! variable, the provenance attributes, and the same bits as the `.npy` fields and the KL
+//! coefficient table. (The test command also opens it with xarray: `tools/check_netcdf.py`.)
+
+use memprior_core::npy;
+use netcdf3::FileReader;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memprior-netcdf-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn the_fwi_results_read_back_as_netcdf_with_units_coordinates_and_the_npy_values() {
+    let d = scratch("quick");
+    let out = d.join("out");
+    // The closed-form priors only: no network to train, a few seconds.
+    let o = Command::new(env!("CARGO_BIN_EXE_memprior"))
+        .args([
+            "fwi",
+            "--preset",
+            "quick",
+            "--priors",
+            "memorized,gaussian",
+            "--samples",
+            "3",
+            "--samples-chung",
+            "2",
+            "--workers",
+            "2",
+            "--cache",
+        ])
+        .arg(d.join("weights"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config: toml::Table = std::fs::read_to_string(out.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let geometry = config["geometry"].as_table().unwrap();
+    let (nx, nz) = (
+        geometry["nx"].as_integer().unwrap() as usize,
+        geometry["nz"].as_integer().unwrap() as usize,
+    );
+    let h = geometry["h"].as_float().unwrap();
+
+    let mut reader = FileReader::open(out.join("fwi_results.nc")).unwrap();
+    let vars = reader.read_all_vars().unwrap();
+    let f64s = |name: &str| vars[name].get_f64().unwrap().to_vec();
+    let i32s = |name: &str| vars[name].get_i32().unwrap().to_vec();
+    let ds = reader.data_set();
+    assert_eq!(ds.dim_size("x"), Some(nx));
+    assert_eq!(ds.dim_size("z"), Some(nz));
+    for var in ds.get_vars() {
+        let name = var.name();
+        for attr in ["units", "long_name"] {
+            assert!(
+                ds.get_var_attr_as_string(name, attr)
+                    .is_some_and(|s| !s.is_empty()),
+                "{name} has no {attr}"
+            );
+        }
+    }
+    assert_eq!(ds.get_var_attr_as_string("x", "units").unwrap(), "km");
+    assert_eq!(ds.get_var_attr_as_string("z", "units").unwrap(), "km");
+    assert_eq!(ds.get_var_attr_as_string("z", "positive").unwrap(), "down");
+    assert_eq!(
+        ds.get_var_attr_as_string("velocity_mean", "units").unwrap(),
+        "km/s"
+    );
+    for attr in [
+        "commit",
+        "config_hash",
+        "sample_format",
+        "seed_dps",
+        "seed_noise",
+        "seed_train",
+    ] {
+        assert!(ds.get_global_attr_as_string(attr).is_some(), "{attr}");
+    }
+    assert_eq!(
+        ds.get_global_attr_as_string("seed_dps").unwrap(),
+        config["seed"].as_integer().unwrap().to_string()
+    );
+    let x = f64s("x");
+    let z = f64s("z");
+    assert_eq!(x.len(), nx);
+    assert!(x.iter().enumerate().all(|(i, &v)| v == i as f64 * h));
+    assert!(z.iter().enumerate().all(|(j, &v)| v == j as f64 * h));
+
+    // Posterior mean and std per group: the same bits as the .npy fields.
+    let prior_names = ds.get_var_attr_as_string("prior", "flag_meanings").unwrap();
+    let variant_names = ds
+        .get_var_attr_as_string("variant", "flag_meanings")
+        .unwrap();
+    let prior_names: Vec<&str> = prior_names.split(' ').collect();
+    let variant_names: Vec<&str> = variant_names.split(' ').collect();
+    let prior = i32s("prior");
+    let variant = i32s("variant");
+    let n_train = i32s("n_train");
+    let mean = f64s("velocity_mean");
+    let std = f64s("velocity_std");
+    // 2 N × 2 priors × 2 variants.
+    assert_eq!(prior.len(), 8);
+    let cell = nx * nz;
+    let mut stems = Vec::new();
+    for g in 0..prior.len() {
+        let stem = format!(
+            "{}-{}-n{}",
+            prior_names[prior[g] as usize], variant_names[variant[g] as usize], n_train[g]
+        );
+        for (what, all) in [("mean", &mean), ("std", &std)] {
+            let path = out
+                .join("fields")
+                .join(format!("velocity_{what}_{stem}.npy"));
+            let bytes = std::fs::read(&path).unwrap();
+            let arr = npy::decode(&bytes, npy::Dtype::F64).unwrap();
+            assert_eq!(arr.shape, vec![nx, nz], "{}", path.display());
+            assert_eq!(
+                &arr.data[..],
+                &all[g * cell..(g + 1) * cell],
+                "{what} of {stem}"
+            );
+        }
+        stems.push(format!(
+            "{}/{}",
+            prior_names[prior[g] as usize], variant_names[variant[g] as usize]
+        ));
+    }
+
+    // Every sample's first two KL coefficients as in kl_coefficients.csv, in the same order.
+    let d_kl = ds.dim_size("kl").unwrap();
+    let samples = f64s("kl_samples");
+    let group = i32s("sample_group");
+    let index = i32s("sample_index");
+    let csv = std::fs::read_to_string(out.join("kl_coefficients.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .filter(|r: &Vec<&str>| r[0].contains('/'))
+        .collect();
+    assert_eq!(rows.len(), group.len());
+    assert_eq!(samples.len(), group.len() * d_kl);
+    for (s, row) in rows.iter().enumerate() {
+        let g = group[s] as usize;
+        assert_eq!(row[0], stems[g]);
+        assert_eq!(row[1], n_train[g].to_string());
+        assert_eq!(row[2], index[s].to_string());
+        for c in 0..2 {
+            let want: f64 = row[3 + c].parse().unwrap();
+            assert_eq!(samples[s * d_kl + c], want, "sample {s}, coefficient {c}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -44,7 +44,7 @@ struct FigureEntry {
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
-.pair, .triple { display: flex; gap: 0.5em; } .pair > div, .triple > div { flex: 1; }
+.pair, .triple { display: flex; gap: 0.5em; } .pair > div, .triple > div { flex: 1; min-width: 0; }
 figure { margin: 1.5em 0; border: 1px solid #e3e3e3; border-radius: 6px; padding: 0.8em; }
 figcaption { font-size: 0.95em; color: #333; margin-top: 0.5em; }
 .meta { font-size: 0.85em; color: #555; } .meta code { background: #f4f4f4; padding: 0 0.25em; }

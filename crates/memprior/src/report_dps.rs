@@ -338,7 +338,7 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
                 ));
             }
         }
-        pts.push(Series::points(
+        pts.push(Series::highlight(
             "true model",
             vec![r.datasets.truth[0]],
             vec![r.datasets.truth[1]],

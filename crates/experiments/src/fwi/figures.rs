@@ -40,7 +40,9 @@ pub fn field_image(
                     .range(vec![(nz - 1) as f64 * h, 0.0])
                     .scale_anchor("x"),
             )
-            .width(620)
+            // The width follows the page's container (two or three images share a row); a fixed
+            // width clipped the colour bar of the right-hand image.
+            .auto_size(true)
             .height(520),
     );
     plot
@@ -176,6 +178,8 @@ pub struct Series {
     pub markers: bool,
     /// Dashed line (references such as e = s or the noise level).
     pub dashed: bool,
+    /// A large outlined star drawn above every other series (the true model among samples).
+    pub highlight: bool,
 }
 
 impl Series {
@@ -187,6 +191,7 @@ impl Series {
             y,
             markers: false,
             dashed: false,
+            highlight: false,
         }
     }
     /// Markers only.
@@ -197,6 +202,18 @@ impl Series {
             y,
             markers: true,
             dashed: false,
+            highlight: false,
+        }
+    }
+    /// Markers as large outlined stars, drawn last (above the other series).
+    pub fn highlight(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Self {
+            name: name.into(),
+            x,
+            y,
+            markers: true,
+            dashed: false,
+            highlight: true,
         }
     }
     /// A dashed reference line.
@@ -207,6 +224,7 @@ impl Series {
             y,
             markers: false,
             dashed: true,
+            highlight: false,
         }
     }
 }
@@ -229,13 +247,25 @@ pub fn series_plot(
     x_scale: Scale,
     y_scale: Scale,
 ) -> Plot {
-    use plotly::common::{DashType, Line, Marker};
+    use plotly::common::{DashType, Line, Marker, MarkerSymbol};
     let mut plot = Plot::new();
+    // Highlighted series last: plotly draws later traces on top.
+    let (mut series, highlighted): (Vec<Series>, Vec<Series>) =
+        series.into_iter().partition(|s| !s.highlight);
+    series.extend(highlighted);
     for s in series {
         let x: Vec<f64> = s.x.iter().map(|v| round_sig(*v, 5)).collect();
         let y: Vec<f64> = s.y.iter().map(|v| round_sig(*v, 5)).collect();
         let mut tr = Scatter::new(x, y).name(s.name);
-        tr = if s.markers {
+        tr = if s.highlight {
+            tr.mode(Mode::Markers).marker(
+                Marker::new()
+                    .size(16)
+                    .symbol(MarkerSymbol::Star)
+                    .color("#d62728")
+                    .line(Line::new().color("black").width(1.5)),
+            )
+        } else if s.markers {
             tr.mode(Mode::Markers)
                 .marker(Marker::new().size(6).opacity(0.7))
         } else if s.dashed {

@@ -81,15 +81,18 @@ fn main() {
         "per sample: paper variant {paper_learned:.0} s (learned), {paper_closed:.0} s (closed-form priors); chung (learned) {chung_learned:.0} s"
     );
     let ns = cfg.prior.n_values.len() as f64;
+    let controls = cfg.samples_controls.unwrap_or(cfg.samples) as f64;
     let total = ns
-        * ((cfg.samples as f64) * (paper_learned + 2.0 * paper_closed)
+        * ((cfg.samples as f64) * paper_learned
+            + controls * 2.0 * paper_closed
             + (cfg.samples_chung as f64) * (chung_learned + 2.0 * t * g_s));
     println!(
-        "paper preset sampling: {:.0} core-hours ({} N × 3 priors × ({} + {} samples)); {:.1} days on 2 cores",
+        "paper preset sampling: {:.1} core-hours ({} N × (learned {} + 2 controls × {} paper-variant samples, 3 priors × {} Chung)); {:.1} h on 2 cores",
         total / 3600.0,
         ns,
         cfg.samples,
+        controls,
         cfg.samples_chung,
-        total / 2.0 / 86400.0
+        total / 2.0 / 3600.0
     );
 }

@@ -271,6 +271,31 @@ fn quick_table_and_references() {
 }
 
 #[test]
+fn the_controls_sample_count_applies_to_the_closed_form_priors_of_the_paper_variants() {
+    let mut c = DpsConfig::preset("quick").unwrap();
+    let per_n = |c: &DpsConfig, kind: PriorKind, variant: Variant| {
+        c.jobs()
+            .iter()
+            .filter(|j| j.kind == kind && j.variant == variant && j.n == c.prior.n_values[0])
+            .count()
+    };
+    assert_eq!(per_n(&c, PriorKind::Memorized, Variant::Paper), c.samples);
+    c.samples_controls = Some(1);
+    for kind in [PriorKind::Memorized, PriorKind::Gaussian] {
+        assert_eq!(per_n(&c, kind, Variant::Paper), 1);
+        assert_eq!(per_n(&c, kind, Variant::Chung), c.samples_chung);
+    }
+    assert_eq!(per_n(&c, PriorKind::Learned, Variant::Paper), c.samples);
+    // Absent from a config file means `samples`; written only when set.
+    let text = toml::to_string(&DpsConfig::preset("quick").unwrap()).unwrap();
+    assert!(!text.contains("samples_controls"));
+    let paper = DpsConfig::preset("paper").unwrap();
+    assert_eq!((paper.samples, paper.samples_controls), (256, Some(64)));
+    let back: DpsConfig = toml::from_str(&toml::to_string(&paper).unwrap()).unwrap();
+    assert_eq!(back, paper);
+}
+
+#[test]
 fn invalid_settings_are_named() {
     let base = DpsConfig::preset("quick").unwrap();
     type Edit = Box<dyn Fn(&mut DpsConfig)>;
@@ -281,6 +306,10 @@ fn invalid_settings_are_named() {
         ("zeta_chung", Box::new(|c| c.zeta_chung = -1.0)),
         ("samples", Box::new(|c| c.samples = 0)),
         ("samples_chung", Box::new(|c| c.samples_chung = 0)),
+        (
+            "samples_controls",
+            Box::new(|c| c.samples_controls = Some(0)),
+        ),
         ("record_every", Box::new(|c| c.record_every = 0)),
         ("noise_rel", Box::new(|c| c.noise_rel = 0.0)),
         (

@@ -39,12 +39,17 @@ pub struct FwiArgs {
     /// Comma-separated DPS variants: paper, chung.
     #[arg(long)]
     pub variants: Option<String>,
-    /// Samples per (prior, N) with the paper's variant.
+    /// Samples per N with the paper's variant: of the learned prior, and of the closed-form
+    /// priors too unless `--samples-controls` (or the preset) sets theirs.
     #[arg(long)]
     pub samples: Option<usize>,
     /// Samples per (prior, N) with Chung's variant.
     #[arg(long = "samples-chung")]
     pub samples_chung: Option<usize>,
+    /// Samples per N with the paper's variant for the memorized and Gaussian priors (default: the
+    /// preset's; the paper preset draws 64, the others as many as `--samples`)
+    #[arg(long = "samples-controls")]
+    pub samples_controls: Option<usize>,
     /// Step length ζ of the paper's variant.
     #[arg(long)]
     pub zeta: Option<f64>,
@@ -111,6 +116,9 @@ pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
     }
     if let Some(s) = args.samples {
         cfg.samples = s;
+    }
+    if let Some(s) = args.samples_controls {
+        cfg.samples_controls = Some(s);
     }
     if let Some(s) = args.samples_chung {
         cfg.samples_chung = s;

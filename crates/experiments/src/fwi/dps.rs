@@ -107,6 +107,11 @@ pub struct DpsConfig {
     pub variants: Vec<Variant>,
     /// Posterior samples per (prior, N) with the paper's variant.
     pub samples: usize,
+    /// Posterior samples per N with the paper's variant for the closed-form controls (memorized
+    /// and Gaussian priors); absent: `samples`. The paper preset draws fewer controls than
+    /// learned-prior samples, to fit its budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_controls: Option<usize>,
     /// Posterior samples per (prior, N) with Chung's variant.
     pub samples_chung: usize,
     /// Step length ζ of the paper's variant (z̃ units); the paper's run used 0.07 (its
@@ -139,10 +144,18 @@ impl DpsConfig {
         let prior = PriorConfig::preset(name)?;
         // Noise: the paper grid's 0.055, and on the small grids of `quick` and `default` the
         // 0.05 of the authors' own small grid (README, "Differences from the authors' code").
-        let (geometry, samples, samples_chung, noise_rel) = match name {
-            "quick" => (quick_geometry(), 4, 2, 0.05),
-            "default" => (report_geometry(), 32, 16, 0.05),
-            _ => (Geometry::preset(GeometryPreset::Paper), 256, 64, 0.055),
+        // The paper preset: the paper's 256 learned-prior samples per N; 64 of each closed-form
+        // control and 16 of Chung's variant per (prior, N), which fit its budget (README).
+        let (geometry, samples, samples_controls, samples_chung, noise_rel) = match name {
+            "quick" => (quick_geometry(), 4, None, 2, 0.05),
+            "default" => (report_geometry(), 32, None, 16, 0.05),
+            _ => (
+                Geometry::preset(GeometryPreset::Paper),
+                256,
+                Some(64),
+                16,
+                0.055,
+            ),
         };
         Ok(Self {
             preset: name.to_string(),
@@ -153,6 +166,7 @@ impl DpsConfig {
             priors: PriorKind::ALL.to_vec(),
             variants: Variant::ALL.to_vec(),
             samples,
+            samples_controls,
             samples_chung,
             zeta: 0.07,
             zeta_chung: 0.05,
@@ -219,6 +233,17 @@ impl DpsConfig {
                 0,
             ));
         }
+        if self.samples_controls == Some(0)
+            && (self.variants.contains(&Variant::Paper)
+                || self.variants.contains(&Variant::PaperAuthors))
+            && self.priors.iter().any(|&p| p != PriorKind::Learned)
+        {
+            return Err(ConfigError::new(
+                "samples_controls",
+                "must be ≥ 1 when a closed-form prior runs the paper (or paper-authors) variant (or leave it out: as `samples`)",
+                0,
+            ));
+        }
         if self.variants.contains(&Variant::Chung) && self.samples_chung == 0 {
             return Err(ConfigError::new(
                 "samples_chung",
@@ -242,11 +267,12 @@ impl DpsConfig {
         Ok(())
     }
 
-    /// Samples per (prior, N) of a variant.
-    pub fn count(&self, variant: Variant) -> usize {
-        match variant {
-            Variant::Paper | Variant::PaperAuthors => self.samples,
-            Variant::Chung => self.samples_chung,
+    /// Samples per N of a prior and variant.
+    pub fn count(&self, kind: PriorKind, variant: Variant) -> usize {
+        match (variant, kind) {
+            (Variant::Chung, _) => self.samples_chung,
+            (_, PriorKind::Learned) => self.samples,
+            _ => self.samples_controls.unwrap_or(self.samples),
         }
     }
 
@@ -265,7 +291,7 @@ impl DpsConfig {
         for &n in &self.prior.n_values {
             for &kind in &self.priors {
                 for &variant in &self.variants {
-                    for index in 0..self.count(variant) {
+                    for index in 0..self.count(kind, variant) {
                         out.push(Job {
                             n,
                             kind,

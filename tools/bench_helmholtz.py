@@ -123,7 +123,8 @@ def main():
     os.replace(tmp_path, path)
     with open(os.path.join(args.out, "machine.txt.tmp"), "w") as fh:
         fh.write(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                 f"Python {platform.python_version()}, numpy {np.__version__}\n")
+                 f"Python {platform.python_version()}, numpy {np.__version__}; measured "
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     os.replace(os.path.join(args.out, "machine.txt.tmp"), os.path.join(args.out, "machine.txt"))
 
 

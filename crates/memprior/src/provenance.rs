@@ -28,6 +28,31 @@ fn git(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// SHA-256 of the running executable (hex): what identifies the code that computes a cached
+/// result.
+///
+/// # Errors
+/// The executable cannot be located or read.
+pub fn binary_hash() -> anyhow::Result<String> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("cannot locate the running memprior binary")?;
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let k = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", exe.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Short hash of a configuration's canonical text.
 pub fn config_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());

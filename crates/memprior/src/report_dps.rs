@@ -647,14 +647,22 @@ fn variant_comparison_html() -> Result<String> {
 pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsSection> {
     let config = DpsConfig::preset(preset)?;
     let text = toml::to_string(&config)?;
-    let hash = crate::provenance::config_hash(&format!("{}\n{text}", dps::SAMPLE_FORMAT));
+    // Samples are kept between reports in a directory keyed by the sample format, the settings
+    // and this very binary: the same binary with the same settings draws the same samples (every
+    // stream is seeded), so a report with nothing changed reuses them, and an interrupted one
+    // resumes. A rebuilt binary starts a new directory; the others are removed.
+    let binary = crate::provenance::binary_hash()?;
+    let hash = crate::provenance::config_hash(&format!("{}\n{text}\n{binary}", dps::SAMPLE_FORMAT));
     let cache = cache_dir(None);
-    // Samples of an interrupted report resume from here; the directory goes once the section is done.
-    let work = cache
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("fwi-work")
-        .join(&hash[..16]);
+    let work_root = cache.parent().unwrap_or(Path::new(".")).join("fwi-work");
+    let work = work_root.join(&hash[..16]);
+    if let Ok(entries) = std::fs::read_dir(&work_root) {
+        for e in entries.flatten() {
+            if e.path() != work && e.path().is_dir() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = std::time::Instant::now();
     let log = |s: &str| eprintln!("fwi: {s}");
@@ -747,7 +755,6 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
         variant_comparison_html()?,
         ns = config.prior.n_values,
     );
-    let _ = std::fs::remove_dir_all(&work);
     Ok(DpsSection {
         html,
         timings: vec![

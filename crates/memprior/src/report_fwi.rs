@@ -133,10 +133,14 @@ pub fn performance_page(
     provenance: &str,
 ) -> Result<bool> {
     let Some(perf) = perf else { return Ok(false) };
-    let mut body = String::from(
+    let measured = std::fs::read_to_string(perf.join("machine.txt"))
+        .map(|m| format!(" ({})", escape(m.trim())))
+        .unwrap_or_default();
+    let mut body = format!(
         "<p><a href=\"index.html\">← report</a></p><h1>Performance of the Helmholtz solver</h1>\
-         <p>Every number on this page was measured while this report was built, on the machine named below, with the \
-         alternatives run side by side in the same build.</p>",
+         <p>Every number on this page was measured with this report's memprior binary on the machine named below{measured}, \
+         with the alternatives run side by side. A later report built with the same binary on the same machine reuses \
+         these measurements (<code>MEMPRIOR_REMEASURE=1</code> measures again).</p>",
     );
     let read = |name: &str| -> Result<Option<String>> {
         let p = perf.join(name);

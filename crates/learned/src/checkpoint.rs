@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::{Recipe, StepRecord, ValidationRecord};
+use crate::recipe::Recipe;
+use crate::records::{StepRecord, ValidationRecord};
 
 const MAGIC: &[u8] = b"MEMPRIOR-MLP 1\n";
 

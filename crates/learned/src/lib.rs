@@ -9,6 +9,9 @@
 //!   the paper's recipe, a CPU default and a quick test recipe; seeded, bit-for-bit repeatable,
 //!   resumable from atomic checkpoints, with weights cached under a hash of everything that
 //!   determines them;
+//! - [`recipe`]: the network and training settings (the paper's recipe, a CPU default, a quick
+//!   test recipe); [`cache`]: the key of the weight cache; [`records`]: the per-step and
+//!   validation records;
 //! - [`checkpoint`]: the file format;
 //! - [`LearnedDenoiser`]: the trained network as a [`memprior_core::Denoiser`] with its
 //!   vector–Jacobian product by the reverse pass.
@@ -17,11 +20,14 @@
 //! memorized denoiser of `priors::MemorizedDenoiser`; how close a finite budget gets is what the
 //! memorization ratio measures.
 
+pub mod cache;
 pub mod checkpoint;
 mod denoiser;
 pub mod mlp;
 pub mod net;
 pub mod optim;
+pub mod recipe;
+pub mod records;
 mod simd;
 pub mod train;
 

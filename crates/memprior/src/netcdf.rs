@@ -20,7 +20,7 @@
 
 use crate::provenance;
 use anyhow::{Context, Result, anyhow};
-use experiments::fwi::dps::{self, DpsResults, Variant};
+use experiments::fwi::dps::{self, DpsResults, Variant, velocity};
 use experiments::fwi::prior::PriorKind;
 use memprior_core::atomic;
 use netcdf3::{DataSet, FileWriter, Version};
@@ -34,10 +34,6 @@ fn describe(ds: &mut DataSet, var: &str, units: &str, long_name: &str) -> Result
     ds.add_var_attr_string(var, "units", units)
         .and_then(|()| ds.add_var_attr_string(var, "long_name", long_name))
         .map_err(|e| anyhow!("NetCDF attributes of `{var}`: {e:?}"))
-}
-
-fn velocity(m: &[f64]) -> Vec<f64> {
-    m.iter().map(|v| 1.0 / v.sqrt()).collect()
 }
 
 /// Write `dir/fwi_results.nc` for the run `r` (atomically).

@@ -958,7 +958,8 @@ pub struct DpsResults {
     pub reference_seconds: f64,
 }
 
-fn velocity(m: &[f64]) -> Vec<f64> {
+/// Velocity v = 1/√m (km/s) from squared slowness m (s²/km²).
+pub fn velocity(m: &[f64]) -> Vec<f64> {
     m.iter().map(|v| 1.0 / v.sqrt()).collect()
 }
 

@@ -100,42 +100,72 @@ unsafe fn kernel_c32_avx2(out: *mut c32, y: *const c32, l: c32, v: *const c32, n
     }
 }
 
-/// y ← y − l v in complex f64 with AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 (only called from functions compiled for it, after detection).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) unsafe fn axpy_neg_c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
-    let n = y.len().min(v.len());
-    let p = y.as_mut_ptr();
-    // SAFETY: n values of both slices; the caller guarantees AVX2.
-    unsafe { kernel_c64_avx2(p, p, l, v.as_ptr(), n) }
+/// Whether the AVX2 kernels may run on this CPU: AVX2 and FMA (detected once by the standard
+/// library, then a cached load). The one test the solve and residual loops dispatch on.
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
-/// out ← y − l v in complex f64 with AVX2.
+/// y ← y − l v in complex f64; with `V3`, the AVX2 kernel.
 ///
 /// # Safety
-/// As [`axpy_neg_c64_avx2`].
-#[cfg(target_arch = "x86_64")]
+/// With `V3`, the CPU must support AVX2 and FMA ([`has_avx2`]); such calls belong in loops
+/// compiled with `#[target_feature(enable = "avx2,fma")]`, where they inline.
 #[inline(always)]
-pub(crate) unsafe fn axpy_neg_from_c64_avx2(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
-    let n = out.len().min(y.len()).min(v.len());
-    // SAFETY: n values of each slice; the caller guarantees AVX2.
-    unsafe { kernel_c64_avx2(out.as_mut_ptr(), y.as_ptr(), l, v.as_ptr(), n) }
+pub(crate) unsafe fn axpy_neg_c64<const V3: bool>(y: &mut [c64], l: c64, v: &[c64]) {
+    #[cfg(target_arch = "x86_64")]
+    if V3 {
+        let n = y.len().min(v.len());
+        let p = y.as_mut_ptr();
+        // SAFETY: with V3 the caller guarantees AVX2; n values of both slices (y may be written
+        // through the same pointer it is read from).
+        return unsafe { kernel_c64_avx2(p, p, l, v.as_ptr(), n) };
+    }
+    axpy_neg(y, l, v)
 }
 
-/// y ← y − l v in complex f32 with AVX2.
+/// out ← y − l v in complex f64; `V3` as for [`axpy_neg_c64`].
 ///
 /// # Safety
-/// As [`axpy_neg_c64_avx2`].
-#[cfg(target_arch = "x86_64")]
+/// As [`axpy_neg_c64`].
 #[inline(always)]
-pub(crate) unsafe fn axpy_neg_c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
-    let n = y.len().min(v.len());
-    let p = y.as_mut_ptr();
-    // SAFETY: as above.
-    unsafe { kernel_c32_avx2(p, p, l, v.as_ptr(), n) }
+pub(crate) unsafe fn axpy_neg_from_c64<const V3: bool>(
+    out: &mut [c64],
+    y: &[c64],
+    l: c64,
+    v: &[c64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if V3 {
+        let n = out.len().min(y.len()).min(v.len());
+        // SAFETY: as in `axpy_neg_c64`, n values of each slice.
+        return unsafe { kernel_c64_avx2(out.as_mut_ptr(), y.as_ptr(), l, v.as_ptr(), n) };
+    }
+    axpy_neg_from(out, y, l, v)
+}
+
+/// y ← y − l v in complex f32; `V3` as for [`axpy_neg_c64`].
+///
+/// # Safety
+/// As [`axpy_neg_c64`].
+#[inline(always)]
+pub(crate) unsafe fn axpy_neg_c32<const V3: bool>(y: &mut [c32], l: c32, v: &[c32]) {
+    #[cfg(target_arch = "x86_64")]
+    if V3 {
+        let n = y.len().min(v.len());
+        let p = y.as_mut_ptr();
+        // SAFETY: as in `axpy_neg_c64`.
+        return unsafe { kernel_c32_avx2(p, p, l, v.as_ptr(), n) };
+    }
+    axpy_neg(y, l, v)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -144,17 +174,17 @@ mod tests {
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn c64_avx2(y: &mut [c64], l: c64, v: &[c64]) {
-        unsafe { axpy_neg_c64_avx2(y, l, v) }
+        unsafe { axpy_neg_c64::<true>(y, l, v) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn c64_from_avx2(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
-        unsafe { axpy_neg_from_c64_avx2(out, y, l, v) }
+        unsafe { axpy_neg_from_c64::<true>(out, y, l, v) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
-        unsafe { axpy_neg_c32_avx2(y, l, v) }
+        unsafe { axpy_neg_c32::<true>(y, l, v) }
     }
 
     /// Awkward values: products that round, cancel, and differ under a fused multiply–add.
@@ -167,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_avx2_kernels_give_the_portable_bits_at_every_length() {
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        if !has_avx2() {
             return;
         }
         let l = c64::new(0.7310585786300049, -1.3333333333333333);

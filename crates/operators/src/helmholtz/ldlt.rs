@@ -61,10 +61,13 @@ pub trait Scalar:
     fn to_c64(self) -> c64;
     /// True when both parts are finite and not both zero.
     fn is_usable_pivot(self) -> bool;
-    /// y ← y − l v ([`super::cplx`]); with `V3`, the AVX2 kernel, which only functions
-    /// compiled for AVX2 and FMA may request.
+    /// y ← y − l v ([`super::cplx`]); with `V3`, the AVX2 kernel.
+    ///
+    /// # Safety
+    /// With `V3`, the CPU must support AVX2 and FMA (the solve loops request it only from their
+    /// wrappers compiled for those features, entered after run-time detection).
     #[inline(always)]
-    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+    unsafe fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
         super::cplx::axpy_neg(y, l, v)
     }
 }
@@ -85,14 +88,9 @@ impl Scalar for c64 {
         self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
     }
     #[inline(always)]
-    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
-        #[cfg(target_arch = "x86_64")]
-        if V3 {
-            // SAFETY: V3 is set only inside functions compiled for AVX2 and FMA, entered after
-            // run-time detection.
-            return unsafe { super::cplx::axpy_neg_c64_avx2(y, l, v) };
-        }
-        super::cplx::axpy_neg(y, l, v)
+    unsafe fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::axpy_neg_c64::<V3>(y, l, v) }
     }
 }
 
@@ -112,13 +110,9 @@ impl Scalar for c32 {
         self.re.is_finite() && self.im.is_finite() && (self.re != 0.0 || self.im != 0.0)
     }
     #[inline(always)]
-    fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
-        #[cfg(target_arch = "x86_64")]
-        if V3 {
-            // SAFETY: as for complex f64.
-            return unsafe { super::cplx::axpy_neg_c32_avx2(y, l, v) };
-        }
-        super::cplx::axpy_neg(y, l, v)
+    unsafe fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::axpy_neg_c32::<V3>(y, l, v) }
     }
 }
 
@@ -385,9 +379,7 @@ impl LdltSymbolic {
     pub fn factorize<T: Scalar>(&self, values: &[c64]) -> Result<LdltFactor<'_, T>, LdltError> {
         let mut l = self.take_buffer::<T>();
         #[cfg(target_arch = "x86_64")]
-        let result = if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        let result = if super::cplx::has_avx2() {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             unsafe { self.factorize_avx2(values, &mut l) }
         } else {
@@ -872,8 +864,7 @@ impl<T: Scalar> LdltFactor<'_, T> {
     /// visited; without, every supernode and column.
     fn forward(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::cplx::has_avx2() {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.forward_avx2(x, k, starts) };
         }
@@ -956,10 +947,12 @@ impl<T: Scalar> LdltFactor<'_, T> {
                         v.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                         for (i, &l) in lc[c + 1..w].iter().enumerate() {
                             let row = &mut x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k];
-                            T::axpy_neg::<V3>(row, l, &v);
+                            // SAFETY: V3 only from `forward_avx2`, entered after detection.
+                            unsafe { T::axpy_neg::<V3>(row, l, &v) };
                         }
                         for (&l, &r) in lc[w..].iter().zip(spat) {
-                            T::axpy_neg::<V3>(&mut x[r * k..(r + 1) * k], l, &v);
+                            // SAFETY: as above.
+                            unsafe { T::axpy_neg::<V3>(&mut x[r * k..(r + 1) * k], l, &v) };
                         }
                     } else {
                         for &j in cols {
@@ -1045,8 +1038,7 @@ impl<T: Scalar> LdltFactor<'_, T> {
     /// Lᵀ X = Y in place (permuted numbering, row-major n × k), every supernode.
     fn backward(&self, x: &mut [T], k: usize) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::cplx::has_avx2() {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.backward_avx2(x, k) };
         }
@@ -1076,14 +1068,13 @@ impl<T: Scalar> LdltFactor<'_, T> {
                     let lc = &panel[c * nrows..(c + 1) * nrows];
                     acc.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                     for (i, &l) in lc[c + 1..w].iter().enumerate() {
-                        T::axpy_neg::<V3>(
-                            &mut acc,
-                            l,
-                            &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k],
-                        );
+                        let row = &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k];
+                        // SAFETY: V3 only from `backward_avx2`, entered after detection.
+                        unsafe { T::axpy_neg::<V3>(&mut acc, l, row) };
                     }
                     for (&l, &r) in lc[w..].iter().zip(spat) {
-                        T::axpy_neg::<V3>(&mut acc, l, &x[r * k..(r + 1) * k]);
+                        // SAFETY: as above.
+                        unsafe { T::axpy_neg::<V3>(&mut acc, l, &x[r * k..(r + 1) * k]) };
                     }
                     x[(b0 + c) * k..(b0 + c + 1) * k].copy_from_slice(&acc);
                 }

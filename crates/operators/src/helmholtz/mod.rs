@@ -229,10 +229,25 @@ enum Analysis {
     Ldlt(LdltAnalysis),
 }
 
-/// The numeric LDLᵀ factors in double or single precision.
+/// The numeric LDLᵀ factors in double or single precision; the corrections of the refinement
+/// are solved in single precision either way.
 enum LdltValues<'a> {
-    F64(ldlt::LdltFactor<'a, c64>),
+    /// f64 factors, and the same rounded to f32 for the corrections.
+    F64 {
+        double: ldlt::LdltFactor<'a, c64>,
+        single: ldlt::LdltFactor<'a, c32>,
+    },
+    /// f32 factors, which correct with themselves.
     F32(ldlt::LdltFactor<'a, c32>),
+}
+
+impl<'a> LdltValues<'a> {
+    /// The single-precision factors the corrections are solved with.
+    fn single(&self) -> &ldlt::LdltFactor<'a, c32> {
+        match self {
+            Self::F64 { single, .. } | Self::F32(single) => single,
+        }
+    }
 }
 
 /// Complex LDLᵀ factors of M = S A with S, for A and Aᴴ solves refined in f64.
@@ -243,9 +258,6 @@ enum LdltValues<'a> {
 /// in, one permutation out).
 pub struct LdltFactor<'a> {
     factor: LdltValues<'a>,
-    /// The f64 factors rounded to f32, for the correction solves (`None` for f32 factors,
-    /// which correct with themselves).
-    correction: Option<ldlt::LdltFactor<'a, c32>>,
     symbolic: &'a ldlt::LdltSymbolic,
     scale: &'a [c64],
     pattern: &'a SymbolicSparseColMat<usize>,
@@ -280,7 +292,7 @@ impl LdltFactor<'_> {
     ) {
         let e = &self.equilibration[..];
         match &self.factor {
-            LdltValues::F64(double) => {
+            LdltValues::F64 { double, .. } => {
                 scale_in(y, z, k, e, |v| v);
                 double.solve_rows(z, k, starts);
                 for (zi, &ei) in z.chunks_exact_mut(k).zip(e) {
@@ -320,23 +332,10 @@ impl LdltFactor<'_> {
         self.buffers.give_rows32(x);
     }
 
-    /// Z += M⁻¹ R, a refinement step's correction: with the single-precision copy of the
-    /// factors (or the factors themselves when they are single precision).
+    /// Z += M⁻¹ R, a refinement step's correction, with the single-precision factors.
     fn correct(&self, r: &[c64], z: &mut [c64], k: usize) {
-        match (&self.correction, &self.factor) {
-            (Some(single), _) | (None, LdltValues::F32(single)) => {
-                self.solve_single(single, refine::Block::Dense(r), z, k, None, true)
-            }
-            (None, LdltValues::F64(_)) => {
-                // Not built so today (f64 factors always carry an f32 copy); kept exact.
-                let mut dz = self.buffers.rows_any(r.len());
-                self.solve_into(refine::Block::Dense(r), &mut dz, k, None);
-                for (a, &b) in z.iter_mut().zip(&dz) {
-                    *a += b;
-                }
-                self.buffers.give_rows(dz);
-            }
-        }
+        let single = self.factor.single();
+        self.solve_single(single, refine::Block::Dense(r), z, k, None, true)
     }
 
     /// Solve M Z = Y (Mᵀ Z = Y when `transpose`) with the factors and refine in f64, for
@@ -590,14 +589,19 @@ struct Buffers {
     rows32: std::sync::Mutex<Vec<Vec<c32>>>,
 }
 
-/// A zeroed vector of `len` from a pool (on huge pages when new), or a new one.
-fn pooled_zeros<T: Copy>(pool: &std::sync::Mutex<Vec<Vec<T>>>, len: usize, zero: T) -> Vec<T> {
+/// A block of `len` values from a pool, its contents arbitrary but initialised (every caller
+/// writes it whole), or a new one on huge pages.
+fn pooled_block<T: Copy>(pool: &std::sync::Mutex<Vec<Vec<T>>>, len: usize, zero: T) -> Vec<T> {
     let mut v = pool
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .pop()
         .unwrap_or_default();
-    pages::refill(&mut v, len, zero);
+    if v.capacity() < len {
+        v = pages::filled(len, zero);
+    } else {
+        v.resize(len, zero);
+    }
     v
 }
 
@@ -611,29 +615,18 @@ fn pool_return<T>(pool: &std::sync::Mutex<Vec<Vec<T>>>, v: Vec<T>) {
 }
 
 impl Buffers {
-    /// A block of `len` values with arbitrary (initialised) contents, for outputs written whole.
+    /// A row-major block of `len` values, written whole by the caller ([`pooled_block`]).
     fn rows_any(&self, len: usize) -> Vec<c64> {
-        let mut v = self
-            .rows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default();
-        if v.capacity() < len {
-            v = pages::filled(len, c64::new(0.0, 0.0));
-        } else {
-            v.resize(len, c64::new(0.0, 0.0));
-            v.truncate(len);
-        }
-        v
+        pooled_block(&self.rows, len, c64::new(0.0, 0.0))
     }
 
     fn give_rows(&self, v: Vec<c64>) {
         pool_return(&self.rows, v);
     }
 
+    /// As [`Buffers::rows_any`] in complex f32.
     fn rows32(&self, len: usize) -> Vec<c32> {
-        pooled_zeros(&self.rows32, len, c32::new(0.0, 0.0))
+        pooled_block(&self.rows32, len, c32::new(0.0, 0.0))
     }
 
     fn give_rows32(&self, v: Vec<c32>) {
@@ -1087,7 +1080,12 @@ impl Helmholtz {
         let numeric = if single {
             a.symbolic.factorize::<c32>(&e_values).map(LdltValues::F32)
         } else {
-            a.symbolic.factorize::<c64>(&e_values).map(LdltValues::F64)
+            a.symbolic
+                .factorize::<c64>(&e_values)
+                .map(|double| LdltValues::F64 {
+                    single: double.to_single(),
+                    double,
+                })
         };
         self.buffers.give_vec(e_values);
         let factor = match numeric {
@@ -1102,13 +1100,8 @@ impl Helmholtz {
             }
         };
         let m_norm = ldlt::matrix_inf_norm(&self.pattern, &m_values);
-        let correction = match &factor {
-            LdltValues::F64(f) => Some(f.to_single()),
-            LdltValues::F32(_) => None,
-        };
         let mut f = LdltFactor {
             factor,
-            correction,
             scale: &a.scale,
             pattern: &self.pattern,
             symbolic: &a.symbolic,

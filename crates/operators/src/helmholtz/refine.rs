@@ -174,7 +174,7 @@ pub fn residual(
     r: &mut [c64],
 ) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cplx::has_avx2() {
         // SAFETY: the CPU supports the features the wrapper is compiled for.
         return unsafe { residual_avx2(pattern, rows, m_norm, transpose, k, y, z, r) };
     }
@@ -210,7 +210,6 @@ fn residual_generic<const V3: bool>(
     z: &[c64],
     r: &mut [c64],
 ) -> f64 {
-    use super::ldlt::Scalar;
     let n = pattern.n();
     let (ptr, cols) = if transpose {
         (&pattern.ptr_t, &pattern.cols_t)
@@ -246,11 +245,15 @@ fn residual_generic<const V3: bool>(
             ri.copy_from_slice(yi);
         } else {
             let c = cols[e0];
-            axpy_neg_from::<V3>(ri, yi, rows[e0], &z[c * k..(c + 1) * k]);
+            // SAFETY: V3 only from `residual_avx2`, entered after detection.
+            unsafe {
+                super::cplx::axpy_neg_from_c64::<V3>(ri, yi, rows[e0], &z[c * k..(c + 1) * k])
+            };
         }
         for e in (e0 + 1).min(e1)..e1 {
             let c = cols[e];
-            c64::axpy_neg::<V3>(ri, rows[e], &z[c * k..(c + 1) * k]);
+            // SAFETY: as above.
+            unsafe { super::cplx::axpy_neg_c64::<V3>(ri, rows[e], &z[c * k..(c + 1) * k]) };
         }
         for j in 0..k {
             r2[j] = r2[j].max(sq(ri[j]));
@@ -264,17 +267,6 @@ fn residual_generic<const V3: bool>(
         worst = worst.max(if eta.is_finite() { eta } else { f64::INFINITY });
     }
     worst
-}
-
-/// out ← y − l v; with `V3`, the AVX2 kernel (only from functions compiled for AVX2).
-#[inline(always)]
-fn axpy_neg_from<const V3: bool>(out: &mut [c64], y: &[c64], l: c64, v: &[c64]) {
-    #[cfg(target_arch = "x86_64")]
-    if V3 {
-        // SAFETY: V3 is set only inside `residual_avx2`, entered after run-time detection.
-        return unsafe { super::cplx::axpy_neg_from_c64_avx2(out, y, l, v) };
-    }
-    super::cplx::axpy_neg_from(out, y, l, v)
 }
 
 /// Refine Z, the result of one solve F Z = Y with the factors, towards M Z = Y (Mᵀ Z = Y when

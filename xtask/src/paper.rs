@@ -2,6 +2,14 @@
 //! end on this machine (train every N, draw every sample, merge), resumable, into a results
 //! bundle that is committed with the code.
 //!
+//! The work is scheduled as single-core tasks on `--workers` slots (default: every core):
+//! training the network of each N comes first, since the trainings are the longest serial
+//! chain; a slot with no network left to train draws samples of the smallest N whose network is
+//! ready (`memprior fwi --n N --workers 1`). Several of these processes share one N's samples
+//! through the per-sample locks, so sampling of N = 50 starts while the larger networks still
+//! train, and no core idles while work is left. Every task resumes: a network from its
+//! checkpoint, the samples from the files on disk. The merge runs when every sample is drawn.
+//!
 //! The bundle (`data/paper/` for the paper preset, `target/bundle-<preset>/` otherwise) is the
 //! output directory of `memprior fwi`: the tables (CSV and Parquet), `fields/*.npy`,
 //! `kl_coefficients.csv` (the KL coefficients of every sample, training model and the truth),
@@ -55,7 +63,9 @@ fn sample_format(bundle: &Path) -> Option<String> {
     })
 }
 
-/// Write `provenance.json`, appending this session to the ones before it.
+/// Write `provenance.json` with this session's record (its `id`) added or updated beside the
+/// sessions before it; the totals are core seconds (every task runs on one core) summed over
+/// sessions. Written as the run goes, so a session that is stopped keeps its record.
 fn write_provenance(bundle: &Path, preset: &str, session: serde_json::Value) -> Result<()> {
     let path = bundle.join("provenance.json");
     let mut sessions: Vec<serde_json::Value> = std::fs::read_to_string(&path)
@@ -63,6 +73,7 @@ fn write_provenance(bundle: &Path, preset: &str, session: serde_json::Value) -> 
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v.get("sessions")?.as_array().cloned())
         .unwrap_or_default();
+    sessions.retain(|s| s.get("id") != session.get("id"));
     sessions.push(session);
     let total = |key: &str| -> f64 { sessions.iter().filter_map(|s| s.get(key)?.as_f64()).sum() };
     let commit = stdout_of(
@@ -88,15 +99,130 @@ fn write_provenance(bundle: &Path, preset: &str, session: serde_json::Value) -> 
         },
         "total_seconds": {
             "train": total("train_seconds"),
-            "sample_and_merge": total("sample_seconds"),
+            "sample": total("sample_seconds"),
+            "merge": total("merge_seconds"),
+            "wall": total("wall_seconds"),
         },
         "sessions": sessions,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
+    std::fs::create_dir_all(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
     // Atomic: a temporary sibling renamed into place.
     let tmp = bundle.join(format!(".provenance.json.tmp{}", std::process::id()));
     std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A copy of `bin` named by its SHA-256, which every task of the run starts: rebuilding the
+/// workspace while the run goes on never mixes samples of two binaries.
+fn frozen(bin: &Path) -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let hash: String = Sha256::digest(&bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = super::target_dir().join("paper-run");
+    let copy = dir.join(format!("memprior-{hash}"));
+    if !copy.is_file() {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let tmp = dir.join(format!(".memprior.tmp{}", std::process::id()));
+        std::fs::copy(bin, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    }
+    eprintln!("xtask: paper: every task runs {}", copy.display());
+    Ok(copy)
+}
+
+/// One single-core task of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    /// Train (or load, or resume) the network of N.
+    Train(usize),
+    /// Draw samples of N until none is left that another process is not drawing.
+    Sample(usize),
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Task::Train(n) => write!(f, "train N={n}"),
+            Task::Sample(n) => write!(f, "sample N={n}"),
+        }
+    }
+}
+
+struct Running {
+    task: Task,
+    child: std::process::Child,
+    started: Instant,
+    echo: std::thread::JoinHandle<()>,
+}
+
+/// Start `cmd` with its standard error echoed line by line, prefixed by the task.
+fn spawn(task: Task, cmd: &mut Command) -> Result<Running> {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("paper: cannot start memprior for {task}: {e}"))?;
+    let err = child.stderr.take().expect("stderr is piped");
+    let echo = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(|l| l.ok()) {
+            eprintln!("[{task}] {line}");
+        }
+    });
+    eprintln!("xtask: paper: start {task}");
+    Ok(Running {
+        task,
+        child,
+        started: Instant::now(),
+        echo,
+    })
+}
+
+/// `(N, sample count)` of every N of the configuration.
+fn job_counts(bin: &Path, preset: &str, bundle: &Path) -> Result<Vec<(usize, usize)>> {
+    let text = stdout_of(
+        Command::new(bin)
+            .args(["fwi", "--preset", preset, "--print-jobs", "--out"])
+            .arg(bundle),
+    )
+    .ok_or_else(|| {
+        format!("memprior does not accept the preset `{preset}` (quick, default or paper)")
+    })?;
+    text.lines()
+        .map(|l| {
+            let mut w = l.split_whitespace().map(str::parse::<usize>);
+            match (w.next(), w.next()) {
+                (Some(Ok(n)), Some(Ok(c))) => Ok((n, c)),
+                _ => Err(format!(
+                    "unexpected line from `memprior fwi --print-jobs`: `{l}`"
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Sample files of N already in the bundle.
+fn drawn(bundle: &Path, n: usize) -> usize {
+    let suffix = format!("-n{n}");
+    std::fs::read_dir(bundle.join("samples"))
+        .map(|groups| {
+            groups
+                .flatten()
+                .filter(|g| g.file_name().to_string_lossy().ends_with(&suffix))
+                .map(|g| {
+                    std::fs::read_dir(g.path()).map_or(0, |f| {
+                        f.flatten()
+                            .filter(|f| f.path().extension().is_some_and(|e| e == "npy"))
+                            .count()
+                    })
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Run the experiment of `args` (`--preset`, `--bundle`, `--workers`).
@@ -113,7 +239,7 @@ pub fn paper(args: &[String]) -> Result<()> {
         PathBuf::from,
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers: usize = match flag(args, "--workers") {
+    let slots: usize = match flag(args, "--workers") {
         Some(w) => w
             .parse()
             .ok()
@@ -122,79 +248,198 @@ pub fn paper(args: &[String]) -> Result<()> {
         None => cores,
     };
     let started = Instant::now();
-    let bin = super::build_memprior(true, "build the memprior command")?;
-    let ns: Vec<String> = stdout_of(
-        Command::new(&bin)
-            .args(["fwi", "--preset", &preset, "--print-n-values", "--out"])
-            .arg(&bundle),
-    )
-    .ok_or_else(|| {
-        format!("memprior does not accept the preset `{preset}` (quick, default or paper)")
-    })?
-    .split_whitespace()
-    .map(String::from)
-    .collect();
-
-    // Stage 1: the networks, `cores` at a time (each training run is single-threaded; a cached
-    // network returns at once, a stopped one resumes from its checkpoint).
-    let t = Instant::now();
-    for chunk in ns.chunks(cores.max(1)) {
-        let children = chunk
+    let bin = frozen(&super::build_memprior(true, "build the memprior command")?)?;
+    let counts = job_counts(&bin, &preset, &bundle)?;
+    let total: usize = counts.iter().map(|c| c.1).sum();
+    eprintln!(
+        "xtask: paper: preset {preset}, {} networks, {total} samples ({} already in {}), {slots} slots",
+        counts.len(),
+        counts
             .iter()
-            .map(|n| {
-                eprintln!("xtask: paper: train the network of N = {n} (preset {preset})");
-                Command::new(&bin)
-                    .args(["prior", "train", "--preset", &preset, "--n-train", n])
-                    .spawn()
-                    .map(|c| (n, c))
-                    .map_err(|e| format!("cannot start memprior: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for (n, mut c) in children {
-            let status = c.wait().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err(format!(
-                    "paper: training N = {n} failed ({status}); rerun to resume"
-                ));
+            .map(|&(n, _)| drawn(&bundle, n))
+            .sum::<usize>(),
+        bundle.display()
+    );
+
+    let mut untrained: std::collections::VecDeque<usize> = counts.iter().map(|c| c.0).collect();
+    let mut trained: Vec<usize> = Vec::new();
+    // N whose sampling may still take another process (until one of them finds nothing left).
+    let mut open: Vec<usize> = counts.iter().map(|c| c.0).collect();
+    let mut running: Vec<Running> = Vec::new();
+    let mut seconds = std::collections::HashMap::<&str, f64>::new();
+    let mut failure: Option<String> = None;
+    let mut report_at = Instant::now();
+    let drawn_at_start: usize = counts.iter().map(|&(n, _)| drawn(&bundle, n)).sum();
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let id = format!("{}-{}", unix_now(), std::process::id());
+    // This session's record: core seconds of finished tasks plus those of running ones so far.
+    let record = |seconds: &std::collections::HashMap<&str, f64>,
+                  running: &[Running],
+                  merge_seconds: f64,
+                  finished: bool| {
+        let busy = |key: &str| {
+            seconds.get(key).copied().unwrap_or(0.0)
+                + running
+                    .iter()
+                    .filter(|r| {
+                        matches!(
+                            (key, r.task),
+                            ("train_seconds", Task::Train(_)) | ("sample_seconds", Task::Sample(_))
+                        )
+                    })
+                    .map(|r| r.started.elapsed().as_secs_f64())
+                    .sum::<f64>()
+        };
+        serde_json::json!({
+            "id": id,
+            "finished": finished,
+            "train_seconds": busy("train_seconds"),
+            "sample_seconds": busy("sample_seconds"),
+            "merge_seconds": merge_seconds,
+            "wall_seconds": started.elapsed().as_secs_f64(),
+            "slots": slots,
+            "binary": bin.file_name().map(|f| f.to_string_lossy().into_owned()),
+            "samples_drawn": counts.iter().map(|&(n, _)| drawn(&bundle, n)).sum::<usize>() - drawn_at_start,
+            "unix_time": unix_now(),
+        })
+    };
+    let mut saved_at = Instant::now();
+    loop {
+        // Reap.
+        let mut i = 0;
+        while i < running.len() {
+            let Some(status) = running[i].child.try_wait().map_err(|e| e.to_string())? else {
+                i += 1;
+                continue;
+            };
+            let r = running.swap_remove(i);
+            let _ = r.echo.join();
+            let el = r.started.elapsed().as_secs_f64();
+            let key = match r.task {
+                Task::Train(_) => "train_seconds",
+                Task::Sample(_) => "sample_seconds",
+            };
+            *seconds.entry(key).or_default() += el;
+            eprintln!("xtask: paper: {} finished in {el:.0} s ({status})", r.task);
+            match (r.task, status.success()) {
+                (Task::Train(n), true) => trained.push(n),
+                (Task::Sample(n), true) => open.retain(|&m| m != n),
+                (task, false) => {
+                    failure.get_or_insert(format!(
+                        "paper: {task} failed ({status}); rerun `cargo xtask paper` to resume"
+                    ));
+                }
             }
         }
+        // Fill the free slots: networks first, then samples of the smallest ready N.
+        while failure.is_none() && running.len() < slots {
+            let task = if let Some(n) = untrained.pop_front() {
+                Task::Train(n)
+            } else if let Some(&n) = open.iter().find(|n| trained.contains(n)) {
+                Task::Sample(n)
+            } else {
+                break;
+            };
+            let n = match task {
+                Task::Train(n) | Task::Sample(n) => n.to_string(),
+            };
+            let mut cmd = Command::new(&bin);
+            match task {
+                Task::Train(_) => {
+                    cmd.args(["prior", "train", "--preset", &preset, "--n-train", &n])
+                }
+                Task::Sample(_) => cmd
+                    .args([
+                        "fwi",
+                        "--preset",
+                        &preset,
+                        "--n",
+                        &n,
+                        "--workers",
+                        "1",
+                        "--out",
+                    ])
+                    .arg(&bundle),
+            };
+            running.push(spawn(task, &mut cmd)?);
+        }
+        if running.is_empty() {
+            break;
+        }
+        if saved_at.elapsed().as_secs() >= 120 {
+            saved_at = Instant::now();
+            write_provenance(&bundle, &preset, record(&seconds, &running, 0.0, false))?;
+        }
+        if report_at.elapsed().as_secs() >= 600 {
+            report_at = Instant::now();
+            let now: usize = counts.iter().map(|&(n, _)| drawn(&bundle, n)).sum();
+            let per = seconds.get("sample_seconds").copied().unwrap_or(0.0)
+                + running
+                    .iter()
+                    .filter(|r| matches!(r.task, Task::Sample(_)))
+                    .map(|r| r.started.elapsed().as_secs_f64())
+                    .sum::<f64>();
+            let new = now - drawn_at_start.min(now);
+            let eta = if new > 0 {
+                format!(
+                    ", sampling ETA {:.1} h",
+                    per / new as f64 * (total - now) as f64 / slots as f64 / 3600.0
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "xtask: paper: {now}/{total} samples on disk, networks ready {:?}, running {}{eta} ({:.1} h)",
+                trained,
+                running
+                    .iter()
+                    .map(|r| r.task.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                started.elapsed().as_secs_f64() / 3600.0
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let train_seconds = t.elapsed().as_secs_f64();
 
-    // Stage 2: every sample (resuming from those in the bundle), then the tables.
-    let t = Instant::now();
-    let sampled = run(
-        Command::new(&bin)
-            .args([
-                "fwi",
-                "--preset",
-                &preset,
-                "--workers",
-                &workers.to_string(),
-                "--out",
-            ])
-            .arg(&bundle),
-        &format!("paper: sample and merge into {}", bundle.display()),
-    );
-    let sample_seconds = t.elapsed().as_secs_f64();
-    let session = serde_json::json!({
-        "finished": sampled.is_ok(),
-        "train_seconds": train_seconds,
-        "sample_seconds": sample_seconds,
-        "workers": workers,
-        "unix_time": std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    });
-    if bundle.is_dir() {
-        write_provenance(&bundle, &preset, session)?;
-    }
-    sampled?;
+    // The merge: every table from the samples on disk.
+    let merge = Instant::now();
+    let merged = match &failure {
+        Some(f) => Err(f.clone()),
+        None => run(
+            Command::new(&bin)
+                .args([
+                    "fwi",
+                    "--preset",
+                    &preset,
+                    "--merge-only",
+                    "--workers",
+                    &slots.to_string(),
+                    "--out",
+                ])
+                .arg(&bundle),
+            &format!("paper: merge into {}", bundle.display()),
+        ),
+    };
+    let merge_seconds = if failure.is_none() {
+        merge.elapsed().as_secs_f64()
+    } else {
+        0.0
+    };
+    write_provenance(
+        &bundle,
+        &preset,
+        record(&seconds, &running, merge_seconds, merged.is_ok()),
+    )?;
+    merged?;
     eprintln!(
-        "xtask: paper: bundle {} complete in {:.1} s (train {train_seconds:.1} s, sample and merge \
-         {sample_seconds:.1} s); commit it (its samples/ lets a new machine resume)",
+        "xtask: paper: bundle {} complete in {:.1} h; commit it (its samples/ lets a new machine resume)",
         bundle.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64() / 3600.0
     );
     Ok(())
 }

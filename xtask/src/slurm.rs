@@ -8,7 +8,8 @@
 //! `tools/slurm/submit.sh --wait` with 2 shards, bounded in time) and **comparison**
 //! (`table1_all.csv`, `lookup_weights.csv` and every sample file against `memprior fwi` run alone).
 //! The same comparison checks `tools/slurm/parallel.sh`, the GNU parallel recipe of one machine
-//! (`just fwi-parallel K`), with 3 shards.
+//! (`just fwi-parallel K`), with 3 shards, and the scheduler of `cargo xtask paper` on 3 slots
+//! (per-N sampling processes sharing the samples through their locks).
 //! The daemons this command started are stopped by their pids on the way out, whatever happened.
 
 use super::{Result, root, run, target_dir};
@@ -403,6 +404,23 @@ pub fn slurm(build: bool) -> Result<()> {
     let compared_parallel = compare(&single, &para)?;
     eprintln!(
         "xtask: slurm: {compared_parallel} files of the GNU parallel run equal the single run"
+    );
+
+    // The one-machine scheduler of `cargo xtask paper`: trainings and per-N sampling processes
+    // sharing the samples through their locks, on more slots than the quick preset has networks.
+    let piped = runs.join("paper-scheduler");
+    super::paper::paper(&[
+        "--preset".into(),
+        "quick".into(),
+        "--bundle".into(),
+        piped.display().to_string(),
+        "--workers".into(),
+        "3".into(),
+    ])
+    .map_err(|e| format!("slurm job (cargo xtask paper --preset quick): {e}"))?;
+    let compared_piped = compare(&single, &piped)?;
+    eprintln!(
+        "xtask: slurm: {compared_piped} files of `cargo xtask paper --preset quick` equal the single run"
     );
 
     let cluster = start(&work.join("cluster"))?;

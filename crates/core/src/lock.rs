@@ -85,22 +85,55 @@ impl PathLock {
                 Err(TryLockError::Error(e)) => return Err(with_path(e, "cannot lock", path)),
             }
             if still_named(&file, path).map_err(|e| with_path(e, "cannot inspect", path))? {
-                // Ours. Say who holds it, for the next waiter's message (best effort).
-                let _ = file.set_len(0);
-                let _ = file.rewind();
-                let _ = write!(
-                    file,
-                    "host {}, pid {}",
-                    crate::atomic::host_tag(),
-                    std::process::id()
-                );
-                let _ = file.flush();
-                return Ok(Self {
-                    file,
-                    path: path.to_path_buf(),
-                });
+                return Ok(Self::held(file, path));
             }
             // The previous holder removed this file on release: start over on the current one.
+        }
+    }
+
+    /// Take the lock on `path` if no other process holds it; `None` when one does (it is never
+    /// waited for): the claim of one piece of work among processes that share a directory.
+    ///
+    /// # Errors
+    /// The lock file cannot be created, opened or locked.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<Self>> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create directory", dir))?;
+        }
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| with_path(e, "cannot open lock file", path))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Error(e)) => return Err(with_path(e, "cannot lock", path)),
+            }
+            if still_named(&file, path).map_err(|e| with_path(e, "cannot inspect", path))? {
+                return Ok(Some(Self::held(file, path)));
+            }
+            // Locked a file its holder removed on release: try the current one.
+        }
+    }
+
+    fn held(mut file: File, path: &Path) -> Self {
+        // Say who holds it, for the next waiter's message (best effort).
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(
+            file,
+            "host {}, pid {}",
+            crate::atomic::host_tag(),
+            std::process::id()
+        );
+        let _ = file.flush();
+        Self {
+            file,
+            path: path.to_path_buf(),
         }
     }
 

@@ -131,3 +131,26 @@ fn a_killed_holder_releases_the_lock() {
     assert!(!path.exists(), "the lock file stayed");
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn try_acquire_never_waits_and_takes_a_free_lock() {
+    let d = scratch("try");
+    let path = d.join("job.lock");
+    let held = PathLock::acquire(&path, &mut |_| {}).unwrap();
+    // flock locks belong to the open file, so a second open in this process competes like
+    // another process would.
+    assert!(
+        PathLock::try_acquire(&path).unwrap().is_none(),
+        "took a lock another holder has"
+    );
+    drop(held);
+    let again = PathLock::try_acquire(&path).unwrap();
+    assert!(again.is_some(), "a free lock was not taken");
+    assert!(
+        PathLock::try_acquire(&path).unwrap().is_none(),
+        "took a lock another holder has"
+    );
+    drop(again);
+    assert!(!path.exists(), "the lock file stayed");
+    std::fs::remove_dir_all(&d).unwrap();
+}

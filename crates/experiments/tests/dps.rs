@@ -2,7 +2,7 @@
 //! pinned, sharded runs merge to exactly the single run, a resumed run redraws nothing it had,
 //! the references are consistent, and bad settings are named.
 
-use experiments::fwi::dps::{self, DpsConfig, Variant, merge, run, shard};
+use experiments::fwi::dps::{self, DpsConfig, Selection, Variant, merge, run, shard};
 use experiments::fwi::prior::PriorKind;
 use experiments::stylized::summary::round_sig;
 use std::path::{Path, PathBuf};
@@ -45,12 +45,23 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
     let c = closed_form_quick();
     let cache = tmp("cache");
     let (single_dir, sharded_dir) = (tmp("single"), tmp("sharded"));
-    let (single, stats) = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap();
+    let (single, stats) = run(&c, &single_dir, Selection::ALL, &cache, 2, &|_| {}).unwrap();
     let single = single.unwrap();
     assert_eq!(stats.drawn, c.jobs().len());
     // Three shards on one thread each, in reverse order; then the merge step.
     for i in [3, 1, 2] {
-        let (r, _) = run(&c, &sharded_dir, Some((i, 3)), &cache, 1, &|_| {}).unwrap();
+        let (r, _) = run(
+            &c,
+            &sharded_dir,
+            Selection {
+                shard: Some((i, 3)),
+                n: None,
+            },
+            &cache,
+            1,
+            &|_| {},
+        )
+        .unwrap();
         assert!(r.is_none(), "a shard writes samples only");
     }
     let merged = merge(&c, &sharded_dir, 2, &|_| {}).unwrap();
@@ -71,14 +82,14 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
     for j in [&jobs[1], &jobs[jobs.len() - 1]] {
         std::fs::remove_file(j.path(&single_dir)).unwrap();
     }
-    let (again, stats) = run(&c, &single_dir, None, &cache, 2, &|_| {}).unwrap();
+    let (again, stats) = run(&c, &single_dir, Selection::ALL, &cache, 2, &|_| {}).unwrap();
     assert_eq!(stats.drawn, 2);
     assert_eq!(files(&single_dir), before);
     assert_eq!(again.unwrap().table(), single.table());
     // Another configuration may not write into these samples.
     let mut other = c.clone();
     other.zeta = 0.05;
-    let e = run(&other, &single_dir, None, &cache, 2, &|_| {})
+    let e = run(&other, &single_dir, Selection::ALL, &cache, 2, &|_| {})
         .unwrap_err()
         .to_string();
     assert!(e.contains("different configuration"), "{e}");
@@ -91,25 +102,78 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
     let fp = single_dir.join("samples/run.toml");
     let kept = std::fs::read(&fp).unwrap();
     std::fs::remove_file(&fp).unwrap();
-    let e = run(&other, &single_dir, None, &cache, 2, &|_| {})
+    let e = run(&other, &single_dir, Selection::ALL, &cache, 2, &|_| {})
         .unwrap_err()
         .to_string();
     assert!(e.contains("no samples/run.toml"), "{e}");
     assert_eq!(files(&single_dir), before);
     std::fs::write(&fp, b"not toml").unwrap();
-    let e = run(&c, &single_dir, None, &cache, 2, &|_| {})
+    let e = run(&c, &single_dir, Selection::ALL, &cache, 2, &|_| {})
         .unwrap_err()
         .to_string();
     assert!(e.contains("unreadable"), "{e}");
     std::fs::write(&fp, kept).unwrap();
     // A merge with missing shards says what to run.
     let partial = tmp("partial");
-    run(&c, &partial, Some((1, 2)), &cache, 1, &|_| {}).unwrap();
+    run(
+        &c,
+        &partial,
+        Selection {
+            shard: Some((1, 2)),
+            n: None,
+        },
+        &cache,
+        1,
+        &|_| {},
+    )
+    .unwrap();
     let e = merge(&c, &partial, 1, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("shards"), "{e}");
     for d in [cache, single_dir, sharded_dir, partial] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+#[test]
+fn selections_by_n_partition_the_jobs_and_refuse_unknown_sizes() {
+    let c = DpsConfig::preset("default").unwrap();
+    let mut seen = Vec::new();
+    for &n in &c.prior.n_values {
+        let sel = Selection {
+            shard: None,
+            n: Some(n),
+        };
+        let jobs = sel.jobs(&c).unwrap();
+        assert!(!jobs.is_empty() && jobs.iter().all(|j| j.n == n));
+        // Shards of one N split its jobs without loss.
+        let mut halves: Vec<_> = [1, 2]
+            .into_iter()
+            .flat_map(|i| {
+                Selection {
+                    shard: Some((i, 2)),
+                    n: Some(n),
+                }
+                .jobs(&c)
+                .unwrap()
+            })
+            .collect();
+        halves.sort_by_key(|j| c.jobs().iter().position(|k| k == j));
+        assert_eq!(halves, jobs);
+        seen.extend(jobs);
+    }
+    assert_eq!(
+        seen,
+        c.jobs(),
+        "the per-N selections must cover every job once, in order"
+    );
+    let e = Selection {
+        shard: None,
+        n: Some(7),
+    }
+    .jobs(&c)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("training-set sizes"), "{e}");
 }
 
 #[test]
@@ -135,7 +199,7 @@ fn quick_table_and_references() {
     let c = DpsConfig::preset("quick").unwrap();
     let cache = tmp("cache-quick");
     let out = tmp("quick");
-    let (r, _) = run(&c, &out, None, &cache, 2, &|_| {}).unwrap();
+    let (r, _) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
     let r = r.unwrap();
     for rf in &r.references {
         let s: f64 = rf.lookup.iter().sum();

@@ -30,6 +30,11 @@ pub struct FwiArgs {
     /// Run only shard i of n (1-based, e.g. 2/4); merge with a later run without --shard.
     #[arg(long)]
     pub shard: Option<String>,
+    /// Draw only the samples of training-set size N (training or loading only its network),
+    /// e.g. while the other networks still train; merge when every N is drawn. Processes on one
+    /// --out share the work: a sample another process is drawing is left to it.
+    #[arg(long = "n", value_name = "N")]
+    pub only_n: Option<usize>,
     /// Draw nothing: assemble the samples already in OUT/samples (fails if any is missing).
     #[arg(long = "merge-only")]
     pub merge_only: bool,
@@ -63,6 +68,10 @@ pub struct FwiArgs {
     /// cluster script trains before it samples.
     #[arg(long = "print-n-values")]
     pub print_n_values: bool,
+    /// Print each training-set size N with its number of samples (`N count` per line) and exit:
+    /// what a scheduler needs to track progress.
+    #[arg(long = "print-jobs")]
+    pub print_jobs: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -138,9 +147,21 @@ pub fn command(args: &FwiArgs) -> Result<()> {
         println!("{}", ns.join(" "));
         return Ok(());
     }
+    if args.print_jobs {
+        let jobs = cfg.jobs();
+        for &n in &cfg.prior.n_values {
+            println!("{n} {}", jobs.iter().filter(|j| j.n == n).count());
+        }
+        return Ok(());
+    }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if shard.is_some() && args.merge_only {
         bail!("`--shard` and `--merge-only` exclude each other: draw a shard, or merge all shards");
+    }
+    if args.only_n.is_some() && args.merge_only {
+        bail!(
+            "`--n` and `--merge-only` exclude each other: draw the samples of one N, or merge them all"
+        );
     }
     let workers = args
         .workers
@@ -154,7 +175,11 @@ pub fn command(args: &FwiArgs) -> Result<()> {
     let results = if args.merge_only {
         Some(dps::merge(&cfg, &args.out, workers, &log)?)
     } else {
-        let (results, stats) = dps::run(&cfg, &args.out, shard, &cache, workers, &log)?;
+        let selection = dps::Selection {
+            shard,
+            n: args.only_n,
+        };
+        let (results, stats) = dps::run(&cfg, &args.out, selection, &cache, workers, &log)?;
         eprintln!(
             "fwi: drew {} samples in {:.1} s (training {:.1} s)",
             stats.drawn, stats.sampling_seconds, stats.train_seconds
@@ -170,11 +195,18 @@ pub fn command(args: &FwiArgs) -> Result<()> {
                 clock.elapsed().as_secs_f64()
             );
         }
-        None => eprintln!(
-            "fwi: shard {} done in {:.1} s; when every shard is done, run `memprior fwi --merge-only` with the same settings",
-            args.shard.as_deref().unwrap_or_default(),
-            clock.elapsed().as_secs_f64()
-        ),
+        None => {
+            let what = match (args.shard.as_deref(), args.only_n) {
+                (Some(s), Some(n)) => format!("shard {s} of N = {n}"),
+                (Some(s), None) => format!("shard {s}"),
+                (None, Some(n)) => format!("the samples of N = {n}"),
+                (None, None) => "the samples".to_string(),
+            };
+            eprintln!(
+                "fwi: {what} done in {:.1} s; when every sample is drawn, run `memprior fwi --merge-only` with the same settings",
+                clock.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(())
 }

@@ -666,16 +666,17 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = std::time::Instant::now();
     let log = |s: &str| eprintln!("fwi: {s}");
-    let (results, stats) = match dps::run(&config, &work, None, &cache, workers, &log) {
-        // The work directory is this section's own scratch: samples it cannot adopt (other
-        // weights, a corrupt file) are discarded and redrawn rather than failing the report.
-        Err(dps::DpsError::State(why)) => {
-            eprintln!("fwi: discarding {} ({why})", work.display());
-            std::fs::remove_dir_all(&work)?;
-            dps::run(&config, &work, None, &cache, workers, &log)?
-        }
-        other => other?,
-    };
+    let (results, stats) =
+        match dps::run(&config, &work, dps::Selection::ALL, &cache, workers, &log) {
+            // The work directory is this section's own scratch: samples it cannot adopt (other
+            // weights, a corrupt file) are discarded and redrawn rather than failing the report.
+            Err(dps::DpsError::State(why)) => {
+                eprintln!("fwi: discarding {} ({why})", work.display());
+                std::fs::remove_dir_all(&work)?;
+                dps::run(&config, &work, dps::Selection::ALL, &cache, workers, &log)?
+            }
+            other => other?,
+        };
     let r = results.expect("an unsharded run assembles its results");
     let total = t.elapsed().as_secs_f64();
     write_outputs(&r, &root.join("data/fwi_dps"))?;

@@ -174,6 +174,40 @@ fn two_shards_drawn_together_merge_to_the_single_run() {
             "{f} differs"
         );
     }
+    // Pipelined: two processes on N = 20 and one on N = 50, together on a third directory (each
+    // loads only its own network, and run.toml collects both). The two on N = 20 share its jobs:
+    // every sample is drawn exactly once, and the merge equals the single run.
+    let piped = d.join("pipelined");
+    let kids = [["--n", "20"], ["--n", "20"], ["--n", "50"]]
+        .map(|extra| fwi(&piped, &cache, &extra).spawn().unwrap());
+    let logs: String = kids
+        .into_iter()
+        .map(|k| String::from_utf8_lossy(&finish(k).stderr).into_owned())
+        .collect();
+    assert_eq!(
+        logs.matches("final misfit").count(),
+        files.len() - 1,
+        "every sample must be drawn exactly once (run.toml aside):\n{logs}"
+    );
+    assert_eq!(
+        logs.matches("weights from the cache").count(),
+        3,
+        "each process must load only its own network:\n{logs}"
+    );
+    finish(fwi(&piped, &cache, &["--merge-only"]).spawn().unwrap());
+    assert_eq!(tree(&piped.join("samples")), files);
+    for f in ["table1_all.csv", "lookup_weights.csv", "samples.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(piped.join(f)).unwrap(),
+            std::fs::read_to_string(single.join(f)).unwrap(),
+            "{f}: the merged runs of one N each differ from the single run"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(piped.join("samples/run.toml")).unwrap(),
+        std::fs::read_to_string(together.join("samples/run.toml")).unwrap(),
+        "run.toml must record both networks, as a run over every N does"
+    );
     // One weights file per N in the shared cache, and no leftovers.
     let weights: Vec<String> = tree(&cache);
     assert!(

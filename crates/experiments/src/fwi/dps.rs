@@ -357,6 +357,69 @@ impl Job {
     }
 }
 
+fn check_n(config: &DpsConfig, n: usize) -> Result<(), ConfigError> {
+    if config.prior.n_values.contains(&n) {
+        return Ok(());
+    }
+    let sizes: Vec<String> = config
+        .prior
+        .n_values
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Err(ConfigError::new(
+        "n",
+        format!(
+            "must be one of the configuration's training-set sizes ({})",
+            sizes.join(", ")
+        ),
+        n,
+    ))
+}
+
+/// Which of a run's jobs one process draws. Every field `None` draws them all (and assembles
+/// the results); anything narrower only draws, for a later merge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Shard i of n (1-based): every n-th job of those selected by `n`.
+    pub shard: Option<(usize, usize)>,
+    /// Only the jobs of this training-set size; only its network is trained or loaded, so its
+    /// samples can be drawn while the networks of the other sizes still train.
+    pub n: Option<usize>,
+}
+
+impl Selection {
+    /// Every job.
+    pub const ALL: Self = Self {
+        shard: None,
+        n: None,
+    };
+
+    /// Whether every job is selected.
+    pub fn is_all(&self) -> bool {
+        *self == Self::ALL
+    }
+
+    /// The selected jobs of `config`, in job order.
+    ///
+    /// # Errors
+    /// A shard outside 1..=n, or an N the configuration does not train.
+    pub fn jobs(&self, config: &DpsConfig) -> Result<Vec<Job>, ConfigError> {
+        if let Some(n) = self.n {
+            check_n(config, n)?;
+        }
+        let of_n: Vec<Job> = config
+            .jobs()
+            .into_iter()
+            .filter(|j| self.n.is_none_or(|n| j.n == n))
+            .collect();
+        match self.shard {
+            Some((i, k)) => shard(&of_n, i, k),
+            None => Ok(of_n),
+        }
+    }
+}
+
 /// Select the jobs of shard `i` of `n` (1-based): every n-th job starting at the i-th.
 ///
 /// # Errors
@@ -436,7 +499,8 @@ pub struct Setup {
     pub train_seconds: f64,
 }
 
-/// Generate data, z-score the training sets and train (or load) the networks.
+/// Generate data, z-score the training sets and train (or load) the networks: every N's, or
+/// only that of `only_n`.
 ///
 /// # Errors
 /// Invalid settings, a failed training run or a rejected true model.
@@ -444,9 +508,13 @@ pub struct Setup {
 pub fn setup(
     config: &DpsConfig,
     cache_root: Option<&Path>,
+    only_n: Option<usize>,
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<Setup, DpsError> {
     config.validate()?;
+    if let Some(n) = only_n {
+        check_n(config, n)?;
+    }
     let kl = KlBasis::default();
     let datasets = FwiDatasets::generate(&config.prior.datasets, &kl)?;
     let op = Helmholtz::new(config.geometry.clone()).map_err(|source| DpsError::Solver {
@@ -467,8 +535,17 @@ pub fn setup(
     let mut networks = HashMap::new();
     let mut train_seconds = 0.0;
     if let (true, Some(cache_root)) = (config.priors.contains(&PriorKind::Learned), cache_root) {
-        let trained = train_all(&config.prior, &datasets, cache_root, log)?;
-        for (&n, t) in config.prior.n_values.iter().zip(trained) {
+        // The weight cache's key does not depend on the other sizes, so training one N alone
+        // gives the network a run over every N would.
+        let prior = match only_n {
+            Some(n) => PriorConfig {
+                n_values: vec![n],
+                ..config.prior.clone()
+            },
+            None => config.prior.clone(),
+        };
+        let trained = train_all(&prior, &datasets, cache_root, log)?;
+        for (&n, t) in prior.n_values.iter().zip(trained) {
             if t.cached {
                 log(&format!(
                     "N = {n}: weights from the cache (mlp-{})",
@@ -620,7 +697,8 @@ pub const SAMPLE_FORMAT: &str = "memprior-dps samples v1";
 pub struct Fingerprint {
     /// [`SAMPLE_FORMAT`] of the code that drew the samples.
     pub format: String,
-    /// SHA-256 of each N's EMA weights (key "n50", …); empty without the learned prior.
+    /// SHA-256 of each N's EMA weights (key "n50", …), recorded by the first run that draws with
+    /// it; empty without the learned prior.
     pub weights: std::collections::BTreeMap<String, String>,
     /// Every setting.
     pub config: DpsConfig,
@@ -706,7 +784,25 @@ pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
         }
     })?;
     match read_fingerprint(out)? {
-        Some(existing) => check_fingerprint(&existing, &mine, out, true),
+        Some(existing) => {
+            check_fingerprint(&existing, &mine, out, true)?;
+            // A run of one N brings only its network: record the ones not yet recorded.
+            if mine
+                .weights
+                .keys()
+                .any(|k| !existing.weights.contains_key(k))
+            {
+                let mut both = existing;
+                both.weights.extend(mine.weights);
+                write_atomic(
+                    &fingerprint_path(out),
+                    toml::to_string(&both)
+                        .expect("fingerprint serialises")
+                        .as_bytes(),
+                )?;
+            }
+            Ok(())
+        }
         None if has_samples(out) => Err(DpsError::State(format!(
             "{} holds samples but no samples/run.toml saying how they were drawn; delete {} to start over",
             out.display(),
@@ -734,7 +830,12 @@ fn check_fingerprint(
         ))
     } else if existing.config != mine.config {
         Some("a different configuration".to_string())
-    } else if weights && existing.weights != mine.weights {
+    } else if weights
+        && mine
+            .weights
+            .iter()
+            .any(|(k, h)| existing.weights.get(k).is_some_and(|e| e != h))
+    {
         Some("different network weights (a shard trained or loaded other weights: share one weight cache)".to_string())
     } else {
         None
@@ -750,7 +851,17 @@ fn check_fingerprint(
     }
 }
 
+/// The lock a process holds while it draws `job` (beside the job's file).
+fn job_lock_path(job: &Job, out: &Path) -> PathBuf {
+    job.path(out).with_extension("npy.lock")
+}
+
 /// Run `jobs` (skipping those already on disk) on `workers` threads; returns how many ran.
+///
+/// Processes that share `out` cooperate: a job is drawn under a lock on its file, and a job whose
+/// lock another process holds is left to it. Any number of processes (shards, or whole runs of the
+/// same selection started on several machines) can therefore work on one directory at once,
+/// and none draws a sample twice.
 ///
 /// # Errors
 /// The first failing job (the others stop after their current sample; finished files stay).
@@ -781,6 +892,7 @@ pub fn run_jobs(
     ));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<DpsError>> = Mutex::new(None);
     let clock = Instant::now();
@@ -805,6 +917,17 @@ pub fn run_jobs(
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = pending.get(i) else { break };
                     let result = (|| {
+                        let lock = job_lock_path(job, out);
+                        let Some(_held) = memprior_core::lock::PathLock::try_acquire(&lock)
+                            .map_err(io(format!("cannot lock {}", lock.display())))?
+                        else {
+                            // Another process draws it.
+                            return Ok(None);
+                        };
+                        if job.path(out).exists() {
+                            // Another process drew it since this one listed the pending jobs.
+                            return Ok(None);
+                        }
                         if let std::collections::hash_map::Entry::Vacant(e) =
                             dens.entry((job.kind, job.n))
                         {
@@ -812,18 +935,22 @@ pub fn run_jobs(
                         }
                         let rec = run_job(setup, &op, dens[&(job.kind, job.n)].as_ref(), job)?;
                         write_atomic(&job.path(out), &rec.encode())?;
-                        Ok::<_, DpsError>(rec)
+                        Ok::<_, DpsError>(Some(rec))
                     })();
                     match result {
-                        Ok(rec) => {
+                        Ok(None) => {
+                            skipped.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(Some(rec)) => {
                             let k = done.fetch_add(1, Ordering::SeqCst) + 1;
+                            let left = total.saturating_sub(k + skipped.load(Ordering::SeqCst));
                             let el = clock.elapsed().as_secs_f64();
                             log(&format!(
                                 "[{k}/{total}] {} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
                                 job.group(),
                                 job.index,
                                 rec.final_misfit,
-                                el / k as f64 * (total - k) as f64
+                                el / k as f64 * left as f64
                             ));
                         }
                         Err(e) => {
@@ -852,7 +979,7 @@ pub fn load(config: &DpsConfig, out: &Path) -> Result<Vec<(Job, SampleRecord)>, 
     let missing = jobs.iter().filter(|j| !j.path(out).exists()).count();
     if missing > 0 {
         return Err(DpsError::State(format!(
-            "{missing} of {} samples are missing in {}: run the remaining shards, or rerun without --shard to draw them",
+            "{missing} of {} samples are missing in {}: run the remaining shards (or wait for the processes still drawing), or rerun without --shard and --n to draw them",
             jobs.len(),
             out.join("samples").display()
         )));
@@ -1244,25 +1371,21 @@ pub struct RunStats {
     pub train_seconds: f64,
 }
 
-/// Draw the samples of `shard` (all when `None`) into `out`, resuming, and — for a full run —
-/// assemble and analyse the results.
+/// Draw the selected samples into `out`, resuming, and — when every job is selected — assemble
+/// and analyse the results.
 ///
 /// # Errors
 /// Invalid settings, a solver failure, I/O, or samples of another configuration in `out`.
 pub fn run(
     config: &DpsConfig,
     out: &Path,
-    shard_of: Option<(usize, usize)>,
+    selection: Selection,
     cache_root: &Path,
     workers: usize,
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<(Option<DpsResults>, RunStats), DpsError> {
-    let setup = setup(config, Some(cache_root), log)?;
-    let all = config.jobs();
-    let jobs = match shard_of {
-        Some((i, n)) => shard(&all, i, n)?,
-        None => all,
-    };
+    let jobs = selection.jobs(config)?;
+    let setup = setup(config, Some(cache_root), selection.n, log)?;
     let clock = Instant::now();
     let drawn = run_jobs(&setup, &jobs, out, workers, log)?;
     let stats = RunStats {
@@ -1270,7 +1393,7 @@ pub fn run(
         sampling_seconds: clock.elapsed().as_secs_f64(),
         train_seconds: setup.train_seconds,
     };
-    if shard_of.is_some() {
+    if !selection.is_all() {
         return Ok((None, stats));
     }
     let records = load(config, out)?;
@@ -1300,7 +1423,7 @@ pub fn merge(
     };
     // The networks are not loaded to merge; the shards checked theirs against run.toml.
     check_fingerprint(&existing, &mine, out, false)?;
-    let setup = setup(config, None, log)?;
+    let setup = setup(config, None, None, log)?;
     let records = load(config, out)?;
     analyse(&setup, records, workers, log)
 }

@@ -177,6 +177,57 @@ fn selections_by_n_partition_the_jobs_and_refuse_unknown_sizes() {
 }
 
 #[test]
+fn a_bundle_reads_back_into_the_run_that_wrote_it_and_refuses_other_formats() {
+    use experiments::fwi::bundle;
+    let c = closed_form_quick();
+    let (cache, out) = (tmp("cache-bundle"), tmp("bundle"));
+    let (r, _) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
+    let r = r.unwrap();
+    std::fs::write(out.join("config.toml"), toml::to_string(&c).unwrap()).unwrap();
+    std::fs::write(out.join(bundle::REFERENCES), bundle::references_json(&r)).unwrap();
+    let back = bundle::load(&out).unwrap();
+    assert_eq!(back.table(), r.table());
+    assert_eq!(back.truth_misfit.to_bits(), r.truth_misfit.to_bits());
+    assert_eq!(back.sigma_d.to_bits(), r.sigma_d.to_bits());
+    assert_eq!(back.levels, r.levels);
+    for (a, b) in back.groups.iter().zip(&r.groups) {
+        assert_eq!(a.samples, b.samples);
+        assert_eq!(a.mean_trace, b.mean_trace);
+        assert_eq!(a.velocity_mean, b.velocity_mean);
+        assert_eq!(a.calibration_kl, b.calibration_kl);
+        assert_eq!(a.calibration_velocity, b.calibration_velocity);
+    }
+    assert_eq!(back.references.len(), r.references.len());
+    for (a, b) in back.references.iter().zip(&r.references) {
+        assert_eq!(
+            (a.n, &a.misfits, &a.lookup, &a.null),
+            (b.n, &b.misfits, &b.lookup, &b.null)
+        );
+        assert_eq!(a.linearized, b.linearized);
+    }
+    // Samples of another sampler version: the message says what to rerun.
+    let run_toml = out.join("samples/run.toml");
+    let text = std::fs::read_to_string(&run_toml).unwrap();
+    std::fs::write(
+        &run_toml,
+        text.replace(dps::SAMPLE_FORMAT, "memprior-dps samples v0"),
+    )
+    .unwrap();
+    let e = bundle::load(&out).unwrap_err().to_string();
+    assert!(e.contains("v0") && e.contains("Rerun"), "{e}");
+    std::fs::write(&run_toml, text).unwrap();
+    // References of other N than the configuration's.
+    let mut other = c.clone();
+    other.prior.n_values.pop();
+    std::fs::write(out.join("config.toml"), toml::to_string(&other).unwrap()).unwrap();
+    let e = bundle::load(&out).unwrap_err().to_string();
+    assert!(e.contains("references for N"), "{e}");
+    for d in [cache, out] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
 fn shards_partition_the_jobs() {
     let c = DpsConfig::preset("default").unwrap();
     let jobs = c.jobs();

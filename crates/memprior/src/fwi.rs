@@ -421,6 +421,10 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .f64("z1", z1)
         .frame()?;
     write_csv_parquet(&mut df, dir, "kl_coefficients")?;
+    atomic::write(
+        &dir.join(experiments::fwi::bundle::REFERENCES),
+        experiments::fwi::bundle::references_json(r).as_bytes(),
+    )?;
 
     let (mut nn, mut sg, mut wt, mut ne, mut ti, mut tw, mut tv, mut ms) = (
         vec![],

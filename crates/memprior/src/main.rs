@@ -24,6 +24,7 @@ mod provenance;
 mod report;
 mod report_dps;
 mod report_fwi;
+mod report_paper;
 mod report_prior;
 mod stylized;
 mod tables;
@@ -81,6 +82,10 @@ enum Command {
         /// Preset of the diffusion-prior experiment: quick, default or paper.
         #[arg(long = "prior-preset", default_value = "default")]
         prior_preset: String,
+        /// Results bundle of the paper-scale run shown in its own section (default: the
+        /// repository's data/paper/, written by `cargo xtask paper`).
+        #[arg(long = "paper-bundle")]
+        paper_bundle: Option<PathBuf>,
     },
     /// The FWI forward model on NumPy .npy files: data, misfit gradient, geometry template, example models.
     #[command(subcommand)]
@@ -124,6 +129,7 @@ fn run() -> Result<()> {
             timings,
             performance,
             prior_preset,
+            paper_bundle,
         } => {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             report::build(&report::ReportInputs {
@@ -133,6 +139,9 @@ fn run() -> Result<()> {
                 timings,
                 performance,
                 prior_preset,
+                paper_bundle: paper_bundle.unwrap_or_else(|| {
+                    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/paper"))
+                }),
             })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,

@@ -28,6 +28,8 @@ pub struct ReportInputs {
     pub performance: Option<PathBuf>,
     /// Preset of the diffusion-prior experiment (quick, default, paper).
     pub prior_preset: String,
+    /// Results bundle of the paper-scale run (`data/paper/`), shown in its own section.
+    pub paper_bundle: PathBuf,
 }
 
 /// A figure of the report with everything a reader needs to reproduce and check it.
@@ -379,6 +381,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         notebooks.iter().any(|n| n.starts_with("07_")),
         &inputs.prior_preset,
     )?;
+    let paper_html = crate::report_paper::section(&root, &inputs.paper_bundle)?;
     let dps_secs = t_dps.elapsed().as_secs_f64();
     prov.timings.extend(dps.timings);
     prov.seeds.extend(dps.seeds);
@@ -390,7 +393,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
          <p class=\"meta\">An executable companion to Siahkoohi &amp; Sabeddu (2026). Every number below is recomputed by \
          <code>cargo xtask report</code>; every equation is derived and checked in a notebook.</p>\
          <nav><a href=\"#stylized\">Stylized problem</a><a href=\"#notebooks\">Notebooks</a><a href=\"#equations\">Equations</a><a href=\"#differences\">Differences from the authors' code</a>\
-         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"equations.html\">Equations page</a><a href=\"performance.html\">Performance</a>\
+         <a href=\"#fwi\">FWI forward model</a><a href=\"#prior\">Diffusion priors</a><a href=\"#dps\">FWI posteriors</a><a href=\"#paper-scale\">At the paper's scale</a><a href=\"equations.html\">Equations page</a><a href=\"performance.html\">Performance</a>\
          <a href=\"#tables\">Tables</a><a href=\"#provenance\">Provenance</a></nav>\
          <p>The claim: a prior trained on few examples memorizes them, and the posterior then collapses onto the training set, \
          a likelihood-weighted lookup $p(x\\mid y) = \\sum_n w_n \\delta(x - x_n)$ with \
@@ -441,6 +444,7 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     body.push_str(&fwi_html);
     body.push_str(&prior.html);
     body.push_str(&dps.html);
+    body.push_str(&paper_html);
     let _ = write!(body, "<h2 id=\"notebooks\">Notebooks</h2>");
     if notebooks.is_empty() {
         body.push_str("<p>No executed notebooks were supplied to this build (run <code>cargo xtask report</code>).</p>");

@@ -23,7 +23,7 @@ pub struct DpsSection {
     pub seeds: Vec<(String, u64)>,
 }
 
-fn table_html(r: &DpsResults) -> String {
+pub(crate) fn table_html(r: &DpsResults) -> String {
     let mut html = String::from(
         "<table><tr><th>prior</th><th>DPS</th><th>N</th><th>samples</th><th>mean r</th><th>r ≤ 0.3 / 0.5 / 0.7</th>\
          <th>null: r ≤ 0.3 / 0.5 / 0.7</th><th>distinct NN</th><th>velocity RMSE (km/s)</th><th>final misfit Φ</th>\
@@ -90,7 +90,7 @@ fn reference_table(r: &DpsResults) -> String {
 }
 
 /// The section's reading, with the numbers of this run.
-fn findings(r: &DpsResults) -> String {
+pub(crate) fn findings(r: &DpsResults) -> String {
     let rows = r.table();
     let row = |prior: &str, n: usize| {
         rows.iter()
@@ -196,7 +196,9 @@ fn velocity_to_m(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| 1.0 / (x * x)).collect()
 }
 
-fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
+/// Figures 2–5 and the reference comparison of `r`; every element id starts with `prefix`, so
+/// two runs (the default and the paper-scale one) share a page.
+pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<String> {
     let kl = &r.datasets.kl;
     let ns = &r.config.prior.n_values;
     let n0 = *ns.iter().min().expect("validated");
@@ -239,16 +241,18 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
             Scale::Linear,
             Scale::Log,
         );
-        misfit_plots
-            .push_str(&p.to_inline_html(Some(&format!("plot-fig2-misfit-{}", variant.name()))));
+        misfit_plots.push_str(&p.to_inline_html(Some(&format!(
+            "{prefix}plot-fig2-misfit-{}",
+            variant.name()
+        ))));
     }
     let _ = write!(
         html,
-        "<figure id=\"fig2\"><h3>Figure 2: the true model and the data misfit during DPS</h3>{}{misfit_plots}\
+        "<figure id=\"{prefix}fig2\"><h3>Figure 2: the true model and the data misfit during DPS</h3>{}{misfit_plots}\
          <figcaption>(a) The out-of-distribution true model (FWI.md §5) on the simulation grid. (b) Mean misfit \
          Φ = ½‖F(m(x̂₀)) − d‖²/σ_d² of the denoised estimate, recorded every {} reverse steps, for each prior and N, one \
          panel per DPS variant. The dashed line is Φ of the true model ({:.0}; about {} real data / 2 at the noise level).</figcaption></figure>",
-        truth.to_inline_html(Some("plot-fig2-truth")),
+        truth.to_inline_html(Some(&format!("{prefix}plot-fig2-truth"))),
         r.config.record_every,
         r.truth_misfit,
         r.data_count
@@ -281,14 +285,14 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
             let _ = write!(
                 pairs,
                 "<div class=\"pair\">{}{}</div>",
-                a.to_inline_html(Some(&format!("plot-fig3r-sample-{rank}"))),
-                b.to_inline_html(Some(&format!("plot-fig3r-nearest-{rank}")))
+                a.to_inline_html(Some(&format!("{prefix}plot-fig3r-sample-{rank}"))),
+                b.to_inline_html(Some(&format!("{prefix}plot-fig3r-nearest-{rank}")))
             );
         }
     }
     let _ = write!(
         html,
-        "<figure id=\"fig3-right\"><h3>Figure 3 (right): the most memorized posterior samples, N = {n0}</h3>{pairs}\
+        "<figure id=\"{prefix}fig3-right\"><h3>Figure 3 (right): the most memorized posterior samples, N = {n0}</h3>{pairs}\
          <figcaption>The three DPS posterior samples (learned prior, paper's variant) with the smallest memorization ratio \
          and distinct nearest training models, beside those models. Measured here: r = {}; the paper reports r ≈ 0.2–0.34 for \
          these: the memorized structure with likelihood-induced perturbations.</figcaption></figure>",
@@ -354,14 +358,14 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
         let _ = write!(
             fig4,
             "<div class=\"pair\">{}{}</div>{}",
-            mean.to_inline_html(Some(&format!("plot-fig4-mean-{n}"))),
-            std.to_inline_html(Some(&format!("plot-fig4-std-{n}"))),
-            scatter.to_inline_html(Some(&format!("plot-fig4-kl-{n}")))
+            mean.to_inline_html(Some(&format!("{prefix}plot-fig4-mean-{n}"))),
+            std.to_inline_html(Some(&format!("{prefix}plot-fig4-std-{n}"))),
+            scatter.to_inline_html(Some(&format!("{prefix}plot-fig4-kl-{n}")))
         );
     }
     let _ = write!(
         html,
-        "<figure id=\"fig4\"><h3>Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients</h3>{fig4}\
+        "<figure id=\"{prefix}fig4\"><h3>Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients</h3>{fig4}\
          <figcaption>Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
          posterior samples of each prior, the N training models and the true model. Under memorization the samples sit on \
          the training models. Every KL mode is largest at the top and left edges and vanishes at the \
@@ -399,11 +403,11 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
             Scale::Linear,
             Scale::Linear,
         );
-        fig5.push_str(&p.to_inline_html(Some(&format!("plot-fig5-{space}"))));
+        fig5.push_str(&p.to_inline_html(Some(&format!("{prefix}plot-fig5-{space}"))));
     }
     let _ = write!(
         html,
-        "<figure id=\"fig5\"><h3>Figure 5: calibration</h3>{fig5}\
+        "<figure id=\"{prefix}fig5\"><h3>Figure 5: calibration</h3>{fig5}\
          <figcaption>Pointwise error of the posterior mean against the posterior standard deviation, in {} equal-count \
          bins over the 100 KL coefficients (top) and {} over the velocity pixels (bottom), paper's variant (eq:calibration). \
          A calibrated posterior follows the dashed line; points above it are over-confident.</figcaption></figure>",
@@ -446,7 +450,7 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
             Scale::Linear,
             Scale::Log,
         );
-        refs.push_str(&p.to_inline_html(Some(&format!("plot-visits-{}", rf.n))));
+        refs.push_str(&p.to_inline_html(Some(&format!("{prefix}plot-visits-{}", rf.n))));
     }
     let mut spread = Vec::new();
     let ks: Vec<f64> = (0..kl.dim()).map(|k| k as f64).collect();
@@ -480,14 +484,14 @@ fn figures_html(r: &DpsResults, g: &Geometry) -> Result<String> {
     );
     let _ = write!(
         html,
-        "<figure id=\"fwi-references\"><h3>DPS against the exact references</h3>{refs}{}\
+        "<figure id=\"{prefix}fwi-references\"><h3>DPS against the exact references</h3>{refs}{}\
          <figcaption>Top: for each N, the lookup weights $w_n = \\mathrm{{softmax}}_n(-\\Phi(z_n))$ — the exact posterior \
          under the memorized prior, N misfit evaluations (eq:lookup-table) — and the fraction of each DPS sample set whose \
          nearest training model is n. Bottom: the standard deviation of the DPS samples per KL coefficient against the \
          linearized Gaussian mixture around every training model (eq:linearized-posterior), built from the exact Jacobian \
          with respect to the 100 coefficients (one factorisation and one adjoint solve per receiver for each model), at bandwidths σ in z̃ units. \
          {}</figcaption></figure>",
-        spread_plot.to_inline_html(Some("plot-spread")),
+        spread_plot.to_inline_html(Some(&format!("{prefix}plot-spread"))),
         reference_table(r)
     );
     Ok(html)
@@ -686,7 +690,7 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     } else {
         "07_dps_fwi (not executed in this build)".to_string()
     };
-    let mut figs = figures_html(&r, &g)?;
+    let mut figs = figures_html(&r, &g, "")?;
     // Each figure's own provenance line: command and config, notebook, snapshot, data.
     let config_hash = &crate::provenance::config_hash(&text)[..16];
     for (id, data, snapshot) in [

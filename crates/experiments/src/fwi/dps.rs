@@ -1100,6 +1100,32 @@ pub fn analyse(
     workers: usize,
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<DpsResults, DpsError> {
+    let refs = references(setup, workers, log)?;
+    summarise(&setup.config, &setup.datasets, setup.sigma_d, refs, records)
+}
+
+/// The exact and linearised references of every N and the true model's misfit: the solver-bound
+/// part of the analysis (N_max Jacobians), which a results bundle stores so that its figures are
+/// redrawn without a solve ([`super::bundle`]).
+#[derive(Debug, Clone)]
+pub struct References {
+    /// Φ of the true model.
+    pub truth_misfit: f64,
+    /// Per N.
+    pub references: Vec<Reference>,
+    /// Seconds they took.
+    pub seconds: f64,
+}
+
+/// Compute the [`References`] of a run.
+///
+/// # Errors
+/// The solver rejecting a training model, or a non-positive-definite linearised system.
+pub fn references(
+    setup: &Setup,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<References, DpsError> {
     let cfg = &setup.config;
     let kl = KlBasis::default();
     let g = &cfg.geometry;
@@ -1119,7 +1145,6 @@ pub fn analyse(
     };
     let truth_misfit = posterior::misfits(&km, std::slice::from_ref(&setup.datasets.truth))
         .map_err(solver("true model"))?[0];
-    let v_true = velocity(&kl.reconstruct(&setup.datasets.truth, g.nx, g.nz)?);
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
     let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers)
@@ -1172,7 +1197,28 @@ pub fn analyse(
             linearized,
         });
     }
-    let reference_seconds = clock.elapsed().as_secs_f64();
+    Ok(References {
+        truth_misfit,
+        references,
+        seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
+/// Summarise every group of the loaded samples against the training sets, beside the
+/// references: no solve, only KL reconstructions.
+///
+/// # Errors
+/// A sample of another dimension than the KL basis, or an N without a training set.
+pub fn summarise(
+    cfg: &DpsConfig,
+    datasets: &FwiDatasets,
+    sigma_d: f64,
+    refs: References,
+    records: Vec<(Job, SampleRecord)>,
+) -> Result<DpsResults, DpsError> {
+    let kl = &datasets.kl;
+    let g = &cfg.geometry;
+    let v_true = velocity(&kl.reconstruct(&datasets.truth, g.nx, g.nz)?);
     let mut groups: Vec<Group> = Vec::new();
     let mut by_group: Vec<((PriorKind, Variant, usize), Vec<SampleRecord>)> = Vec::new();
     for (job, rec) in records {
@@ -1183,7 +1229,7 @@ pub fn analyse(
         }
     }
     for ((kind, variant, n), recs) in by_group {
-        let raw = setup.datasets.training_set(n)?;
+        let raw = datasets.training_set(n)?;
         let samples: Vec<Vec<f64>> = recs.iter().map(|r| r.z.clone()).collect();
         let neighbours = ratios(&samples, raw)?;
         let summary = MemorizationSummary::of(&neighbours);
@@ -1210,7 +1256,7 @@ pub fn analyse(
         let (z_mean, z_std) = posterior::mean_std(&samples);
         let err_kl: Vec<f64> = z_mean
             .iter()
-            .zip(&setup.datasets.truth)
+            .zip(&datasets.truth)
             .map(|(a, b)| (a - b).abs())
             .collect();
         let err_v: Vec<f64> = velocity_mean
@@ -1252,14 +1298,14 @@ pub fn analyse(
     }
     Ok(DpsResults {
         config: cfg.clone(),
-        datasets: setup.datasets.clone(),
-        sigma_d: setup.sigma_d,
-        truth_misfit,
+        datasets: datasets.clone(),
+        sigma_d,
+        truth_misfit: refs.truth_misfit,
         data_count: 2 * g.sources.len() * g.receivers.len(),
         levels: cfg.recorded_levels(),
         groups,
-        references,
-        reference_seconds,
+        references: refs.references,
+        reference_seconds: refs.seconds,
     })
 }
 

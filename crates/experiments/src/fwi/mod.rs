@@ -5,6 +5,8 @@
 
 use faer::{Mat, c64};
 #[cfg(feature = "learned")]
+pub mod bundle;
+#[cfg(feature = "learned")]
 pub mod dps;
 pub mod figures;
 #[cfg(feature = "learned")]

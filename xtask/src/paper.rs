@@ -142,6 +142,9 @@ enum Task {
     Train(usize),
     /// Draw samples of N until none is left that another process is not drawing.
     Sample(usize),
+    /// The unconditional memorization experiment of every network (`memprior prior
+    /// memorization`, into `prior/` of the bundle), once every network is trained.
+    Memorization,
 }
 
 impl std::fmt::Display for Task {
@@ -149,6 +152,7 @@ impl std::fmt::Display for Task {
         match self {
             Task::Train(n) => write!(f, "train N={n}"),
             Task::Sample(n) => write!(f, "sample N={n}"),
+            Task::Memorization => write!(f, "unconditional memorization"),
         }
     }
 }
@@ -288,7 +292,8 @@ pub fn paper(args: &[String]) -> Result<()> {
                     .filter(|r| {
                         matches!(
                             (key, r.task),
-                            ("train_seconds", Task::Train(_)) | ("sample_seconds", Task::Sample(_))
+                            ("train_seconds", Task::Train(_))
+                                | ("sample_seconds", Task::Sample(_) | Task::Memorization)
                         )
                     })
                     .map(|r| r.started.elapsed().as_secs_f64())
@@ -308,6 +313,8 @@ pub fn paper(args: &[String]) -> Result<()> {
         })
     };
     let mut saved_at = Instant::now();
+    // config.toml is the last file it writes: present, the experiment is done.
+    let mut memorization_pending = !bundle.join("prior/config.toml").is_file();
     loop {
         // Reap.
         let mut i = 0;
@@ -321,13 +328,14 @@ pub fn paper(args: &[String]) -> Result<()> {
             let el = r.started.elapsed().as_secs_f64();
             let key = match r.task {
                 Task::Train(_) => "train_seconds",
-                Task::Sample(_) => "sample_seconds",
+                Task::Sample(_) | Task::Memorization => "sample_seconds",
             };
             *seconds.entry(key).or_default() += el;
             eprintln!("xtask: paper: {} finished in {el:.0} s ({status})", r.task);
             match (r.task, status.success()) {
                 (Task::Train(n), true) => trained.push(n),
                 (Task::Sample(n), true) => open.retain(|&m| m != n),
+                (Task::Memorization, true) => {}
                 (task, false) => {
                     failure.get_or_insert(format!(
                         "paper: {task} failed ({status}); rerun `cargo xtask paper` to resume"
@@ -339,6 +347,9 @@ pub fn paper(args: &[String]) -> Result<()> {
         while failure.is_none() && running.len() < slots {
             let task = if let Some(n) = untrained.pop_front() {
                 Task::Train(n)
+            } else if memorization_pending && trained.len() == counts.len() {
+                memorization_pending = false;
+                Task::Memorization
             } else if let Some(&n) = open.iter().find(|n| trained.contains(n)) {
                 Task::Sample(n)
             } else {
@@ -346,9 +357,13 @@ pub fn paper(args: &[String]) -> Result<()> {
             };
             let n = match task {
                 Task::Train(n) | Task::Sample(n) => n.to_string(),
+                Task::Memorization => String::new(),
             };
             let mut cmd = Command::new(&bin);
             match task {
+                Task::Memorization => cmd
+                    .args(["prior", "memorization", "--preset", &preset, "--out"])
+                    .arg(bundle.join("prior")),
                 Task::Train(_) => {
                     cmd.args(["prior", "train", "--preset", &preset, "--n-train", &n])
                 }

@@ -49,6 +49,59 @@ fn provenance_line(bundle: &Path) -> String {
     )
 }
 
+/// The unconditional memorization table of `prior/` (every prior, the null and leave-one-out, per
+/// N) with the three smallest r of the learned prior's samples, or `None` before it is written.
+fn unconditional_html(bundle: &Path) -> Option<String> {
+    let table = std::fs::read_to_string(bundle.join("prior/memorization.csv")).ok()?;
+    let ratios = std::fs::read_to_string(bundle.join("prior/ratios.csv")).unwrap_or_default();
+    let mut smallest: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for l in ratios.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if let [source, n, _, r, ..] = f[..]
+            && source == "learned"
+            && let Ok(r) = r.parse::<f64>()
+        {
+            smallest.entry(n.to_string()).or_default().push(r);
+        }
+    }
+    let mut rows = String::new();
+    for l in table.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let [source, n, count, mean_r, f3, f5, f7, nn] = f[..] else {
+            continue;
+        };
+        let num = |x: &str| x.parse::<f64>().unwrap_or(f64::NAN);
+        let least = if source == "learned" {
+            let mut v = smallest.get(n).cloned().unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            v.iter()
+                .take(3)
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{source}</td><td>{n}</td><td>{count}</td><td>{:.3}</td><td>{:.2} / {:.2} / {:.2}</td><td>{nn}</td><td>{least}</td></tr>",
+            num(mean_r),
+            num(f3),
+            num(f5),
+            num(f7)
+        );
+    }
+    Some(format!(
+        "<div id=\"paper-unconditional\"><h3>Unconditional samples of the paper's networks</h3>\
+         <table><tr><th>source</th><th>N</th><th>samples</th><th>mean r</th><th>r ≤ 0.3 / 0.5 / 0.7</th><th>distinct NN</th>\
+         <th>three smallest r (learned)</th></tr>{rows}</table>\
+         <p class=\"meta\">DDIM samples from N(0, I) of each prior (<code>memprior prior memorization --preset paper</code>), \
+         with the null (held-out prior draws) and leave-one-out (each training model against the others) controls. The paper \
+         reports r ≈ 0.01 for its most memorized unconditional samples at N = 50 (Figure 3, left). Data: \
+         <code>data/paper/prior/memorization.csv</code>, <code>ratios.csv</code>.</p></div>"
+    ))
+}
+
 /// The section's HTML; copies the bundle's tables into `root/data/paper/` for its links.
 ///
 /// # Errors
@@ -82,6 +135,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
         );
     }
     let label = provenance_line(bundle);
+    let unconditional = unconditional_html(bundle).unwrap_or_default();
     if !bundle.join(bundle::REFERENCES).is_file() {
         // Under way: how many samples of each group are on disk.
         let config = DpsConfig::preset("paper")?;
@@ -102,7 +156,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
             "<p><strong>Under way</strong>: {done} of {total} samples drawn; the tables and figures appear when \
              <code>cargo xtask paper</code> has drawn them all and merged. Resume it with the same command.</p>\
              <table><tr><th>group (prior-variant-N)</th><th>samples drawn</th></tr>{rows}</table>\
-             <p class=\"meta\">Bundle: {label}</p>"
+             <p class=\"meta\">Bundle: {label}</p>{unconditional}"
         );
         return Ok(html);
     }
@@ -128,7 +182,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
     let figs = figures_html(&r, &r.config.geometry, "paper-")?;
     let _ = write!(
         html,
-        "<p class=\"meta\">Bundle: {label}. Data: {}.</p>{}\
+        "<p class=\"meta\">Bundle: {label}. Data: {}.</p>{}{unconditional}\
          <div id=\"paper-table1\"><h3>Table 1 at the paper's scale</h3>{}</div>{figs}",
         links.join(", "),
         findings(&r),
@@ -178,6 +232,25 @@ mod tests {
             "an id of the default section"
         );
         assert!(root.join("data/paper/table1.csv").is_file());
+        // The unconditional table, from prior/ of the bundle.
+        std::fs::create_dir_all(bundle.join("prior")).unwrap();
+        std::fs::write(
+            bundle.join("prior/memorization.csv"),
+            "source,n_train,count,mean_r,frac_r_le_0_3,frac_r_le_0_5,frac_r_le_0_7,unique_nn\n\
+             learned,50,4,0.2,0.5,1.0,1.0,3\nnull,50,4,0.6,0.0,0.0,1.0,4\n",
+        )
+        .unwrap();
+        std::fs::write(
+            bundle.join("prior/ratios.csv"),
+            "source,n_train,index,r,nearest\nlearned,50,0,0.3,1\nlearned,50,1,0.0125,2\nlearned,50,2,0.5,1\n",
+        )
+        .unwrap();
+        let html = section(&root, &bundle).unwrap();
+        assert!(
+            html.contains("<td>learned</td><td>50</td><td>4</td><td>0.200</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>0.013, 0.300, 0.500</td>"), "{html}");
 
         // Merged but its references gone: under way again, with the counts per group.
         std::fs::rename(bundle.join(bundle::REFERENCES), bundle.join("refs.bak")).unwrap();

@@ -1,0 +1,330 @@
+//! The sample store of an output directory: its fingerprint (`samples/run.toml`), the claim that guards it, the worker pool that draws the pending jobs under per-sample locks, and the loader.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use memprior_core::diffusion::DifferentiableDenoiser;
+use operators::helmholtz::Helmholtz;
+use priors::KlBasis;
+use serde::{Deserialize, Serialize};
+
+use crate::fwi::prior::PriorKind;
+
+use super::*;
+
+/// Bumped whenever the sampler or the sample-file layout changes, so that a resume or merge never
+/// mixes samples drawn by different code.
+pub const SAMPLE_FORMAT: &str = "memprior-dps samples v1";
+
+/// What marks an output directory's samples: the code's sample format, the configuration and a
+/// hash of every network the samples were drawn with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fingerprint {
+    /// [`SAMPLE_FORMAT`] of the code that drew the samples.
+    pub format: String,
+    /// SHA-256 of each N's EMA weights (key "n50", …), recorded by the first run that draws with
+    /// it; empty without the learned prior.
+    pub weights: std::collections::BTreeMap<String, String>,
+    /// Every setting.
+    pub config: DpsConfig,
+}
+
+impl Setup {
+    /// This run's fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        use sha2::{Digest, Sha256};
+        let weights = self
+            .networks
+            .iter()
+            .map(|(n, p)| {
+                let mut h = Sha256::new();
+                for t in &p.tensors {
+                    for v in t {
+                        h.update(v.to_bits().to_le_bytes());
+                    }
+                }
+                (
+                    format!("n{n}"),
+                    h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                )
+            })
+            .collect();
+        Fingerprint {
+            format: SAMPLE_FORMAT.into(),
+            weights,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The file that marks an output directory's samples.
+fn fingerprint_path(out: &Path) -> PathBuf {
+    out.join("samples").join("run.toml")
+}
+
+fn has_samples(out: &Path) -> bool {
+    let Ok(groups) = fs::read_dir(out.join("samples")) else {
+        return false;
+    };
+    groups.flatten().any(|g| {
+        fs::read_dir(g.path())
+            .map(|files| {
+                files
+                    .flatten()
+                    .any(|f| f.path().extension().is_some_and(|e| e == "npy"))
+            })
+            .unwrap_or(false)
+    })
+}
+
+pub(super) fn read_fingerprint(out: &Path) -> Result<Option<Fingerprint>, DpsError> {
+    let path = fingerprint_path(out);
+    match fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map(Some).map_err(|e| {
+            DpsError::State(format!(
+                "{} is unreadable ({e}); the samples beside it cannot be attributed to a configuration: delete {} to start over",
+                path.display(),
+                out.join("samples").display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DpsError::Io { context: format!("cannot read {}", path.display()), source: e }),
+    }
+}
+
+/// Claim `out/samples` for this run, or check that it already belongs to the same code,
+/// configuration and networks.
+///
+/// # Errors
+/// Samples of another configuration, code version or network, or samples without a fingerprint.
+pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
+    let mine = setup.fingerprint();
+    // Shards started together on one directory: one at a time reads or writes the fingerprint,
+    // so two runs of different settings can never both claim it.
+    let lock_path = out.join("samples").join("claim.lock");
+    let _lock = memprior_core::lock::PathLock::acquire(&lock_path, &mut |_| {}).map_err(|e| {
+        DpsError::Io {
+            context: format!("cannot lock {}", lock_path.display()),
+            source: e,
+        }
+    })?;
+    match read_fingerprint(out)? {
+        Some(existing) => {
+            check_fingerprint(&existing, &mine, out, true)?;
+            // A run of one N brings only its network: record the ones not yet recorded.
+            if mine
+                .weights
+                .keys()
+                .any(|k| !existing.weights.contains_key(k))
+            {
+                let mut both = existing;
+                both.weights.extend(mine.weights);
+                write_atomic(
+                    &fingerprint_path(out),
+                    toml::to_string(&both)
+                        .expect("fingerprint serialises")
+                        .as_bytes(),
+                )?;
+            }
+            Ok(())
+        }
+        None if has_samples(out) => Err(DpsError::State(format!(
+            "{} holds samples but no samples/run.toml saying how they were drawn; delete {} to start over",
+            out.display(),
+            out.join("samples").display()
+        ))),
+        None => write_atomic(
+            &fingerprint_path(out),
+            toml::to_string(&mine)
+                .expect("fingerprint serialises")
+                .as_bytes(),
+        ),
+    }
+}
+
+pub(super) fn check_fingerprint(
+    existing: &Fingerprint,
+    mine: &Fingerprint,
+    out: &Path,
+    weights: bool,
+) -> Result<(), DpsError> {
+    let what = if existing.format != mine.format {
+        Some(format!(
+            "another version of the sampler ({}, this binary writes {})",
+            existing.format, mine.format
+        ))
+    } else if existing.config != mine.config {
+        Some("a different configuration".to_string())
+    } else if weights
+        && mine
+            .weights
+            .iter()
+            .any(|(k, h)| existing.weights.get(k).is_some_and(|e| e != h))
+    {
+        Some("different network weights (a shard trained or loaded other weights: share one weight cache)".to_string())
+    } else {
+        None
+    };
+    match what {
+        None => Ok(()),
+        Some(w) => Err(DpsError::State(format!(
+            "{} holds samples of {w}; use another --out, run with the settings in {}, or delete {} to start over",
+            out.display(),
+            fingerprint_path(out).display(),
+            out.join("samples").display()
+        ))),
+    }
+}
+
+/// The lock a process holds while it draws `job` (beside the job's file).
+fn job_lock_path(job: &Job, out: &Path) -> PathBuf {
+    job.path(out).with_extension("npy.lock")
+}
+
+/// Run `jobs` (skipping those already on disk) on `workers` threads; returns how many ran.
+///
+/// Processes that share `out` cooperate: a job is drawn under a lock on its file, and a job whose
+/// lock another process holds is left to it. Any number of processes (shards, or whole runs of the
+/// same selection started on several machines) can therefore work on one directory at once,
+/// and none draws a sample twice.
+///
+/// # Errors
+/// The first failing job (the others stop after their current sample; finished files stay).
+pub fn run_jobs(
+    setup: &Setup,
+    jobs: &[Job],
+    out: &Path,
+    workers: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<usize, DpsError> {
+    claim(setup, out)?;
+    let pending: Vec<Job> = jobs
+        .iter()
+        .copied()
+        .filter(|j| !j.path(out).exists())
+        .collect();
+    if pending.len() < jobs.len() {
+        log(&format!(
+            "{} of {} samples already on disk: resuming",
+            jobs.len() - pending.len(),
+            jobs.len()
+        ));
+    }
+    let workers = workers.max(1).min(pending.len().max(1));
+    log(&format!(
+        "{} samples to draw on {workers} threads",
+        pending.len()
+    ));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<DpsError>> = Mutex::new(None);
+    let clock = Instant::now();
+    let total = pending.len();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let op = match Helmholtz::new(setup.config.geometry.clone()) {
+                    Ok(op) => op,
+                    Err(source) => {
+                        *first_error.lock().unwrap() = Some(DpsError::Solver {
+                            context: "geometry".into(),
+                            source,
+                        });
+                        stop.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                };
+                let mut dens: HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>> =
+                    HashMap::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = pending.get(i) else { break };
+                    let result = (|| {
+                        let lock = job_lock_path(job, out);
+                        let Some(_held) = memprior_core::lock::PathLock::try_acquire(&lock)
+                            .map_err(io(format!("cannot lock {}", lock.display())))?
+                        else {
+                            // Another process draws it.
+                            return Ok(None);
+                        };
+                        if job.path(out).exists() {
+                            // Another process drew it since this one listed the pending jobs.
+                            return Ok(None);
+                        }
+                        if let std::collections::hash_map::Entry::Vacant(e) =
+                            dens.entry((job.kind, job.n))
+                        {
+                            e.insert(denoiser(setup, job.kind, job.n)?);
+                        }
+                        let rec = run_job(setup, &op, dens[&(job.kind, job.n)].as_ref(), job)?;
+                        write_atomic(&job.path(out), &rec.encode())?;
+                        Ok::<_, DpsError>(Some(rec))
+                    })();
+                    match result {
+                        Ok(None) => {
+                            skipped.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(Some(rec)) => {
+                            let k = done.fetch_add(1, Ordering::SeqCst) + 1;
+                            let left = total.saturating_sub(k + skipped.load(Ordering::SeqCst));
+                            let el = clock.elapsed().as_secs_f64();
+                            log(&format!(
+                                "[{k}/{total}] {} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
+                                job.group(),
+                                job.index,
+                                rec.final_misfit,
+                                el / k as f64 * left as f64
+                            ));
+                        }
+                        Err(e) => {
+                            first_error.lock().unwrap().get_or_insert(e);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(done.into_inner()),
+    }
+}
+
+/// Read every job's file, in job order.
+///
+/// # Errors
+/// Missing or unreadable files (the message says how many and what to run).
+pub fn load(config: &DpsConfig, out: &Path) -> Result<Vec<(Job, SampleRecord)>, DpsError> {
+    let levels = config.recorded_levels().len();
+    let d = KlBasis::default().dim();
+    let jobs = config.jobs();
+    let missing = jobs.iter().filter(|j| !j.path(out).exists()).count();
+    if missing > 0 {
+        return Err(DpsError::State(format!(
+            "{missing} of {} samples are missing in {}: run the remaining shards (or wait for the processes still drawing), or rerun without --shard and --n to draw them",
+            jobs.len(),
+            out.join("samples").display()
+        )));
+    }
+    jobs.into_iter()
+        .map(|job| {
+            let path = job.path(out);
+            let bytes = fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
+            let rec = SampleRecord::decode(&bytes, levels, d).map_err(|e| {
+                DpsError::State(format!(
+                    "{} is corrupt ({e}); delete it and rerun to redraw that sample",
+                    path.display()
+                ))
+            })?;
+            Ok((job, rec))
+        })
+        .collect()
+}

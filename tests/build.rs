@@ -6,7 +6,11 @@
 mod index;
 
 fn main() {
-    let md_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/equations.md");
+    // The directory cargo names when it runs the script, not the one it was compiled in: a
+    // target directory shared between checkouts at different paths reuses the compiled script.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let md_path = std::path::Path::new(&manifest_dir).join("../docs/equations.md");
     println!("cargo:rerun-if-changed={}", md_path.display());
     println!("cargo:rerun-if-changed=src/index.rs");
     let md = std::fs::read_to_string(&md_path)

@@ -658,6 +658,8 @@ fn report(preset: &str, build: bool) -> Result<()> {
             .arg(&timings_path)
             .arg("--performance")
             .arg(&perf)
+            .arg("--paper-bundle")
+            .arg(root().join("data/paper"))
             .current_dir(root()),
         "run the experiments and assemble the report",
     )?;

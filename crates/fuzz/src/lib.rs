@@ -124,7 +124,10 @@ pub fn target(name: &str) -> Option<Target> {
 
 /// The crate's folder (corpus and regressions live beside the sources).
 pub fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The runtime value when cargo runs the binary: a target directory shared by several clones
+    // may hold a binary built in another checkout.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// The files of `dir`, sorted by name (none when it does not exist).

@@ -82,8 +82,8 @@ enum Command {
         /// Preset of the diffusion-prior experiment: quick, default or paper.
         #[arg(long = "prior-preset", default_value = "default")]
         prior_preset: String,
-        /// Results bundle of the paper-scale run shown in its own section (default: the
-        /// repository's data/paper/, written by `cargo xtask paper`).
+        /// Results bundle of the paper-scale run shown in its own section (default: data/paper/
+        /// of the working directory, as `cargo xtask paper` writes it in the repository).
         #[arg(long = "paper-bundle")]
         paper_bundle: Option<PathBuf>,
     },
@@ -139,9 +139,7 @@ fn run() -> Result<()> {
                 timings,
                 performance,
                 prior_preset,
-                paper_bundle: paper_bundle.unwrap_or_else(|| {
-                    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/paper"))
-                }),
+                paper_bundle: paper_bundle.unwrap_or_else(|| PathBuf::from("data/paper")),
             })?;
         }
         Command::Helmholtz(cmd) => helmholtz::command(cmd)?,

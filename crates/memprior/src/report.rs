@@ -174,14 +174,14 @@ fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<FigureEntry> {
     ]
 }
 
-/// Render `docs/equations.md`'s table (if found) as HTML.
+/// `docs/equations.md`, embedded at build time (a binary may run from another checkout than the
+/// one it was built in).
+const EQUATIONS: &str = include_str!("../../../docs/equations.md");
+
+/// Render `docs/equations.md`'s table as HTML.
 fn equations_html() -> String {
-    let Ok(md) = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/equations.md"),
-    ) else {
-        return "<p>docs/equations.md not found.</p>".into();
-    };
-    markdown_table_html(&md)
+    let md = EQUATIONS;
+    markdown_table_html(md)
 }
 
 /// The README's section "Differences from the authors' code" (embedded at build time): its
@@ -239,11 +239,7 @@ fn markdown_table_html(md: &str) -> String {
 /// The equations page's table: label, statement, Rust item, notebook (linked when executed in
 /// this build) and test, one row per line of `docs/equations.md`, each row an anchor.
 fn equations_page_table(notebooks: &[String]) -> String {
-    let Ok(md) = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/equations.md"),
-    ) else {
-        return "<p>docs/equations.md not found.</p>".into();
-    };
+    let md = EQUATIONS;
     let mut html = String::from(
         "<table><tr><th>label</th><th>statement</th><th>Rust item</th><th>notebook</th><th>test</th></tr>",
     );

@@ -10,9 +10,12 @@
 //!
 //! At t = 0 both return x̂₀.
 
+#[cfg(doc)]
+use memprior_core::diffusion::DifferentiableDenoiser;
 use memprior_core::diffusion::{Batch, Denoiser};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use std::convert::Infallible;
 use std::time::Instant;
 
 /// One reverse step and the denoiser's clean-point prediction that produced it.
@@ -20,38 +23,66 @@ use std::time::Instant;
 pub struct StepOutput {
     /// x_{t−1}.
     pub x_prev: Batch,
-    /// x̂₀(x_t, t).
+    /// x̂₀(x_t, t) (a guided step reports the estimate its guidance was taken at).
     pub x0: Batch,
+    /// The data misfit Φ(x̂₀) of each row, when the step evaluated it (the DPS steps of
+    /// [`crate::dps`]); `None` for the unguided steps.
+    pub misfit: Option<Vec<f64>>,
 }
 
-/// A reverse-diffusion update x_t → x_{t−1}.
-pub trait ReverseStep {
+/// A reverse-diffusion update x_t → x_{t−1} with a denoiser of type `D` (any [`Denoiser`] for
+/// the unguided steps; a [`DifferentiableDenoiser`] for guidance through the denoiser).
+pub trait ReverseStep<D: Denoiser + ?Sized> {
+    /// Why a step can fail: [`Infallible`] for the unguided steps, the misfit's error for the
+    /// guided ones.
+    type Error;
+
     /// The update at level t for every row of `x_t`; `rng` feeds stochastic steps.
-    fn step<D: Denoiser + ?Sized, R: Rng + ?Sized>(
+    ///
+    /// # Errors
+    /// What the step's own evaluations (a data misfit) return.
+    fn step<R: Rng + ?Sized>(
         &self,
         denoiser: &D,
         x_t: &Batch,
         t: usize,
         rng: &mut R,
-    ) -> StepOutput;
+    ) -> Result<StepOutput, Self::Error>;
 }
 
 /// The deterministic DDIM step (η = 0).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DdimStep;
 
-impl ReverseStep for DdimStep {
-    fn step<D: Denoiser + ?Sized, R: Rng + ?Sized>(
+impl DdimStep {
+    /// x_{t−1} from the denoiser's x̂₀ and ε̂ at level t.
+    pub fn from_prediction<D: Denoiser + ?Sized>(
+        denoiser: &D,
+        x0: &Batch,
+        eps: &Batch,
+        t: usize,
+    ) -> Batch {
+        let ab_prev = denoiser.schedule().alpha_bar_prev(t);
+        x0.axpby(ab_prev.sqrt(), eps, (1.0 - ab_prev).sqrt())
+    }
+}
+
+impl<D: Denoiser + ?Sized> ReverseStep<D> for DdimStep {
+    type Error = Infallible;
+    fn step<R: Rng + ?Sized>(
         &self,
         denoiser: &D,
         x_t: &Batch,
         t: usize,
         _rng: &mut R,
-    ) -> StepOutput {
+    ) -> Result<StepOutput, Infallible> {
         let (x0, eps) = denoiser.x0_and_epsilon(x_t, t);
-        let ab_prev = denoiser.schedule().alpha_bar_prev(t);
-        let x_prev = x0.axpby(ab_prev.sqrt(), &eps, (1.0 - ab_prev).sqrt());
-        StepOutput { x_prev, x0 }
+        let x_prev = Self::from_prediction(denoiser, &x0, &eps, t);
+        Ok(StepOutput {
+            x_prev,
+            x0,
+            misfit: None,
+        })
     }
 }
 
@@ -59,20 +90,18 @@ impl ReverseStep for DdimStep {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DdpmStep;
 
-impl ReverseStep for DdpmStep {
-    fn step<D: Denoiser + ?Sized, R: Rng + ?Sized>(
-        &self,
+impl DdpmStep {
+    /// x_{t−1} from x_t and the denoiser's x̂₀ at level t (x̂₀ itself at t = 0); draws the noise
+    /// from `rng` for t > 0.
+    pub fn from_x0<D: Denoiser + ?Sized, R: Rng + ?Sized>(
         denoiser: &D,
         x_t: &Batch,
+        x0: &Batch,
         t: usize,
         rng: &mut R,
-    ) -> StepOutput {
-        let x0 = denoiser.x0(x_t, t);
+    ) -> Batch {
         if t == 0 {
-            return StepOutput {
-                x_prev: x0.clone(),
-                x0,
-            };
+            return x0.clone();
         }
         let s = denoiser.schedule();
         let (ab, ab_prev, beta) = (s.alpha_bar(t), s.alpha_bar_prev(t), s.beta(t));
@@ -84,7 +113,26 @@ impl ReverseStep for DdpmStep {
             let z: f64 = StandardNormal.sample(rng);
             *v += sd * z;
         }
-        StepOutput { x_prev, x0 }
+        x_prev
+    }
+}
+
+impl<D: Denoiser + ?Sized> ReverseStep<D> for DdpmStep {
+    type Error = Infallible;
+    fn step<R: Rng + ?Sized>(
+        &self,
+        denoiser: &D,
+        x_t: &Batch,
+        t: usize,
+        rng: &mut R,
+    ) -> Result<StepOutput, Infallible> {
+        let x0 = denoiser.x0(x_t, t);
+        let x_prev = Self::from_x0(denoiser, x_t, &x0, t, rng);
+        Ok(StepOutput {
+            x_prev,
+            x0,
+            misfit: None,
+        })
     }
 }
 
@@ -159,7 +207,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     }
 }
 
-/// Run the reverse process from `x_start` at level T − 1 down to the clean level.
+/// Run the reverse process of an unguided step from `x_start` at level T − 1 down to the clean
+/// level.
+///
+/// # Panics
+/// When `x_start` has another dimension than the denoiser.
 pub fn reverse<D, S, R, O>(
     denoiser: &D,
     step: &S,
@@ -169,7 +221,7 @@ pub fn reverse<D, S, R, O>(
 ) -> Batch
 where
     D: Denoiser + ?Sized,
-    S: ReverseStep,
+    S: ReverseStep<D, Error = Infallible>,
     R: Rng + ?Sized,
     O: Observer + ?Sized,
 {
@@ -178,13 +230,35 @@ where
         denoiser.dim(),
         "x_start has the wrong dimension"
     );
+    let Ok(x) = try_reverse(denoiser, step, x_start, rng, observer);
+    x
+}
+
+/// Run the reverse process of any step, guided ones included, stopping at the first step that
+/// fails.
+///
+/// # Errors
+/// The first failing step's error.
+pub fn try_reverse<D, S, R, O>(
+    denoiser: &D,
+    step: &S,
+    x_start: Batch,
+    rng: &mut R,
+    observer: &mut O,
+) -> Result<Batch, S::Error>
+where
+    D: Denoiser + ?Sized,
+    S: ReverseStep<D>,
+    R: Rng + ?Sized,
+    O: Observer + ?Sized,
+{
     let mut x = x_start;
     for t in (0..denoiser.schedule().steps()).rev() {
-        let out = step.step(denoiser, &x, t, rng);
+        let out = step.step(denoiser, &x, t, rng)?;
         observer.observe(t, &out);
         x = out.x_prev;
     }
-    x
+    Ok(x)
 }
 
 /// n rows of independent N(0, I) draws: the starting point of unconditional sampling.

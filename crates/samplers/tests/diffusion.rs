@@ -39,7 +39,11 @@ fn prior() -> (Vec<f64>, Mat<f64>) {
     (mu, c)
 }
 
-fn check_gaussian<S: ReverseStep>(step: &S, ddpm: bool, seed: u64) {
+fn check_gaussian<S: ReverseStep<GaussianDenoiser, Error = std::convert::Infallible>>(
+    step: &S,
+    ddpm: bool,
+    seed: u64,
+) {
     let (mu, c) = prior();
     let schedule = NoiseSchedule::paper();
     let den = GaussianDenoiser::new(mu.clone(), &c, schedule.clone()).unwrap();

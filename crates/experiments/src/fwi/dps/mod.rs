@@ -40,7 +40,7 @@ use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use samplers::diffusion::{DdpmStep, standard_normal};
-use samplers::dps::{StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
+use samplers::dps::{DpsStepError, StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 
 use crate::fwi::posterior::NormalizedMisfit;
 use crate::fwi::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
@@ -245,13 +245,16 @@ pub fn run_job(
             cfg.record_every,
         ),
     }
-    .map_err(|source| DpsError::Solver {
-        context: format!(
-            "{} sample {} left the solver's domain",
-            job.group(),
-            job.index
-        ),
-        source,
+    .map_err(|e| match e {
+        DpsStepError::Config(e) => DpsError::Config(e),
+        DpsStepError::Misfit(source) => DpsError::Solver {
+            context: format!(
+                "{} sample {} left the solver's domain",
+                job.group(),
+                job.index
+            ),
+            source,
+        },
     })?;
     Ok(SampleRecord {
         z: zscore.denormalize(&trace.x),

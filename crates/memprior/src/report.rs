@@ -372,14 +372,16 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     prov.timings.extend(prior.timings);
     prov.seeds.extend(prior.seeds);
     let t_dps = Instant::now();
+    // The experiment stage, then a section that only reads its results directory.
+    let dps_run = crate::report_dps::run_experiment(&inputs.prior_preset)?;
+    prov.timings.extend(dps_run.timings);
     let dps = crate::report_dps::section(
         &root,
         notebooks.iter().any(|n| n.starts_with("07_")),
-        &inputs.prior_preset,
+        &dps_run.dir,
     )?;
     let paper_html = crate::report_paper::section(&root, &inputs.paper_bundle)?;
     let dps_secs = t_dps.elapsed().as_secs_f64();
-    prov.timings.extend(dps.timings);
     prov.seeds.extend(dps.seeds);
     let figs = figures(&res, cfg);
     let mut body = String::new();

@@ -5,6 +5,7 @@ use crate::fwi::write_outputs;
 use crate::prior::cache_dir;
 use anyhow::Result;
 use experiments::analysis::effective_components as effective_count;
+use experiments::fwi::bundle;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::figures::{self, Scale, Series};
 use experiments::fwi::prior::PriorKind;
@@ -17,8 +18,6 @@ use std::path::Path;
 pub struct DpsSection {
     /// The HTML.
     pub html: String,
-    /// (stage, seconds).
-    pub timings: Vec<(String, f64)>,
     /// Seeds.
     pub seeds: Vec<(String, u64)>,
 }
@@ -647,14 +646,28 @@ fn variant_comparison_html() -> Result<String> {
     ))
 }
 
-/// Run the DPS experiment at `preset` and render its section; data go to `data/fwi_dps/`.
-pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsSection> {
+/// The DPS experiment of a report, run before any section renders: its output directory (a
+/// results bundle, [`experiments::fwi::bundle`]) and the stage times.
+pub struct DpsRun {
+    /// `memprior fwi`'s output directory: tables, `config.toml`, `references.json`, `samples/`.
+    pub dir: std::path::PathBuf,
+    /// (stage, seconds).
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Run the DPS experiment at `preset` into its kept work directory (the report's experiment
+/// stage; [`section`] only reads the result).
+///
+/// Samples are kept between reports in a directory keyed by the sample format, the settings and
+/// this very binary: the same binary with the same settings draws the same samples (every stream
+/// is seeded), so a report with nothing changed reuses them, and an interrupted one resumes. A
+/// rebuilt binary starts a new directory; the others are removed.
+///
+/// # Errors
+/// An unknown preset, or a failed run.
+pub fn run_experiment(preset: &str) -> Result<DpsRun> {
     let config = DpsConfig::preset(preset)?;
     let text = toml::to_string(&config)?;
-    // Samples are kept between reports in a directory keyed by the sample format, the settings
-    // and this very binary: the same binary with the same settings draws the same samples (every
-    // stream is seeded), so a report with nothing changed reuses them, and an interrupted one
-    // resumes. A rebuilt binary starts a new directory; the others are removed.
     let binary = crate::provenance::binary_hash()?;
     let hash = crate::provenance::config_hash(&format!("{}\n{text}\n{binary}", dps::SAMPLE_FORMAT));
     let cache = cache_dir(None);
@@ -672,7 +685,7 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     let log = |s: &str| eprintln!("fwi: {s}");
     let (results, stats) =
         match dps::run(&config, &work, dps::Selection::ALL, &cache, workers, &log) {
-            // The work directory is this section's own scratch: samples it cannot adopt (other
+            // The work directory is the report's own scratch: samples it cannot adopt (other
             // weights, a corrupt file) are discarded and redrawn rather than failing the report.
             Err(dps::DpsError::State(why)) => {
                 eprintln!("fwi: discarding {} ({why})", work.display());
@@ -682,8 +695,53 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
             other => other?,
         };
     let r = results.expect("an unsharded run assembles its results");
+    write_outputs(&r, &work)?;
     let total = t.elapsed().as_secs_f64();
-    write_outputs(&r, &root.join("data/fwi_dps"))?;
+    Ok(DpsRun {
+        dir: work,
+        timings: vec![
+            (
+                format!("DPS sampling ({} samples)", stats.drawn),
+                stats.sampling_seconds,
+            ),
+            (
+                "DPS references, analysis and outputs".into(),
+                total - stats.sampling_seconds - stats.train_seconds,
+            ),
+        ],
+    })
+}
+
+/// Copy a results directory's files (not its samples) into `out`, atomically each.
+fn copy_outputs(results: &Path, out: &Path) -> Result<()> {
+    fn walk(from: &Path, to: &Path) -> Result<()> {
+        for e in std::fs::read_dir(from)?.flatten() {
+            let (src, name) = (e.path(), e.file_name());
+            if src.is_dir() {
+                if name != "samples" {
+                    walk(&src, &to.join(&name))?;
+                }
+            } else {
+                crate::atomic::write(&to.join(&name), &std::fs::read(&src)?)?;
+            }
+        }
+        Ok(())
+    }
+    walk(results, out)
+}
+
+/// Render the DPS section from the results directory `results` (written by `memprior fwi`, or
+/// [`run_experiment`]) without running anything; its data files are copied to `data/fwi_dps/`.
+///
+/// # Errors
+/// A results directory that does not read back ([`bundle::load`]).
+pub fn section(root: &Path, notebook_present: bool, results: &Path) -> Result<DpsSection> {
+    let r = bundle::load(results)?;
+    let config = r.config.clone();
+    let preset = config.preset.clone();
+    let text = toml::to_string(&config)?;
+    let out = root.join("data/fwi_dps");
+    copy_outputs(results, &out)?;
     let g = config.geometry.clone();
     let nb = if notebook_present {
         "<a href=\"notebooks/07_dps_fwi.html\">07_dps_fwi</a>".to_string()
@@ -762,16 +820,6 @@ pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<DpsS
     );
     Ok(DpsSection {
         html,
-        timings: vec![
-            (
-                format!("DPS sampling ({} samples)", stats.drawn),
-                stats.sampling_seconds,
-            ),
-            (
-                "DPS references and analysis".into(),
-                total - stats.sampling_seconds - stats.train_seconds,
-            ),
-        ],
         seeds: vec![
             ("fwi.dps_seed".into(), config.seed),
             ("fwi.noise_seed".into(), config.noise_seed),

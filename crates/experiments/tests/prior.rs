@@ -16,6 +16,42 @@ fn quick_memorization_table() {
     assert_eq!(run1.table(), run2.table());
     std::fs::remove_dir_all(&cache).unwrap();
 
+    // The results directory reads back into the run that wrote it, without training or sampling.
+    let dir = std::env::temp_dir().join(format!("memprior-prior-io-{}", std::process::id()));
+    experiments::fwi::prior_io::write(&run1, &dir).unwrap();
+    std::fs::write(dir.join("config.toml"), toml::to_string(&config).unwrap()).unwrap();
+    let back = experiments::fwi::prior_io::load(&dir).unwrap();
+    assert_eq!(back.table(), run1.table());
+    for (a, b) in back.per_n.iter().zip(&run1.per_n) {
+        assert_eq!(a.n, b.n);
+        assert_eq!(a.null, b.null);
+        assert_eq!(a.loo, b.loo);
+        assert_eq!(a.history, b.history);
+        assert_eq!(a.validation, b.validation);
+        assert_eq!(
+            (a.cached, a.steps_trained, a.train_seconds.to_bits()),
+            (b.cached, b.steps_trained, b.train_seconds.to_bits())
+        );
+        for (x, y) in a.priors.iter().zip(&b.priors) {
+            assert_eq!(
+                (x.kind, &x.samples, &x.neighbours),
+                (y.kind, &y.samples, &y.neighbours)
+            );
+        }
+    }
+    // Another layout version is refused with what to do.
+    let run_json = dir.join("run.json");
+    let text = std::fs::read_to_string(&run_json).unwrap();
+    std::fs::write(&run_json, text.replace("results v1", "results v0")).unwrap();
+    let e = experiments::fwi::prior_io::load(&dir)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("v0") && e.contains("run the prior experiment again"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
     for p in &run1.per_n {
         let mem = p
             .priors

@@ -384,6 +384,8 @@ pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
         .f64("val_loss", val)
         .frame()?;
     write_csv_parquet(&mut df, dir, "training_curves")?;
+    // What reads the run back without training or sampling (the report's section).
+    experiments::fwi::prior_io::write(run, dir)?;
     atomic::write(
         &dir.join("config.toml"),
         toml::to_string(&run.config)

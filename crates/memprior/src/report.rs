@@ -363,10 +363,14 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         t_fwi.elapsed().as_secs_f64(),
     ));
     let t_prior = Instant::now();
+    // The experiment stage, then a section that only reads its results directory.
+    let prior_dir = root.join("data/prior");
+    let prior_run_secs = crate::report_prior::run_experiment(&inputs.prior_preset, &prior_dir)?;
     let prior = crate::report_prior::section(
         &root,
         notebooks.iter().any(|n| n.starts_with("06_")),
-        &inputs.prior_preset,
+        &prior_dir,
+        prior_run_secs,
     )?;
     let prior_secs = t_prior.elapsed().as_secs_f64();
     prov.timings.extend(prior.timings);

@@ -42,7 +42,6 @@ fn table_html(run: &PriorRun) -> String {
     html
 }
 
-/// Run the prior experiment at `preset` and render its section; data go to `data/prior/`.
 /// The recipe frontier measured with `tools/recipe_frontier.sh` (committed with the code).
 const FRONTIER_CSV: &str = include_str!("../../../data/prior/recipe_frontier.csv");
 
@@ -83,13 +82,45 @@ fn frontier_html() -> String {
     html
 }
 
-pub fn section(root: &Path, notebook_present: bool, preset: &str) -> Result<PriorSection> {
+/// Run the prior experiment at `preset` (training or loading the networks, sampling) and write
+/// its results into `dir`: the report's experiment stage, before [`section`] reads them.
+/// Returns the seconds it took.
+///
+/// # Errors
+/// An unknown preset, a failed training run, or a file that cannot be written.
+pub fn run_experiment(preset: &str, dir: &Path) -> Result<f64> {
     let config = PriorConfig::preset(preset)?;
     let t = std::time::Instant::now();
     let cache = cache_dir(None);
     let run = prior::run(&config, &cache, &|s| eprintln!("prior: {s}"))?;
-    let run_secs = t.elapsed().as_secs_f64();
-    write_outputs(&run, &root.join("data/prior"))?;
+    write_outputs(&run, dir)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Render the prior section from the results directory `dir` (as `memprior prior memorization
+/// --out dir` writes it), without training or sampling.
+///
+/// # Errors
+/// A results directory that does not read back.
+pub fn section(
+    root: &Path,
+    notebook_present: bool,
+    dir: &Path,
+    run_secs: f64,
+) -> Result<PriorSection> {
+    let run = experiments::fwi::prior_io::load(dir)?;
+    let config = run.config.clone();
+    let preset = config.preset.clone();
+    if dir != root.join("data/prior") {
+        for e in std::fs::read_dir(dir)?.flatten() {
+            if e.path().is_file() {
+                crate::atomic::write(
+                    &root.join("data/prior").join(e.file_name()),
+                    &std::fs::read(e.path())?,
+                )?;
+            }
+        }
+    }
 
     let g = Geometry::preset(GeometryPreset::Small);
     let kl = &run.datasets.kl;

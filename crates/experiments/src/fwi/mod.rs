@@ -14,6 +14,8 @@ pub mod frontier;
 pub mod posterior;
 #[cfg(feature = "learned")]
 pub mod prior;
+#[cfg(feature = "learned")]
+pub mod prior_io;
 
 use memprior_core::ConfigError;
 use operators::helmholtz::{Geometry, Helmholtz, HelmholtzError};

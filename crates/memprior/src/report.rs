@@ -317,17 +317,25 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     let staging = Staging::new(&inputs.out)?;
     let root = staging.path().to_path_buf();
 
+    // The experiment stage: the stylized results go to a scratch directory (its results.json,
+    // tens of MB, stays out of the report), and the figures are drawn from what it holds.
     let t = Instant::now();
-    let res = experiments::stylized::run(cfg)?;
-    prov.timings
-        .push(("stylized experiments".into(), t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    stylized::write_tables(&res, cfg, &root.join("data/stylized"))?;
+    let scratch = atomic::Staging::new(&inputs.out.with_extension("stylized-results"))?;
+    stylized::write_tables(&experiments::stylized::run(cfg)?, cfg, scratch.path())?;
     prov.timings.push((
-        "stylized tables (CSV, Parquet)".into(),
+        "stylized experiments and tables (CSV, Parquet)".into(),
         t.elapsed().as_secs_f64(),
     ));
+    let (res, _) = stylized::load_results(scratch.path())?;
+    for e in std::fs::read_dir(scratch.path())?.flatten() {
+        if e.file_name() != stylized::RESULTS {
+            atomic::write(
+                &root.join("data/stylized").join(e.file_name()),
+                &std::fs::read(e.path())?,
+            )?;
+        }
+    }
+    drop(scratch);
 
     let t = Instant::now();
     let (plotly_js, mathjax_js) = experiments::html::offline_js();
@@ -356,10 +364,14 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     }
 
     let t_fwi = Instant::now();
-    let fwi_html =
-        crate::report_fwi::section(&root, notebooks.iter().any(|n| n.starts_with("05_")))?;
+    // The experiment stage, then a section that only reads its results directory.
+    crate::report_fwi::run_experiment(&root.join("data/fwi"))?;
+    let fwi_html = crate::report_fwi::section(
+        &root.join("data/fwi"),
+        notebooks.iter().any(|n| n.starts_with("05_")),
+    )?;
     prov.timings.push((
-        "FWI forward-model section".into(),
+        "FWI forward model (experiment and section)".into(),
         t_fwi.elapsed().as_secs_f64(),
     ));
     let t_prior = Instant::now();

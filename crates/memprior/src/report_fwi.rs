@@ -17,9 +17,13 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The FWI forward-model section of the index: true model and one wavefield on the `small`
-/// geometry, with their data written to `data/fwi/`.
-pub fn section(root: &Path, notebook_present: bool) -> Result<String> {
+/// The FWI forward model of the index section, computed into `dir` (the report's experiment
+/// stage): the true model and one wavefield on the `small` geometry, with the data and the
+/// settings the section's text quotes.
+///
+/// # Errors
+/// A failed solve or a file that cannot be written.
+pub fn run_experiment(dir: &Path) -> Result<()> {
     let kl = KlBasis::default();
     let config = DatasetConfig::default();
     let sets = FwiDatasets::generate(&config, &kl)?;
@@ -29,21 +33,22 @@ pub fn section(root: &Path, notebook_present: bool) -> Result<String> {
     let state = op.solve(&m)?;
     let (nxp, nzp) = op.padded_shape();
     let re_u: Vec<f64> = (0..nxp * nzp).map(|q| state.fields()[(q, 2)].re).collect();
-    let peak = re_u.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    let clipped: Vec<f64> = re_u
-        .iter()
-        .map(|v| v.clamp(-0.3 * peak, 0.3 * peak))
-        .collect();
     let v: Vec<f64> = m.iter().map(|x| 1.0 / x.sqrt()).collect();
-    let dir = root.join("data/fwi");
-    atomic::write(
-        &dir.join("true_model_velocity_small.npy"),
-        &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v),
+    let npy = |name: &str, shape: &[usize], data: &[f64]| {
+        atomic::write(&dir.join(name), &npy::encode(Dtype::F64, shape, data))
+    };
+    npy(
+        "true_model_velocity_small.npy",
+        &[geometry.nx, geometry.nz],
+        &v,
     )?;
-    atomic::write(
-        &dir.join("true_model_kl.npy"),
-        &npy::encode(Dtype::F64, &[sets.truth.len()], &sets.truth),
+    npy(
+        "true_model_slowness2_small.npy",
+        &[geometry.nx, geometry.nz],
+        &m,
     )?;
+    npy("true_model_kl.npy", &[sets.truth.len()], &sets.truth)?;
+    npy("wavefield_re_source3_small.npy", &[nxp, nzp], &re_u)?;
     atomic::write(
         &dir.join("geometry_small.toml"),
         geometry.to_toml().as_bytes(),
@@ -52,6 +57,52 @@ pub fn section(root: &Path, notebook_present: bool) -> Result<String> {
         &dir.join("true_data_small.npy"),
         &crate::helmholtz::data_npy(&state.data()),
     )?;
+    atomic::write(
+        &dir.join("datasets.toml"),
+        toml::to_string(&config)?.as_bytes(),
+    )?;
+    atomic::write(
+        &dir.join("true_model.json"),
+        serde_json::json!({ "distance_to_training": sets.truth_distance })
+            .to_string()
+            .as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read {}: run the report's experiment stage",
+            path.display()
+        )
+    })?;
+    let a = npy::decode(&bytes, Dtype::F64).with_context(|| path.display().to_string())?;
+    Ok((a.shape, a.data))
+}
+
+/// The FWI forward-model section of the index, drawn from what [`run_experiment`] wrote into
+/// `dir` (the report's `data/fwi/`), without a solve.
+///
+/// # Errors
+/// A missing or unreadable file in `dir`.
+pub fn section(dir: &Path, notebook_present: bool) -> Result<String> {
+    let geometry = Geometry::from_toml(&std::fs::read_to_string(dir.join("geometry_small.toml"))?)?;
+    let config: DatasetConfig =
+        toml::from_str(&std::fs::read_to_string(dir.join("datasets.toml"))?)?;
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("true_model.json"))?)?;
+    let distance = truth["distance_to_training"].as_f64().unwrap_or(f64::NAN);
+    let (_, m) = read_npy(&dir.join("true_model_slowness2_small.npy"))?;
+    let (shape, re_u) = read_npy(&dir.join("wavefield_re_source3_small.npy"))?;
+    let [nxp, nzp] = shape[..] else {
+        anyhow::bail!("wavefield_re_source3_small.npy: shape {shape:?}, expected 2-D");
+    };
+    let peak = re_u.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let clipped: Vec<f64> = re_u
+        .iter()
+        .map(|v| v.clamp(-0.3 * peak, 0.3 * peak))
+        .collect();
     let nb = if notebook_present {
         "<a href=\"notebooks/05_helmholtz_adjoint.html\">05_helmholtz_adjoint</a>".to_string()
     } else {
@@ -94,7 +145,7 @@ pub fn section(root: &Path, notebook_present: bool) -> Result<String> {
         wave_plot.to_inline_html(Some("plot-fwi-wavefield")),
         config.n_candidates,
         config.true_model_reference,
-        sets.truth_distance,
+        distance,
         config.seed_train,
         config.seed_null,
         config.seed_true,

@@ -14,10 +14,10 @@ use rand_distr::{Distribution, StandardNormal};
 use samplers::{
     GaussianLikelihood, GridPosterior, LinearizedPosterior, TensorGrid, Weighting, lookup_weights,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One training point's view of the 1-D posterior at one σ (a row of `linearized_1d.csv`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentSummary {
     /// Index n of the training point.
     pub n: usize,
@@ -38,7 +38,7 @@ pub struct ComponentSummary {
 }
 
 /// The 1-D problem at one σ: densities on the grid and per-component summaries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OneDPanel {
     /// Bandwidth σ.
     pub sigma: f64,
@@ -61,7 +61,7 @@ pub struct OneDPanel {
 }
 
 /// One training point's linearised component in 2-D (a row of `linearized_2d.csv`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TwoDComponent {
     /// Index n.
     pub n: usize,
@@ -82,7 +82,7 @@ pub struct TwoDComponent {
 }
 
 /// A 2-D field on a grid, ready for plotly: `z[j][i]` is the value at (x1[i], x2[j]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field2d {
     /// First-axis nodes.
     pub x1: Vec<f64>,
@@ -93,7 +93,7 @@ pub struct Field2d {
 }
 
 /// The 2-D problem at one σ.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TwoDPanel {
     /// Bandwidth σ.
     pub sigma: f64,
@@ -116,7 +116,7 @@ pub struct TwoDPanel {
 }
 
 /// Effective number of components against σ for one N.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepCurve {
     /// Training-set size N.
     pub n_train: usize,
@@ -132,7 +132,7 @@ pub struct SweepCurve {
 }
 
 /// One KDE panel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KdePanel {
     /// Subset size.
     pub n: usize,
@@ -145,7 +145,7 @@ pub struct KdePanel {
 }
 
 /// The memorization illustration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KdeResults {
     /// Grid nodes.
     pub grid: Vec<f64>,
@@ -158,7 +158,7 @@ pub struct KdeResults {
 }
 
 /// Distance between the exact and the linearised posterior on a grid.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistanceRow {
     /// "1d", "1d_slider", "2d_pentagon" or "2d_random".
     pub problem: String,
@@ -175,7 +175,7 @@ pub struct DistanceRow {
 }
 
 /// Everything the stylized experiments produce.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StylizedResults {
     /// Figure 1, top row.
     pub one_d: Vec<OneDPanel>,

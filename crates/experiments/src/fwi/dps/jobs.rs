@@ -1,4 +1,5 @@
-//! Jobs: one posterior sample each, with its own seed, its selection (shards, one N) and its file's codec.
+//! Jobs: one posterior sample each, with its own seed, its selection (shards, one N) and its file's
+//! codec.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,5 @@
-//! The sample store of an output directory: its fingerprint (`samples/run.toml`), the claim that guards it, the worker pool that draws the pending jobs under per-sample locks, and the loader.
+//! The sample store of an output directory: its fingerprint (`samples/run.toml`), the claim that
+//! guards it, the worker pool that draws the pending jobs under per-sample locks, and the loader.
 
 use std::collections::HashMap;
 use std::fs;

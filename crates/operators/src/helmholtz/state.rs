@@ -1,0 +1,179 @@
+//! A factorised model with its wavefields: forward data, J, Jᴴ and the misfit gradient, and the
+//! real-vector operator traits.
+
+use super::*;
+
+impl Drop for State<'_> {
+    fn drop(&mut self) {
+        self.op
+            .buffers
+            .give_mat(std::mem::replace(&mut self.fields, Mat::new()));
+    }
+}
+
+impl State<'_> {
+    /// Source wavefields on the padded grid, one column per source (index q = i N_z + j).
+    pub fn fields(&self) -> &Mat<c64> {
+        &self.fields
+    }
+
+    /// Data at the receivers (n_sources × n_receivers).
+    pub fn data(&self) -> Mat<c64> {
+        let rec = &self.op.receivers;
+        Mat::from_fn(self.fields.ncols(), rec.len(), |s, r| {
+            self.fields[(rec[r], s)]
+        })
+    }
+
+    /// Solve Aᴴ λ_s = Pᵀ w_s for receiver-side weights `w` (n_s × n_r); returns λ (N × n_s).
+    pub(super) fn adjoint_fields(&self, w: &Mat<c64>) -> Mat<c64> {
+        let mut rhs = self.op.buffers.zeros(self.op.n_unknowns(), w.nrows());
+        for s in 0..w.nrows() {
+            for (r, &q) in self.op.receivers.iter().enumerate() {
+                rhs[(q, s)] += w[(s, r)];
+            }
+        }
+        self.lu.solve_adjoint(&mut rhs);
+        rhs
+    }
+
+    /// padᵀ(−ω² Σ_s Re(conj(λ_s) ⊙ u_s)).
+    pub(super) fn correlate(&self, lambda: &Mat<c64>) -> Vec<f64> {
+        let w2 = self.op.omega * self.op.omega;
+        let mut g_pad = vec![0.0; self.op.n_unknowns()];
+        for s in 0..self.fields.ncols() {
+            let (u, l) = (self.fields.col(s), lambda.col(s));
+            for (q, g) in g_pad.iter_mut().enumerate() {
+                let (a, b) = (l[q], u[q]);
+                *g -= w2 * (a.re * b.re + a.im * b.im);
+            }
+        }
+        self.op.pad_adjoint(&g_pad)
+    }
+
+    /// J δm = −P A⁻¹ (ω² pad(δm) ⊙ u_s) for every source (n_s × n_r).
+    pub fn jacobian_apply(&self, dm: &[f64]) -> Mat<c64> {
+        let w2 = self.op.omega * self.op.omega;
+        let dm_pad = self.op.pad(dm);
+        let mut rhs = Mat::from_fn(self.fields.nrows(), self.fields.ncols(), |q, s| {
+            self.fields[(q, s)] * (-w2 * dm_pad[q])
+        });
+        self.lu.solve(&mut rhs);
+        let rec = &self.op.receivers;
+        Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
+    }
+
+    /// The rows of the Jacobian ∂d/∂m, one datum at a time, from n_r adjoint solves:
+    /// d_{s,r} = e_rᵀ P A⁻¹ b_s, so ∂d_{s,r}/∂m_pad = −ω² (A⁻ᵀ Pᵀ e_r) ⊙ u_s with A⁻ᵀ e = conj(A⁻ᴴ e)
+    /// for a real e, and the padding adjoint maps the row to the interior grid. `f(row, re, im)`
+    /// receives row s·n_r + r as real and imaginary parts (length n_x n_z); only one row is held at
+    /// a time, so the paper grid (2940 × 40,000) needs no dense matrix. With few receivers this is
+    /// far cheaper than one solve per model direction.
+    pub fn for_each_jacobian_row(&self, mut f: impl FnMut(usize, &[f64], &[f64])) {
+        let (ns, rec) = (self.fields.ncols(), &self.op.receivers);
+        let mut lam = Mat::<c64>::zeros(self.op.n_unknowns(), rec.len());
+        for (r, &q) in rec.iter().enumerate() {
+            lam[(q, r)] = c64::new(1.0, 0.0);
+        }
+        self.lu.solve_adjoint(&mut lam);
+        let w2 = self.op.omega * self.op.omega;
+        let (mut re, mut im) = (
+            vec![0.0; self.op.n_unknowns()],
+            vec![0.0; self.op.n_unknowns()],
+        );
+        for s in 0..ns {
+            for r in 0..rec.len() {
+                for q in 0..re.len() {
+                    let c = lam[(q, r)].conj() * self.fields[(q, s)] * (-w2);
+                    re[q] = c.re;
+                    im[q] = c.im;
+                }
+                f(
+                    s * rec.len() + r,
+                    &self.op.pad_adjoint(&re),
+                    &self.op.pad_adjoint(&im),
+                );
+            }
+        }
+    }
+
+    /// The dense Jacobian ∂d/∂m (complex, (n_s n_r) × (n_x n_z)) from [`State::for_each_jacobian_row`].
+    pub fn jacobian_dense(&self) -> Mat<c64> {
+        let n_pix = self.op.geometry.nx * self.op.geometry.nz;
+        let mut out = Mat::<c64>::zeros(self.fields.ncols() * self.op.receivers.len(), n_pix);
+        self.for_each_jacobian_row(|row, re, im| {
+            for p in 0..n_pix {
+                out[(row, p)] = c64::new(re[p], im[p]);
+            }
+        });
+        out
+    }
+
+    /// Jᴴ δd (real, length n_x n_z): the adjoint of [`State::jacobian_apply`] in the real inner
+    /// product Re⟨·,·⟩.
+    pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Vec<f64> {
+        let lambda = self.adjoint_fields(dd);
+        let g = self.correlate(&lambda);
+        self.op.buffers.give_mat(lambda);
+        g
+    }
+
+    /// Φ = ½ Σ‖P u_s − d_s‖²/σ_d² and ∇_m Φ = Jᴴ (P u − d)/σ_d².
+    pub fn misfit_gradient(
+        &self,
+        d_obs: &Mat<c64>,
+        sigma_d: f64,
+    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        memprior_core::error::positive("sigma_d", sigma_d)?;
+        let data = self.data();
+        if (d_obs.nrows(), d_obs.ncols()) != (data.nrows(), data.ncols()) {
+            return Err(ConfigError::new(
+                "data",
+                format!(
+                    "must have shape (n_sources, n_receivers) = ({}, {})",
+                    data.nrows(),
+                    data.ncols()
+                ),
+                format!("({}, {})", d_obs.nrows(), d_obs.ncols()),
+            )
+            .into());
+        }
+        let inv_s2 = 1.0 / (sigma_d * sigma_d);
+        // Weighted residual (P u − d)/σ_d²; Φ = ½ σ_d² ‖weighted residual‖².
+        let resid = Mat::from_fn(data.nrows(), data.ncols(), |s, r| {
+            (data[(s, r)] - d_obs[(s, r)]) * inv_s2
+        });
+        let mut sum_sq = 0.0;
+        for s in 0..resid.nrows() {
+            for r in 0..resid.ncols() {
+                sum_sq += resid[(s, r)].norm_sqr();
+            }
+        }
+        let phi = 0.5 * sum_sq * sigma_d * sigma_d;
+        Ok((phi, self.jacobian_adjoint_apply(&resid)))
+    }
+}
+
+impl ForwardOperator for Helmholtz {
+    fn input_dim(&self) -> usize {
+        self.geometry.n_pixels()
+    }
+    fn output_dim(&self) -> usize {
+        2 * self.sources.len() * self.receivers.len()
+    }
+    /// [Re d; Im d]; panics on an invalid model (use [`Helmholtz::forward`] to get the error).
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        Self::data_to_real(&self.forward(x).unwrap_or_else(|e| panic!("{e}")))
+    }
+}
+
+impl JacobianAction for Helmholtz {
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
+        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
+        Self::data_to_real(&state.jacobian_apply(dx))
+    }
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
+        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
+        state.jacobian_adjoint_apply(&self.data_from_real(dy))
+    }
+}

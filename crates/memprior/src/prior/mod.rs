@@ -19,6 +19,11 @@ use experiments::priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, Training
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod outputs;
+mod timing;
+pub use outputs::write_outputs;
+use timing::bench;
+
 /// The `prior` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum PriorCommand {
@@ -316,158 +321,5 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             );
         }
     }
-    Ok(())
-}
-
-/// Write the memorization tables of a run into `dir`.
-pub fn write_outputs(run: &PriorRun, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let rows = run.table();
-    let mut df = Table::new()
-        .str("source", rows.iter().map(|r| r.source.clone()))
-        .u64("n_train", rows.iter().map(|r| r.n_train as u64))
-        .u64("count", rows.iter().map(|r| r.count as u64))
-        .f64("mean_r", rows.iter().map(|r| r.mean_r))
-        .f64("frac_r_le_0_3", rows.iter().map(|r| r.fractions[0]))
-        .f64("frac_r_le_0_5", rows.iter().map(|r| r.fractions[1]))
-        .f64("frac_r_le_0_7", rows.iter().map(|r| r.fractions[2]))
-        .u64("unique_nn", rows.iter().map(|r| r.unique_nn as u64))
-        .frame()?;
-    write_csv_parquet(&mut df, dir, "memorization")?;
-
-    let (mut src, mut nn, mut idx, mut r, mut near) = (vec![], vec![], vec![], vec![], vec![]);
-    for p in &run.per_n {
-        let mut push = |name: &str, list: &[experiments::analysis::memorization::Neighbours]| {
-            for (i, x) in list.iter().enumerate() {
-                src.push(name.to_string());
-                nn.push(p.n as u64);
-                idx.push(i as u64);
-                r.push(x.r);
-                near.push(x.nearest as u64);
-            }
-        };
-        for s in &p.priors {
-            push(s.kind.name(), &s.neighbours);
-        }
-        push("null", &p.null);
-        push("leave_one_out", &p.loo);
-    }
-    let mut df = Table::new()
-        .str("source", src)
-        .u64("n_train", nn)
-        .u64("index", idx)
-        .f64("r", r)
-        .u64("nearest", near)
-        .frame()?;
-    write_csv_parquet(&mut df, dir, "ratios")?;
-
-    let (mut nn, mut step, mut loss, mut gn, mut val) = (vec![], vec![], vec![], vec![], vec![]);
-    for p in &run.per_n {
-        let mut measured = p.validation.iter().peekable();
-        for (k, rec) in p.history.iter().enumerate() {
-            nn.push(p.n as u64);
-            step.push(k as u64 + 1);
-            loss.push(f64::from(rec.loss));
-            gn.push(f64::from(rec.grad_norm));
-            // The validation loss after this step, NaN where it was not measured.
-            val.push(match measured.next_if(|v| v.step == k + 1) {
-                Some(v) => f64::from(v.loss),
-                None => f64::NAN,
-            });
-        }
-    }
-    let mut df = Table::new()
-        .u64("n_train", nn)
-        .u64("step", step)
-        .f64("loss", loss)
-        .f64("grad_norm", gn)
-        .f64("val_loss", val)
-        .frame()?;
-    write_csv_parquet(&mut df, dir, "training_curves")?;
-    // What reads the run back without training or sampling (the report's section).
-    experiments::fwi::prior_io::write(run, dir)?;
-    atomic::write(
-        &dir.join("config.toml"),
-        toml::to_string(&run.config)
-            .context("serialising the config")?
-            .as_bytes(),
-    )?;
-    Ok(())
-}
-
-/// `memprior prior bench`: median phase times of `steps` training steps.
-fn bench(preset: &str, steps: usize, n_train: usize) -> Result<()> {
-    use experiments::learned::{StepTimes, Trainer};
-    use rand::SeedableRng;
-    use rand_distr::{Distribution, StandardNormal};
-    if steps == 0 {
-        bail!("invalid `--steps`: must be ≥ 1 (got 0)");
-    }
-    if n_train == 0 {
-        bail!("invalid `--n-train`: must be ≥ 1 (got 0)");
-    }
-    let config = PriorConfig::preset(preset)?;
-    let recipe = config.recipe;
-    let net = recipe.network;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let data: Vec<Vec<f64>> = (0..n_train)
-        .map(|_| {
-            (0..net.dim)
-                .map(|_| StandardNormal.sample(&mut rng))
-                .collect()
-        })
-        .collect();
-    let trainer = Trainer::new(recipe, NoiseSchedule::paper(), &data)?;
-    let mut state = trainer.init();
-    let b = recipe.training.batch;
-    // Multiply-adds of a step: forward, the input gradients and the weight gradients (3 × every
-    // linear layer), plus the B × B Gram matrices of the norm.
-    let (d, w, e, l) = (
-        net.dim as f64,
-        net.width as f64,
-        net.time_embedding as f64,
-        net.blocks as f64,
-    );
-    let macs = b as f64 * ((d + e) * w + l * w * w + w * d);
-    let gflop = 2.0 * (3.0 * macs - b as f64 * (d + e) * w) / 1e9;
-    eprintln!(
-        "prior bench: preset {preset}, W = {}, L = {}, batch {b}, {} parameters, {gflop:.2} GFLOP a step, one thread",
-        net.width,
-        net.blocks,
-        net.parameter_count()
-    );
-    for _ in 0..2 {
-        trainer.step_timed(&mut state)?;
-    }
-    let mut all: Vec<StepTimes> = Vec::with_capacity(steps);
-    for _ in 0..steps {
-        all.push(trainer.step_timed(&mut state)?.1);
-    }
-    let median = |f: &dyn Fn(&StepTimes) -> f64| {
-        let mut v: Vec<f64> = all.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let total = median(&|t| t.total());
-    let rows: [(&str, f64); 5] = [
-        ("batch + embedding", median(&|t| t.batch)),
-        ("forward", median(&|t| t.forward)),
-        ("backward", median(&|t| t.backward)),
-        ("gradient norm", median(&|t| t.norm)),
-        (
-            "weight gradients + Adam + clip + EMA",
-            median(&|t| t.update),
-        ),
-    ];
-    println!("phase,median_ms,share");
-    for (name, t) in rows {
-        println!("{name},{:.2},{:.3}", 1e3 * t, t / total);
-    }
-    println!("step,{:.2},1.000", 1e3 * total);
-    eprintln!(
-        "{:.2} steps/s ({:.1} GFLOP/s over the whole step), median of {steps}",
-        1.0 / total,
-        gflop / total
-    );
     Ok(())
 }

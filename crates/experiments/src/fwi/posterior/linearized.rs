@@ -1,0 +1,234 @@
+//! The linearised Gaussian mixture around every training model: the Jacobians (the expensive part,
+//! shared by every nested training set) and the summaries per bandwidth and weighting.
+
+use super::*;
+
+/// Summary of the linearised mixture at one bandwidth and weighting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearizedSummary {
+    /// Prior bandwidth σ in z̃ units.
+    pub sigma: f64,
+    /// Component weighting.
+    pub weighting: Weighting,
+    /// Normalised weights w_n.
+    pub weights: Vec<f64>,
+    /// Per raw KL coefficient: the mixture's standard deviation.
+    pub std_raw: Vec<f64>,
+    /// The mixture's mean in raw z.
+    pub mean_raw: Vec<f64>,
+    /// Total-variation distance between these weights and the lookup weights.
+    pub tv_to_lookup: f64,
+}
+
+/// F(z_n) and the raw-coefficient Jacobian J_z(z_n) = [Re; Im](∂d/∂m) G at a set of models: the
+/// expensive part of the linearised mixture, shared by every nested training set and z-scoring.
+#[derive(Debug, Clone)]
+pub struct Linearization {
+    /// [Re d; Im d] at each model.
+    pub forward: Vec<Vec<f64>>,
+    /// J_z at each model (2 n_s n_r × d).
+    pub jacobian: Vec<Mat<f64>>,
+}
+
+/// [`Linearization`] of raw KL coefficient vectors, on `workers` threads (each with its own
+/// operator; the result does not depend on the number of threads).
+///
+/// # Errors
+/// A model the solver rejects.
+pub fn linearize(
+    op: &Helmholtz,
+    kl: &KlBasis,
+    points: &[Vec<f64>],
+    workers: usize,
+) -> Result<Linearization, HelmholtzError> {
+    let identity = ZScore {
+        mean: vec![0.0; kl.dim()],
+        scale: vec![1.0; kl.dim()],
+    };
+    let chunk = points.len().div_ceil(workers.max(1)).max(1);
+    let parts: Vec<Result<Linearization, HelmholtzError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = points
+            .chunks(chunk)
+            .map(|part| {
+                let identity = &identity;
+                scope.spawn(move || {
+                    let op = Helmholtz::new(op.geometry().clone())?;
+                    let f = KlForward::new(&op, kl, identity);
+                    let mut out = Linearization {
+                        forward: Vec::new(),
+                        jacobian: Vec::new(),
+                    };
+                    for z in part {
+                        let state = op.solve(&f.model(z))?;
+                        out.forward.push(Helmholtz::data_to_real(&state.data()));
+                        out.jacobian.push(f.jacobian_of(&state));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("linearization thread panicked"))
+            .collect()
+    });
+    let mut all = Linearization {
+        forward: Vec::new(),
+        jacobian: Vec::new(),
+    };
+    for p in parts {
+        let p = p?;
+        all.forward.extend(p.forward);
+        all.jacobian.extend(p.jacobian);
+    }
+    Ok(all)
+}
+
+/// The linearised Gaussian mixture in z̃ around the first n = `training_zt.len()` models of `lin`
+/// (J̃ = J_z diag(s)), summarised at each bandwidth (in parallel) and both weightings.
+///
+/// # Errors
+/// Invalid bandwidths or a non-positive-definite system.
+pub fn linearized_summaries(
+    lin: &Linearization,
+    zscore: &ZScore,
+    y: Vec<f64>,
+    sigma_d: f64,
+    training_zt: &[Vec<f64>],
+    sigmas: &[f64],
+    lookup: &[f64],
+) -> Result<Vec<LinearizedSummary>, ConfigError> {
+    let n = training_zt.len();
+    let index = training_zt
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (z.iter().map(|v| v.to_bits()).collect::<Vec<u64>>(), i))
+        .collect();
+    let cached = CachedLinearization {
+        lin,
+        zscore,
+        index,
+        n,
+    };
+    let lik = GaussianLikelihood::new(cached, y, sigma_d)?;
+    let train = TrainingSet::new(training_zt)?;
+    let per_sigma: Vec<Result<Vec<LinearizedSummary>, ConfigError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sigmas
+            .iter()
+            .map(|&sigma| {
+                let (lik, train) = (&lik, &train);
+                scope.spawn(move || summarise(lik, train, zscore, sigma, lookup))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("linearized thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for p in per_sigma {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+pub(super) fn summarise<F: JacobianAction>(
+    lik: &GaussianLikelihood<F>,
+    train: &TrainingSet,
+    zscore: &ZScore,
+    sigma: f64,
+    lookup: &[f64],
+) -> Result<Vec<LinearizedSummary>, ConfigError> {
+    let post = LinearizedPosterior::new(lik, train, sigma)?;
+    let comps = post.components();
+    let d = train.dim();
+    let s = &zscore.scale;
+    Ok(Weighting::ALL
+        .into_iter()
+        .map(|weighting| {
+            let w = post.weights(weighting);
+            let mean_t: Vec<f64> = (0..d)
+                .map(|k| comps.iter().zip(&w).map(|(c, wn)| wn * c.mean[k]).sum())
+                .collect();
+            let std_raw: Vec<f64> = (0..d)
+                .map(|k| {
+                    let v: f64 = comps
+                        .iter()
+                        .zip(&w)
+                        .map(|(c, wn)| {
+                            wn * (c.covariance[(k, k)] + (c.mean[k] - mean_t[k]).powi(2))
+                        })
+                        .sum();
+                    v.max(0.0).sqrt() * s[k]
+                })
+                .collect();
+            let tv = w
+                .iter()
+                .zip(lookup)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / 2.0;
+            LinearizedSummary {
+                sigma,
+                weighting,
+                mean_raw: zscore.denormalize(&mean_t),
+                weights: w,
+                std_raw,
+                tv_to_lookup: tv,
+            }
+        })
+        .collect())
+}
+
+/// Serves the precomputed F and J̃ = J_z diag(s) at the training points.
+pub(super) struct CachedLinearization<'a> {
+    lin: &'a Linearization,
+    zscore: &'a ZScore,
+    index: std::collections::HashMap<Vec<u64>, usize>,
+    n: usize,
+}
+
+impl CachedLinearization<'_> {
+    pub(super) fn at(&self, x: &[f64]) -> usize {
+        // `lin` holds the first models of the same nested training stream: index i is x_i.
+        debug_assert!(self.lin.forward.len() >= self.n);
+
+        *self
+            .index
+            .get(&x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>())
+            .expect("the linearised mixture evaluates F only at its training points")
+    }
+}
+
+impl ForwardOperator for CachedLinearization<'_> {
+    fn input_dim(&self) -> usize {
+        self.zscore.scale.len()
+    }
+    fn output_dim(&self) -> usize {
+        self.lin.forward[0].len()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.lin.forward[self.at(x)].clone()
+    }
+}
+
+impl JacobianAction for CachedLinearization<'_> {
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
+        let j = self.jacobian(x);
+        (0..j.nrows())
+            .map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dx[k]).sum())
+            .collect()
+    }
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
+        let j = self.jacobian(x);
+        (0..j.ncols())
+            .map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum())
+            .collect()
+    }
+    fn jacobian(&self, x: &[f64]) -> Mat<f64> {
+        let jz = &self.lin.jacobian[self.at(x)];
+        Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| {
+            jz[(i, k)] * self.zscore.scale[k]
+        })
+    }
+}

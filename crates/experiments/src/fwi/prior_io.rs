@@ -1,7 +1,9 @@
 //! The prior experiment's results directory, written and read back: what [`super::prior::run`]
 //! measured becomes files (`samples/<prior>-n<N>.npy` in raw KL coefficients,
-//! `history_n<N>.npy` with the loss and gradient norm of every training step, and `run.json`
-//! with the validation losses and the run's timings), and [`load`] turns them into the same
+//! `history_n<N>.npy` with the loss and gradient norm of every training step, `run.json` with
+//! the validation losses, and `provenance.json` with the run's timings and cache use, apart so
+//! that the other files are the same for every run of one configuration), and [`load`] turns
+//! them into the same
 //! [`PriorRun`] without training or sampling: the memorization ratios, the null and leave-one-out
 //! are recomputed from the samples and the regenerated training sets by the run's own code.
 
@@ -25,11 +27,8 @@ pub const FORMAT: &str = "memprior-prior results v1";
 #[serde(deny_unknown_fields)]
 struct PerNRecord {
     n: usize,
-    cached: bool,
-    train_seconds: f64,
-    steps_trained: usize,
-    /// (prior name, sampling seconds) in the run's order.
-    priors: Vec<(String, f64)>,
+    /// Prior names in the run's order.
+    priors: Vec<String>,
     validation: Vec<ValidationRecord>,
 }
 
@@ -38,6 +37,20 @@ struct PerNRecord {
 struct RunRecord {
     format: String,
     per_n: Vec<PerNRecord>,
+}
+
+/// How one run went rather than what it found (`provenance.json`): whether each network came
+/// from the cache, the steps trained and the seconds spent. Kept apart from `run.json`, which
+/// is the same for every run of one configuration.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvenanceRecord {
+    n: usize,
+    cached: bool,
+    steps_trained: usize,
+    train_seconds: f64,
+    /// Sampling seconds of each prior, in the order of `run.json`.
+    sampling_seconds: Vec<f64>,
 }
 
 /// Why a results directory could not be written or read.
@@ -85,6 +98,7 @@ pub fn write(run: &PriorRun, dir: &Path) -> Result<(), PriorIoError> {
         |path: &Path, bytes: &[u8]| memprior_core::atomic::write(path, bytes).map_err(io(path));
     let d = run.datasets.kl.dim();
     let mut per_n = Vec::new();
+    let mut provenance = Vec::new();
     for p in &run.per_n {
         for s in &p.priors {
             let flat: Vec<f64> = s.samples.iter().flatten().copied().collect();
@@ -104,15 +118,15 @@ pub fn write(run: &PriorRun, dir: &Path) -> Result<(), PriorIoError> {
         )?;
         per_n.push(PerNRecord {
             n: p.n,
-            cached: p.cached,
-            train_seconds: p.train_seconds,
-            steps_trained: p.steps_trained,
-            priors: p
-                .priors
-                .iter()
-                .map(|s| (s.kind.name().to_string(), s.seconds))
-                .collect(),
+            priors: p.priors.iter().map(|s| s.kind.name().to_string()).collect(),
             validation: p.validation.clone(),
+        });
+        provenance.push(ProvenanceRecord {
+            n: p.n,
+            cached: p.cached,
+            steps_trained: p.steps_trained,
+            train_seconds: p.train_seconds,
+            sampling_seconds: p.priors.iter().map(|s| s.seconds).collect(),
         });
     }
     let record = RunRecord {
@@ -120,8 +134,13 @@ pub fn write(run: &PriorRun, dir: &Path) -> Result<(), PriorIoError> {
         per_n,
     };
     let json = serde_json::to_string(&record).expect("plain data serialises") + "\n";
-    write(&dir.join("run.json"), json.as_bytes())
+    write(&dir.join("run.json"), json.as_bytes())?;
+    let json = serde_json::to_string(&provenance).expect("plain data serialises") + "\n";
+    write(&dir.join(PROVENANCE), json.as_bytes())
 }
+
+/// The file of a run's timings and cache use, beside its results.
+pub const PROVENANCE: &str = "provenance.json";
 
 fn read_npy(path: &Path, cols: usize) -> Result<Vec<Vec<f64>>, PriorIoError> {
     let bytes = fs::read(path).map_err(io(path))?;
@@ -170,15 +189,24 @@ pub fn load(dir: &Path) -> Result<PriorRun, PriorIoError> {
             dir.display()
         )));
     }
+    // Optional: without it the run reads back with zero timings and no cache use.
+    let provenance: Vec<ProvenanceRecord> = fs::read_to_string(dir.join(PROVENANCE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     let datasets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
     let d = datasets.kl.dim();
     let mut per_n = Vec::new();
     for p in record.per_n {
+        let prov = provenance.iter().find(|q| q.n == p.n);
         let raw = datasets.training_set(p.n)?.to_vec();
         let (zscore, _) = normalized_training(&datasets, p.n)?;
         let mut priors = Vec::new();
-        for (name, seconds) in p.priors {
-            let kind = PriorKind::parse(&name)?;
+        for (k, name) in p.priors.iter().enumerate() {
+            let kind = PriorKind::parse(name)?;
+            let seconds = prov
+                .and_then(|q| q.sampling_seconds.get(k).copied())
+                .unwrap_or(0.0);
             let samples = read_npy(&samples_path(dir, kind, p.n), d)?;
             let neighbours = ratios(&samples, &raw)?;
             priors.push(PriorSamples {
@@ -204,9 +232,9 @@ pub fn load(dir: &Path) -> Result<PriorRun, PriorIoError> {
             priors,
             history,
             validation: p.validation,
-            cached: p.cached,
-            train_seconds: p.train_seconds,
-            steps_trained: p.steps_trained,
+            cached: prov.is_some_and(|q| q.cached),
+            train_seconds: prov.map_or(0.0, |q| q.train_seconds),
+            steps_trained: prov.map_or(0, |q| q.steps_trained),
         });
     }
     Ok(PriorRun {

@@ -260,7 +260,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(super) fn the_differences_section_comes_from_the_readme_with_every_row() {
+    fn the_differences_section_comes_from_the_readme_with_every_row() {
         let html = differences_html();
         assert!(html.starts_with("<p>Read side by side"), "{html}");
         assert!(html.contains("<th>topic</th>") && html.contains("conj(A)"));

@@ -158,7 +158,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(super) fn the_variant_comparison_renders_every_pair_of_the_committed_data() {
+    fn the_variant_comparison_renders_every_pair_of_the_committed_data() {
         let html = variant_comparison_html().unwrap();
         assert!(html.contains("id=\"variant-comparison\""));
         // learned and memorized at N = 50, 200, 1000.

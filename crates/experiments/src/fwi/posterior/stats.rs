@@ -45,7 +45,7 @@ mod tests {
     use super::calibration_bins;
 
     #[test]
-    pub(super) fn calibration_bins_are_equal_count_means_in_order_of_std() {
+    fn calibration_bins_are_equal_count_means_in_order_of_std() {
         // 23 points with std 23, 22, …, 1 (so sorting reverses them) and error = 2·std + i.
         let std: Vec<f64> = (0..23).map(|i| (23 - i) as f64).collect();
         let err: Vec<f64> = (0..23).map(|i| 2.0 * std[i] + i as f64).collect();

@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
                 .forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())
                 .unwrap();
             if solver == Solver::Lu {
-                let (pattern, values) = op.matrix(&m);
+                let (pattern, values) = op.matrix(&m).unwrap();
                 group.bench_function("lu_symbolic_and_numeric", |b| {
                     b.iter(|| {
                         let sym = SymbolicLu::try_new(pattern.as_ref()).unwrap();

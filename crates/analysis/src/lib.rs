@@ -27,22 +27,28 @@ pub fn effective_components(weights: &[f64]) -> f64 {
 /// ‖F'‖ is the mean spectral norm of the Jacobian over the training points. Below σ_crit one
 /// component dominates the posterior. The authors' code takes δ as the nominal spacing of the
 /// pool instead: [`sigma_crit_with_spacing`] with [`nominal_spacing`].
+///
+/// # Errors
+/// Fewer than two training points, γ not > 0, or a Jacobian F cannot evaluate.
 pub fn sigma_crit<F: JacobianAction>(
     op: &F,
     training: &[Vec<f64>],
     gamma: f64,
-) -> Result<f64, ConfigError> {
+) -> Result<f64, F::Error> {
     let delta = mean_nearest_neighbour_distance(training)?;
     sigma_crit_with_spacing(op, training, gamma, delta)
 }
 
 /// σ_crit = √(δ γ / ‖F'‖) for a given spacing δ.
+///
+/// # Errors
+/// γ or δ not > 0, no training point, or a Jacobian F cannot evaluate.
 pub fn sigma_crit_with_spacing<F: JacobianAction>(
     op: &F,
     training: &[Vec<f64>],
     gamma: f64,
     delta: f64,
-) -> Result<f64, ConfigError> {
+) -> Result<f64, F::Error> {
     memprior_core::error::positive("gamma", gamma)?;
     memprior_core::error::positive("delta", delta)?;
     if training.is_empty() {
@@ -50,13 +56,14 @@ pub fn sigma_crit_with_spacing<F: JacobianAction>(
             "training_points",
             "σ_crit needs at least one training point",
             0,
-        ));
+        )
+        .into());
     }
-    let jac_norm = training
-        .iter()
-        .map(|x| spectral_norm(&op.jacobian(x)))
-        .sum::<f64>()
-        / training.len() as f64;
+    let mut jac_norm = 0.0;
+    for x in training {
+        jac_norm += spectral_norm(&op.jacobian(x)?);
+    }
+    let jac_norm = jac_norm / training.len() as f64;
     Ok((delta * gamma / jac_norm).sqrt())
 }
 

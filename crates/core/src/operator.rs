@@ -1,15 +1,44 @@
 //! Forward operators F: R^d → R^m and their linearisation J(x) = ∂F/∂x.
+//!
+//! Every evaluation is fallible, as argmin's `Operator::apply → Result` is: a simulator rejects a
+//! model outside its domain (a NaN or negative squared slowness, a singular system) with its own
+//! error type instead of panicking, and every operator rejects a vector of the wrong length. The
+//! error type converts from [`ConfigError`], so generic code (likelihoods, lookup weights,
+//! linearised posteriors) reports its own validation failures and the operator's in one type.
 
+use crate::ConfigError;
 use faer::Mat;
 
 /// A forward operator y = F(x) from models x ∈ R^d to data y ∈ R^m.
 pub trait ForwardOperator {
+    /// Why an evaluation failed. [`ConfigError`] for the analytic operators, which reject only
+    /// malformed input; a simulator's own error (which also wraps a `ConfigError`) otherwise.
+    type Error: std::error::Error + From<ConfigError> + Send + Sync + 'static;
     /// Model dimension d.
     fn input_dim(&self) -> usize;
     /// Data dimension m (complex data count as two real numbers each).
     fn output_dim(&self) -> usize;
     /// y = F(x); `x` has length d, the result length m.
-    fn apply(&self, x: &[f64]) -> Vec<f64>;
+    ///
+    /// # Errors
+    /// `x` of the wrong length, or a model the operator cannot evaluate.
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, Self::Error>;
+}
+
+/// Require `v.len() == len`: the check every operator makes of its vector arguments.
+///
+/// # Errors
+/// Names `field` and both lengths.
+pub fn check_len(field: &str, v: &[f64], len: usize) -> Result<(), ConfigError> {
+    if v.len() == len {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("must have length {len}"),
+            format!("length {}", v.len()),
+        ))
+    }
 }
 
 /// The Jacobian J(x) = ∂F/∂x as an action and its adjoint.
@@ -17,29 +46,42 @@ pub trait ForwardOperator {
 /// Implementations must satisfy the dot-product identity ⟨J δx, δy⟩ = ⟨δx, Jᵀ δy⟩.
 pub trait JacobianAction: ForwardOperator {
     /// δy = J(x) δx (length m).
-    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64>;
+    ///
+    /// # Errors
+    /// As [`ForwardOperator::apply`], and `dx` of the wrong length.
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, Self::Error>;
     /// δx = J(x)ᵀ δy (length d).
-    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64>;
+    ///
+    /// # Errors
+    /// As [`ForwardOperator::apply`], and `dy` of the wrong length.
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, Self::Error>;
 
     /// The dense m × d Jacobian. The default applies J to the d unit vectors; operators with a
     /// closed form override it.
-    fn jacobian(&self, x: &[f64]) -> Mat<f64> {
+    ///
+    /// # Errors
+    /// As [`ForwardOperator::apply`].
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, Self::Error> {
         dense_jacobian(self, x)
     }
 }
 
 /// Assemble the dense m × d Jacobian column by column from [`JacobianAction::jacobian_apply`].
-pub fn dense_jacobian<F: JacobianAction + ?Sized>(op: &F, x: &[f64]) -> Mat<f64> {
+///
+/// # Errors
+/// The first error of a column.
+pub fn dense_jacobian<F: JacobianAction + ?Sized>(op: &F, x: &[f64]) -> Result<Mat<f64>, F::Error> {
     let (d, m) = (op.input_dim(), op.output_dim());
     let mut jac = Mat::zeros(m, d);
     let mut e = vec![0.0; d];
     for k in 0..d {
         e[k] = 1.0;
-        let col = op.jacobian_apply(x, &e);
+        let col = op.jacobian_apply(x, &e)?;
+        check_len("jacobian_apply output", &col, m)?;
         for (i, v) in col.into_iter().enumerate() {
             jac[(i, k)] = v;
         }
         e[k] = 0.0;
     }
-    jac
+    Ok(jac)
 }

@@ -141,10 +141,9 @@ fn effective_components_fall_to_the_lookup_count_and_rise_to_n() {
             .into_iter()
             .map(|i| s.pool_lo + step * i as f64)
             .collect();
-        let lookup = effective_components(&lookup_weights(
-            &lik,
-            &TrainingSet::from_scalars(&points).unwrap(),
-        ));
+        let lookup = effective_components(
+            &lookup_weights(&lik, &TrainingSet::from_scalars(&points).unwrap()).unwrap(),
+        );
         let (small, large) = (c.effective[0], *c.effective.last().unwrap());
         assert!(
             // The O(σ²F′²/γ²) correction is below 0.1 % at σ = 0.01.

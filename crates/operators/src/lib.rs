@@ -18,7 +18,7 @@
 pub mod helmholtz;
 
 use faer::Mat;
-use memprior_core::{ForwardOperator, JacobianAction};
+use memprior_core::{ConfigError, ForwardOperator, JacobianAction, check_len};
 
 /// F(x) = x + a x³ on R.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,26 +42,33 @@ impl Cubic1d {
 }
 
 impl ForwardOperator for Cubic1d {
+    type Error = ConfigError;
     fn input_dim(&self) -> usize {
         1
     }
     fn output_dim(&self) -> usize {
         1
     }
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        vec![x[0] + self.a * x[0].powi(3)]
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, 1)?;
+        Ok(vec![x[0] + self.a * x[0].powi(3)])
     }
 }
 
 impl JacobianAction for Cubic1d {
-    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
-        vec![self.derivative(x[0]) * dx[0]]
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, 1)?;
+        check_len("dx", dx, 1)?;
+        Ok(vec![self.derivative(x[0]) * dx[0]])
     }
-    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
-        vec![self.derivative(x[0]) * dy[0]]
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, 1)?;
+        check_len("dy", dy, 1)?;
+        Ok(vec![self.derivative(x[0]) * dy[0]])
     }
-    fn jacobian(&self, x: &[f64]) -> Mat<f64> {
-        Mat::from_fn(1, 1, |_, _| self.derivative(x[0]))
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, ConfigError> {
+        check_len("x", x, 1)?;
+        Ok(Mat::from_fn(1, 1, |_, _| self.derivative(x[0])))
     }
 }
 
@@ -82,44 +89,52 @@ impl Default for Quadratic2d {
 }
 
 impl Quadratic2d {
-    fn jac(&self, x: &[f64]) -> [[f64; 2]; 2] {
-        [
+    fn jac(&self, x: &[f64]) -> Result<[[f64; 2]; 2], ConfigError> {
+        check_len("x", x, 2)?;
+        Ok([
             [1.0 + self.b * x[1], self.b * x[0]],
             [2.0 * self.c * x[0], 1.0],
-        ]
+        ])
     }
 }
 
 impl ForwardOperator for Quadratic2d {
+    type Error = ConfigError;
     fn input_dim(&self) -> usize {
         2
     }
     fn output_dim(&self) -> usize {
         2
     }
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        vec![x[0] + self.b * x[0] * x[1], x[1] + self.c * x[0] * x[0]]
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, 2)?;
+        Ok(vec![
+            x[0] + self.b * x[0] * x[1],
+            x[1] + self.c * x[0] * x[0],
+        ])
     }
 }
 
 impl JacobianAction for Quadratic2d {
-    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
-        let j = self.jac(x);
-        vec![
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("dx", dx, 2)?;
+        let j = self.jac(x)?;
+        Ok(vec![
             j[0][0] * dx[0] + j[0][1] * dx[1],
             j[1][0] * dx[0] + j[1][1] * dx[1],
-        ]
+        ])
     }
-    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
-        let j = self.jac(x);
-        vec![
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("dy", dy, 2)?;
+        let j = self.jac(x)?;
+        Ok(vec![
             j[0][0] * dy[0] + j[1][0] * dy[1],
             j[0][1] * dy[0] + j[1][1] * dy[1],
-        ]
+        ])
     }
-    fn jacobian(&self, x: &[f64]) -> Mat<f64> {
-        let j = self.jac(x);
-        Mat::from_fn(2, 2, |r, c| j[r][c])
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, ConfigError> {
+        let j = self.jac(x)?;
+        Ok(Mat::from_fn(2, 2, |r, c| j[r][c]))
     }
 }
 
@@ -142,29 +157,36 @@ impl LinearOperator {
 }
 
 impl ForwardOperator for LinearOperator {
+    type Error = ConfigError;
     fn input_dim(&self) -> usize {
         self.matrix.ncols()
     }
     fn output_dim(&self) -> usize {
         self.matrix.nrows()
     }
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        (0..self.matrix.nrows())
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, self.matrix.ncols())?;
+        Ok((0..self.matrix.nrows())
             .map(|i| (0..x.len()).map(|k| self.matrix[(i, k)] * x[k]).sum())
-            .collect()
+            .collect())
     }
 }
 
 impl JacobianAction for LinearOperator {
-    fn jacobian_apply(&self, _x: &[f64], dx: &[f64]) -> Vec<f64> {
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, self.matrix.ncols())?;
+        check_len("dx", dx, self.matrix.ncols())?;
         self.apply(dx)
     }
-    fn jacobian_adjoint_apply(&self, _x: &[f64], dy: &[f64]) -> Vec<f64> {
-        (0..self.matrix.ncols())
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        check_len("x", x, self.matrix.ncols())?;
+        check_len("dy", dy, self.matrix.nrows())?;
+        Ok((0..self.matrix.ncols())
             .map(|k| (0..dy.len()).map(|i| self.matrix[(i, k)] * dy[i]).sum())
-            .collect()
+            .collect())
     }
-    fn jacobian(&self, _x: &[f64]) -> Mat<f64> {
-        self.matrix.clone()
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, ConfigError> {
+        check_len("x", x, self.matrix.ncols())?;
+        Ok(self.matrix.clone())
     }
 }

@@ -256,7 +256,7 @@ fn the_default_solver_is_the_ldlt_and_passes_its_probe_on_the_presets() {
 fn metis_orderings_are_postordered_permutations_with_less_fill_than_the_line_dissection() {
     let g = Geometry::preset(GeometryPreset::Small);
     let op = Helmholtz::with_solver(g.clone(), Solver::Lu).unwrap();
-    let (pattern, values) = op.matrix(&vec![0.25; g.n_pixels()]);
+    let (pattern, values) = op.matrix(&vec![0.25; g.n_pixels()]).unwrap();
     let perm = metis_nested_dissection(&pattern).unwrap();
     let mut seen = vec![false; perm.len()];
     for &p in &perm {
@@ -292,7 +292,7 @@ fn metis_orderings_are_deterministic_across_threads() {
     // METIS draws from process-global random state: concurrent calls must not change the result.
     let g = Geometry::preset(GeometryPreset::Small);
     let op = Helmholtz::with_solver(g.clone(), Solver::Lu).unwrap();
-    let (pattern, _) = op.matrix(&vec![0.25; g.n_pixels()]);
+    let (pattern, _) = op.matrix(&vec![0.25; g.n_pixels()]).unwrap();
     let reference = metis_nested_dissection(&pattern).unwrap();
     let results: Vec<Vec<usize>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)

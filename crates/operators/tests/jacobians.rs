@@ -6,14 +6,14 @@ use operators::{Cubic1d, Quadratic2d};
 
 /// Fitted slope of log ‖F(x + h v) − F(x) − h J v‖ against log h.
 fn taylor_slope<F: JacobianAction>(op: &F, x: &[f64], v: &[f64]) -> f64 {
-    let f0 = op.apply(x);
-    let jv = op.jacobian_apply(x, v);
+    let f0 = op.apply(x).unwrap();
+    let jv = op.jacobian_apply(x, v).unwrap();
     let hs: Vec<f64> = (0..6).map(|k| 0.1 * 0.5_f64.powi(k)).collect();
     let pts: Vec<(f64, f64)> = hs
         .iter()
         .map(|&h| {
             let xh: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + h * b).collect();
-            let fh = op.apply(&xh);
+            let fh = op.apply(&xh).unwrap();
             let r: f64 = fh
                 .iter()
                 .zip(&f0)
@@ -54,12 +54,14 @@ fn adjoint_passes_the_dot_product_test() {
     let (dx, dy) = ([0.3, -0.9], [1.1, 0.25]);
     let lhs: f64 = quad
         .jacobian_apply(&x, &dx)
+        .unwrap()
         .iter()
         .zip(&dy)
         .map(|(a, b)| a * b)
         .sum();
     let rhs: f64 = quad
         .jacobian_adjoint_apply(&x, &dy)
+        .unwrap()
         .iter()
         .zip(&dx)
         .map(|(a, b)| a * b)
@@ -67,8 +69,8 @@ fn adjoint_passes_the_dot_product_test() {
     assert!((lhs - rhs).abs() <= 1e-14 * lhs.abs().max(1.0));
     let cubic = Cubic1d::default();
     assert_eq!(
-        cubic.jacobian_apply(&[0.5], &[2.0]),
-        cubic.jacobian_adjoint_apply(&[0.5], &[2.0])
+        cubic.jacobian_apply(&[0.5], &[2.0]).unwrap(),
+        cubic.jacobian_adjoint_apply(&[0.5], &[2.0]).unwrap()
     );
 }
 
@@ -76,13 +78,19 @@ fn adjoint_passes_the_dot_product_test() {
 fn closed_form_jacobian_equals_assembled_columns() {
     let quad = Quadratic2d::default();
     let x = [1.2, -0.4];
-    let (a, b) = (quad.jacobian(&x), dense_jacobian(&quad, &x));
+    let (a, b) = (
+        quad.jacobian(&x).unwrap(),
+        dense_jacobian(&quad, &x).unwrap(),
+    );
     for r in 0..2 {
         for c in 0..2 {
             assert_eq!(a[(r, c)], b[(r, c)]);
         }
     }
-    assert_eq!(Cubic1d::default().jacobian(&[2.0])[(0, 0)], 1.0 + 0.9 * 4.0);
+    assert_eq!(
+        Cubic1d::default().jacobian(&[2.0]).unwrap()[(0, 0)],
+        1.0 + 0.9 * 4.0
+    );
 }
 
 #[test]
@@ -90,7 +98,7 @@ fn quadratic_map_has_the_three_stated_preimages() {
     // STYLIZED.md: F(x) = (1.4, 0.392) has preimages (1.4, 0), (3.4421, −1.9776), (−4.8421, −4.2971).
     let quad = Quadratic2d::default();
     for p in [[1.4, 0.0], [3.4421, -1.9776], [-4.8421, -4.2971]] {
-        let y = quad.apply(&p);
+        let y = quad.apply(&p).unwrap();
         // The stated preimages carry 4 decimals: |∂F| ≲ 3 so the image is good to ~3e-4.
         assert!(
             (y[0] - 1.4).abs() < 5e-4 && (y[1] - 0.392).abs() < 5e-4,

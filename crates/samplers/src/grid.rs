@@ -125,11 +125,14 @@ pub struct GridPosterior {
 
 impl GridPosterior {
     /// Evaluate prior, likelihood and posterior on `grid`, and π_n by quadrature.
+    ///
+    /// # Errors
+    /// Dimensions that disagree, or a grid node where F cannot be evaluated.
     pub fn compute<F: ForwardOperator>(
         grid: &TensorGrid,
         prior: &MemorizedPrior,
         lik: &GaussianLikelihood<F>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, F::Error> {
         if grid.dim() != prior.dim() || lik.operator().input_dim() != prior.dim() {
             return Err(ConfigError::new(
                 "grid",
@@ -139,7 +142,8 @@ impl GridPosterior {
                     grid.dim(),
                     lik.operator().input_dim()
                 ),
-            ));
+            )
+            .into());
         }
         let n_comp = prior.training().len();
         let mut log_prior = Vec::with_capacity(grid.len());
@@ -150,7 +154,7 @@ impl GridPosterior {
         for g in 0..grid.len() {
             let x = grid.node(g);
             let comps = prior.component_log_densities(&x);
-            let ll = lik.log_likelihood(&x);
+            let ll = lik.log_likelihood(&x)?;
             log_prior.push(logsumexp(&comps) - (n_comp as f64).ln());
             log_likelihood.push(ll);
             for (k, c) in comps.iter().enumerate() {

@@ -44,18 +44,21 @@ impl<F: ForwardOperator> GaussianLikelihood<F> {
     }
 
     /// Residual r = y − F(x).
-    pub fn residual(&self, x: &[f64]) -> Vec<f64> {
-        self.op
-            .apply(x)
-            .iter()
-            .zip(&self.y)
-            .map(|(f, y)| y - f)
-            .collect()
+    ///
+    /// # Errors
+    /// When F cannot be evaluated at x, or returns data of the wrong length.
+    pub fn residual(&self, x: &[f64]) -> Result<Vec<f64>, F::Error> {
+        let f = self.op.apply(x)?;
+        memprior_core::check_len("F(x)", &f, self.y.len())?;
+        Ok(f.iter().zip(&self.y).map(|(f, y)| y - f).collect())
     }
 
     /// Unnormalised log-likelihood −‖F(x) − y‖² / (2γ²).
-    pub fn log_likelihood(&self, x: &[f64]) -> f64 {
-        let r2: f64 = self.residual(x).iter().map(|r| r * r).sum();
-        -r2 / (2.0 * self.gamma * self.gamma)
+    ///
+    /// # Errors
+    /// As [`GaussianLikelihood::residual`].
+    pub fn log_likelihood(&self, x: &[f64]) -> Result<f64, F::Error> {
+        let r2: f64 = self.residual(x)?.iter().map(|r| r * r).sum();
+        Ok(-r2 / (2.0 * self.gamma * self.gamma))
     }
 }

@@ -100,11 +100,15 @@ fn factor(field: &str, a: &Mat<f64>) -> Result<faer::linalg::solvers::Llt<f64>, 
 
 impl LinearizedPosterior {
     /// Linearise around every x_n of `training` for a memorized prior of bandwidth `sigma`.
+    ///
+    /// # Errors
+    /// σ not > 0, dimensions that disagree, a Jacobian or residual F cannot evaluate, or a
+    /// covariance that is not positive definite.
     pub fn new<F: JacobianAction>(
         lik: &GaussianLikelihood<F>,
         training: &TrainingSet,
         sigma: f64,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, F::Error> {
         positive("sigma", sigma)?;
         let op = lik.operator();
         if training.dim() != op.input_dim() {
@@ -115,12 +119,24 @@ impl LinearizedPosterior {
                     op.input_dim()
                 ),
                 format!("d = {}", training.dim()),
-            ));
+            )
+            .into());
         }
         let components = training
             .iter()
-            .map(|xn| Self::component(xn, &op.jacobian(xn), &lik.residual(xn), sigma, lik.gamma()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|xn| {
+                let (j, r) = (op.jacobian(xn)?, lik.residual(xn)?);
+                if (j.nrows(), j.ncols()) != (r.len(), xn.len()) {
+                    return Err(ConfigError::new(
+                        "jacobian",
+                        format!("must be m × d = {} × {}", r.len(), xn.len()),
+                        format!("{} × {}", j.nrows(), j.ncols()),
+                    )
+                    .into());
+                }
+                Ok(Self::component(xn, &j, &r, sigma, lik.gamma())?)
+            })
+            .collect::<Result<Vec<_>, F::Error>>()?;
         Ok(Self { components })
     }
 

@@ -285,7 +285,7 @@ fn paper_dps_with_a_memorized_prior_ends_on_training_points_with_lookup_frequenc
     // without overshooting a basin (ζ ≪ δ). ζ = 0.035 is the authors' second setting.
     let zeta = 0.035;
     let (train, lik) = memorized_problem(&[1.3, -0.2], 0.3);
-    let w = lookup_weights(&lik, &train);
+    let w = lookup_weights(&lik, &train).unwrap();
     eprintln!("lookup weights {w:?}");
     assert!(w[2] > 0.999, "the test needs the collapse regime: {w:?}");
     let s = 400;
@@ -313,7 +313,7 @@ fn paper_dps_frequencies_leave_the_lookup_posterior_outside_its_step_window() {
     // overshoots basins; either way the visit frequencies are set by DPS's dynamics, not Bayes.
     // Measured (S = 400): ζ = 0.005 → 41 % on the right point, ζ = 0.07 → 60 %, ζ = 0.035 → 100 %.
     let (train, lik) = memorized_problem(&[1.3, -0.2], 0.3);
-    let w = lookup_weights(&lik, &train);
+    let w = lookup_weights(&lik, &train).unwrap();
     for zeta in [0.005, 0.07] {
         let (visits, worst) = paper_dps_visits(&train, &lik, zeta, 400);
         let tv = total_variation(&visits, &w);

@@ -23,7 +23,7 @@ fn lookup_weights_match_brute_force() {
     let set = TrainingSet::from_scalars(&pts).unwrap();
     let op = Cubic1d::default();
     let lik = GaussianLikelihood::new(op, vec![0.0], 0.3).unwrap();
-    let w = lookup_weights(&lik, &set);
+    let w = lookup_weights(&lik, &set).unwrap();
     let raw: Vec<f64> = pts
         .iter()
         .map(|&x| (-(x + 0.3 * x * x * x).powi(2) / (2.0 * 0.09)).exp())
@@ -119,8 +119,12 @@ fn both_factorisation_paths_match_direct_formulas() {
         let lik = GaussianLikelihood::new(op.clone(), y.clone(), gamma).unwrap();
         let lin = LinearizedPosterior::new(&lik, &set, sigma).unwrap();
         let c = &lin.components()[0];
-        let (cov, shift, quad, logdet) =
-            direct_component(op.matrix(), &lik.residual(set.point(0)), sigma, gamma);
+        let (cov, shift, quad, logdet) = direct_component(
+            op.matrix(),
+            &lik.residual(set.point(0)).unwrap(),
+            sigma,
+            gamma,
+        );
         // All quantities are O(1) and come from well-conditioned factorizations: 1e-12 is ~1e4 ε.
         for p in 0..d {
             assert!(
@@ -156,9 +160,9 @@ fn vanishing_bandwidth_collapses_onto_the_lookup_table() {
         .collect();
     let set = TrainingSet::new(&rows).unwrap();
     let op = Quadratic2d::default();
-    let y = op.apply(&[1.4, 0.0]);
+    let y = op.apply(&[1.4, 0.0]).unwrap();
     let lik = GaussianLikelihood::new(op, y, 0.3).unwrap();
-    let lookup = lookup_weights(&lik, &set);
+    let lookup = lookup_weights(&lik, &set).unwrap();
     let sigma = 1e-6;
     let lin = LinearizedPosterior::new(&lik, &set, sigma).unwrap();
     for w in Weighting::ALL {

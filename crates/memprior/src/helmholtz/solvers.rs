@@ -92,7 +92,7 @@ pub(super) fn bench(geometry: &Geometry, solvers: &[Solver], repeats: usize) -> 
         // The ordering alone, timed again outside the analysis (it is computed once per geometry).
         let ordering = match solver.ordering_name() {
             "metis" => {
-                let (pattern, _) = op.matrix(&m);
+                let (pattern, _) = op.matrix(&m)?;
                 let t = Instant::now();
                 std::hint::black_box(
                     ordering::metis_nested_dissection(&pattern)

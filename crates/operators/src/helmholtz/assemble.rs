@@ -248,7 +248,16 @@ impl Helmholtz {
     }
 
     /// Extend an interior field to the padded grid by copying edge values into the PML.
-    pub fn pad(&self, m: &[f64]) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// `m` without one value per interior pixel.
+    pub fn pad(&self, m: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        memprior_core::check_len("model", m, self.geometry.n_pixels())?;
+        Ok(self.pad_unchecked(m))
+    }
+
+    /// [`Helmholtz::pad`] of a field whose length the caller has checked.
+    pub(super) fn pad_unchecked(&self, m: &[f64]) -> Vec<f64> {
         let (nxp, nzp) = self.shape;
         let (nx, nz, p) = (self.geometry.nx, self.geometry.nz, self.geometry.npml);
         let mut out = Vec::with_capacity(nxp * nzp);
@@ -264,7 +273,16 @@ impl Helmholtz {
 
     /// The adjoint of [`Helmholtz::pad`]: each interior pixel collects the padded values copied
     /// from it (edge pixels gather their PML strip, corners their PML corner block).
-    pub fn pad_adjoint(&self, g_pad: &[f64]) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// `g_pad` without one value per unknown of the padded grid.
+    pub fn pad_adjoint(&self, g_pad: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        memprior_core::check_len("padded field", g_pad, self.shape.0 * self.shape.1)?;
+        Ok(self.pad_adjoint_unchecked(g_pad))
+    }
+
+    /// [`Helmholtz::pad_adjoint`] of a field whose length the caller has checked.
+    pub(super) fn pad_adjoint_unchecked(&self, g_pad: &[f64]) -> Vec<f64> {
         let (nxp, nzp) = self.shape;
         let (nx, nz, p) = (self.geometry.nx, self.geometry.nz, self.geometry.npml);
         let mut out = vec![0.0; nx * nz];
@@ -289,7 +307,17 @@ impl Helmholtz {
     }
 
     /// A(m) as a sparse matrix (pattern, values), for inspection and tests.
-    pub fn matrix(&self, m: &[f64]) -> (SymbolicSparseColMat<usize>, Vec<c64>) {
-        (self.pattern.clone(), self.matrix_values(&self.pad(m)))
+    ///
+    /// # Errors
+    /// An invalid model (see [`Helmholtz::check_model`]).
+    pub fn matrix(
+        &self,
+        m: &[f64],
+    ) -> Result<(SymbolicSparseColMat<usize>, Vec<c64>), ConfigError> {
+        self.check_model(m)?;
+        Ok((
+            self.pattern.clone(),
+            self.matrix_values(&self.pad_unchecked(m)),
+        ))
     }
 }

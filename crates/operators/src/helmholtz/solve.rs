@@ -7,7 +7,7 @@ impl Helmholtz {
     /// Numeric factorisation of A(m) only (reusing the symbolic factorisation).
     pub fn factorize(&self, m: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
         self.check_model(m)?;
-        self.factorize_padded(&self.pad(m), true)
+        self.factorize_padded(&self.pad_unchecked(m), true)
     }
 
     /// Numeric factorisation; for the LDLᵀ, `probe` runs the backward-error probe solve now
@@ -158,7 +158,7 @@ impl Helmholtz {
     /// Factorise A(m) and solve for every source wavefield: the state all derivatives start from.
     pub fn solve(&self, m: &[f64]) -> Result<State<'_>, HelmholtzError> {
         self.check_model(m)?;
-        let m_pad = self.pad(m);
+        let m_pad = self.pad_unchecked(m);
         let mut lu = self.factorize_padded(&m_pad, false)?;
         let inv_h2 = 1.0 / (self.geometry.h * self.geometry.h);
         let point_sources = || {
@@ -231,15 +231,14 @@ impl Helmholtz {
     }
 
     /// The inverse of [`Helmholtz::data_to_real`] for this geometry's n_s × n_r data.
-    pub fn data_from_real(&self, y: &[f64]) -> Mat<c64> {
+    ///
+    /// # Errors
+    /// `y` without 2 · n_sources · n_receivers values.
+    pub fn data_from_real(&self, y: &[f64]) -> Result<Mat<c64>, ConfigError> {
         let (ns, nr) = (self.sources.len(), self.receivers.len());
-        assert_eq!(
-            y.len(),
-            2 * ns * nr,
-            "real data vector must have 2 · n_sources · n_receivers entries"
-        );
-        Mat::from_fn(ns, nr, |s, r| {
+        memprior_core::check_len("data (real form [Re d; Im d])", y, 2 * ns * nr)?;
+        Ok(Mat::from_fn(ns, nr, |s, r| {
             c64::new(y[s * nr + r], y[ns * nr + s * nr + r])
-        })
+        }))
     }
 }

@@ -48,19 +48,25 @@ impl State<'_> {
                 *g -= w2 * (a.re * b.re + a.im * b.im);
             }
         }
-        self.op.pad_adjoint(&g_pad)
+        self.op.pad_adjoint_unchecked(&g_pad)
     }
 
     /// J δm = −P A⁻¹ (ω² pad(δm) ⊙ u_s) for every source (n_s × n_r).
-    pub fn jacobian_apply(&self, dm: &[f64]) -> Mat<c64> {
+    ///
+    /// # Errors
+    /// `dm` without one value per pixel.
+    pub fn jacobian_apply(&self, dm: &[f64]) -> Result<Mat<c64>, HelmholtzError> {
+        memprior_core::check_len("dm", dm, self.op.geometry.n_pixels())?;
         let w2 = self.op.omega * self.op.omega;
-        let dm_pad = self.op.pad(dm);
+        let dm_pad = self.op.pad_unchecked(dm);
         let mut rhs = Mat::from_fn(self.fields.nrows(), self.fields.ncols(), |q, s| {
             self.fields[(q, s)] * (-w2 * dm_pad[q])
         });
         self.lu.solve(&mut rhs);
         let rec = &self.op.receivers;
-        Mat::from_fn(rhs.ncols(), rec.len(), |s, r| rhs[(rec[r], s)])
+        Ok(Mat::from_fn(rhs.ncols(), rec.len(), |s, r| {
+            rhs[(rec[r], s)]
+        }))
     }
 
     /// The rows of the Jacobian ∂d/∂m, one datum at a time, from n_r adjoint solves:
@@ -90,8 +96,8 @@ impl State<'_> {
                 }
                 f(
                     s * rec.len() + r,
-                    &self.op.pad_adjoint(&re),
-                    &self.op.pad_adjoint(&im),
+                    &self.op.pad_adjoint_unchecked(&re),
+                    &self.op.pad_adjoint_unchecked(&im),
                 );
             }
         }
@@ -111,11 +117,31 @@ impl State<'_> {
 
     /// Jᴴ δd (real, length n_x n_z): the adjoint of [`State::jacobian_apply`] in the real inner
     /// product Re⟨·,·⟩.
-    pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// `dd` not of shape (n_sources, n_receivers).
+    pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Result<Vec<f64>, HelmholtzError> {
+        self.check_data_shape("dd", dd)?;
         let lambda = self.adjoint_fields(dd);
         let g = self.correlate(&lambda);
         self.op.buffers.give_mat(lambda);
-        g
+        Ok(g)
+    }
+
+    /// Require `d` to be n_sources × n_receivers.
+    fn check_data_shape(&self, field: &str, d: &Mat<c64>) -> Result<(), ConfigError> {
+        let shape = (self.fields.ncols(), self.op.receivers.len());
+        if (d.nrows(), d.ncols()) == shape {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            field,
+            format!(
+                "must have shape (n_sources, n_receivers) = ({}, {})",
+                shape.0, shape.1
+            ),
+            format!("({}, {})", d.nrows(), d.ncols()),
+        ))
     }
 
     /// Φ = ½ Σ‖P u_s − d_s‖²/σ_d² and ∇_m Φ = Jᴴ (P u − d)/σ_d².
@@ -125,19 +151,8 @@ impl State<'_> {
         sigma_d: f64,
     ) -> Result<(f64, Vec<f64>), HelmholtzError> {
         memprior_core::error::positive("sigma_d", sigma_d)?;
+        self.check_data_shape("data", d_obs)?;
         let data = self.data();
-        if (d_obs.nrows(), d_obs.ncols()) != (data.nrows(), data.ncols()) {
-            return Err(ConfigError::new(
-                "data",
-                format!(
-                    "must have shape (n_sources, n_receivers) = ({}, {})",
-                    data.nrows(),
-                    data.ncols()
-                ),
-                format!("({}, {})", d_obs.nrows(), d_obs.ncols()),
-            )
-            .into());
-        }
         let inv_s2 = 1.0 / (sigma_d * sigma_d);
         // Weighted residual (P u − d)/σ_d²; Φ = ½ σ_d² ‖weighted residual‖².
         let resid = Mat::from_fn(data.nrows(), data.ncols(), |s, r| {
@@ -150,30 +165,32 @@ impl State<'_> {
             }
         }
         let phi = 0.5 * sum_sq * sigma_d * sigma_d;
-        Ok((phi, self.jacobian_adjoint_apply(&resid)))
+        Ok((phi, self.jacobian_adjoint_apply(&resid)?))
     }
 }
 
 impl ForwardOperator for Helmholtz {
+    type Error = HelmholtzError;
     fn input_dim(&self) -> usize {
         self.geometry.n_pixels()
     }
     fn output_dim(&self) -> usize {
         2 * self.sources.len() * self.receivers.len()
     }
-    /// [Re d; Im d]; panics on an invalid model (use [`Helmholtz::forward`] to get the error).
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        Self::data_to_real(&self.forward(x).unwrap_or_else(|e| panic!("{e}")))
+    /// [Re d; Im d].
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
+        Ok(Self::data_to_real(&self.forward(x)?))
     }
 }
 
 impl JacobianAction for Helmholtz {
-    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
-        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
-        Self::data_to_real(&state.jacobian_apply(dx))
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
+        memprior_core::check_len("dx", dx, self.geometry.n_pixels())?;
+        let state = self.solve(x)?;
+        Ok(Self::data_to_real(&state.jacobian_apply(dx)?))
     }
-    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
-        let state = self.solve(x).unwrap_or_else(|e| panic!("{e}"));
-        state.jacobian_adjoint_apply(&self.data_from_real(dy))
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
+        let dd = self.data_from_real(dy)?;
+        self.solve(x)?.jacobian_adjoint_apply(&dd)
     }
 }

@@ -63,14 +63,14 @@ pub trait Misfit {
 }
 
 impl<F: JacobianAction> Misfit for GaussianLikelihood<F> {
-    type Error = std::convert::Infallible;
+    type Error = F::Error;
     fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error> {
-        let r = self.residual(x);
+        let r = self.residual(x)?;
         let g2 = self.gamma() * self.gamma();
         let phi = 0.5 * r.iter().map(|v| v * v).sum::<f64>() / g2;
         let grad = self
             .operator()
-            .jacobian_adjoint_apply(x, &r)
+            .jacobian_adjoint_apply(x, &r)?
             .into_iter()
             .map(|v| -v / g2)
             .collect();

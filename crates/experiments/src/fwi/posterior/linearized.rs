@@ -59,9 +59,9 @@ pub fn linearize(
                         jacobian: Vec::new(),
                     };
                     for z in part {
-                        let state = op.solve(&f.model(z))?;
+                        let state = op.solve(&f.model(z)?)?;
                         out.forward.push(Helmholtz::data_to_real(&state.data()));
-                        out.jacobian.push(f.jacobian_of(&state));
+                        out.jacobian.push(f.jacobian_of(&state)?);
                     }
                     Ok(out)
                 })
@@ -132,7 +132,7 @@ pub fn linearized_summaries(
     Ok(out)
 }
 
-pub(super) fn summarise<F: JacobianAction>(
+pub(super) fn summarise<F: JacobianAction<Error = ConfigError>>(
     lik: &GaussianLikelihood<F>,
     train: &TrainingSet,
     zscore: &ZScore,
@@ -189,46 +189,56 @@ pub(super) struct CachedLinearization<'a> {
 }
 
 impl CachedLinearization<'_> {
-    pub(super) fn at(&self, x: &[f64]) -> usize {
-        // `lin` holds the first models of the same nested training stream: index i is x_i.
+    /// The index of training point `x` (`lin` holds the first models of the same nested training
+    /// stream: index i is x_i).
+    pub(super) fn at(&self, x: &[f64]) -> Result<usize, ConfigError> {
         debug_assert!(self.lin.forward.len() >= self.n);
-
-        *self
-            .index
+        self.index
             .get(&x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>())
-            .expect("the linearised mixture evaluates F only at its training points")
+            .copied()
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "x",
+                    "must be one of the training points (the cached linearisation holds F and J \
+                     only there)",
+                    "another point",
+                )
+            })
     }
 }
 
 impl ForwardOperator for CachedLinearization<'_> {
+    type Error = ConfigError;
     fn input_dim(&self) -> usize {
         self.zscore.scale.len()
     }
     fn output_dim(&self) -> usize {
         self.lin.forward[0].len()
     }
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        self.lin.forward[self.at(x)].clone()
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        Ok(self.lin.forward[self.at(x)?].clone())
     }
 }
 
 impl JacobianAction for CachedLinearization<'_> {
-    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Vec<f64> {
-        let j = self.jacobian(x);
-        (0..j.nrows())
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        let j = self.jacobian(x)?;
+        memprior_core::check_len("dx", dx, j.ncols())?;
+        Ok((0..j.nrows())
             .map(|i| (0..j.ncols()).map(|k| j[(i, k)] * dx[k]).sum())
-            .collect()
+            .collect())
     }
-    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Vec<f64> {
-        let j = self.jacobian(x);
-        (0..j.ncols())
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        let j = self.jacobian(x)?;
+        memprior_core::check_len("dy", dy, j.nrows())?;
+        Ok((0..j.ncols())
             .map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum())
-            .collect()
+            .collect())
     }
-    fn jacobian(&self, x: &[f64]) -> Mat<f64> {
-        let jz = &self.lin.jacobian[self.at(x)];
-        Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| {
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, ConfigError> {
+        let jz = &self.lin.jacobian[self.at(x)?];
+        Ok(Mat::from_fn(jz.nrows(), jz.ncols(), |i, k| {
             jz[(i, k)] * self.zscore.scale[k]
-        })
+        }))
     }
 }

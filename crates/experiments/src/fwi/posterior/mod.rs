@@ -49,10 +49,6 @@ impl Misfit for NormalizedMisfit<'_> {
 
 /// F(z̃) = [Re d; Im d] of the model m(μ + s ⊙ z̃): the forward map the linearised mixture needs.
 /// Its Jacobian comes from one factorisation and n_r adjoint solves per point.
-///
-/// # Panics
-/// The trait methods panic on a z̃ whose model the solver rejects (e.g. negative squared
-/// slowness); [`linearize`] is the fallible entry point.
 pub struct KlForward<'a> {
     /// The simulator.
     pub op: &'a Helmholtz,
@@ -68,15 +64,20 @@ impl<'a> KlForward<'a> {
         Self { op, kl, zscore }
     }
 
-    fn model(&self, zt: &[f64]) -> Vec<f64> {
+    /// The model m(μ + s ⊙ z̃) on the simulation grid.
+    ///
+    /// # Errors
+    /// z̃ without the basis dimension.
+    pub fn model(&self, zt: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        memprior_core::check_len("z̃", zt, self.kl.dim())?;
         let g = self.op.geometry();
         self.kl
             .reconstruct(&self.zscore.denormalize(zt), g.nx, g.nz)
-            .expect("z̃ has the basis dimension")
     }
 }
 
 impl ForwardOperator for KlForward<'_> {
+    type Error = HelmholtzError;
     fn input_dim(&self) -> usize {
         self.kl.dim()
     }
@@ -84,17 +85,14 @@ impl ForwardOperator for KlForward<'_> {
         let g = self.op.geometry();
         2 * g.sources.len() * g.receivers.len()
     }
-    fn apply(&self, zt: &[f64]) -> Vec<f64> {
-        let d = self
-            .op
-            .forward(&self.model(zt))
-            .expect("a training model is a valid slowness field");
-        Helmholtz::data_to_real(&d)
+    fn apply(&self, zt: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
+        Ok(Helmholtz::data_to_real(&self.op.forward(&self.model(zt)?)?))
     }
 }
 
 impl JacobianAction for KlForward<'_> {
-    fn jacobian_apply(&self, zt: &[f64], dzt: &[f64]) -> Vec<f64> {
+    fn jacobian_apply(&self, zt: &[f64], dzt: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
+        memprior_core::check_len("dz̃", dzt, self.kl.dim())?;
         let g = self.op.geometry();
         let dz: Vec<f64> = dzt
             .iter()
@@ -104,46 +102,58 @@ impl JacobianAction for KlForward<'_> {
         let m0 = self.kl.background();
         let dm: Vec<f64> = self
             .kl
-            .reconstruct(&dz, g.nx, g.nz)
-            .expect("basis dimension")
+            .reconstruct(&dz, g.nx, g.nz)?
             .into_iter()
             .map(|v| v - m0)
             .collect();
-        let state = self.op.solve(&self.model(zt)).expect("valid model");
-        Helmholtz::data_to_real(&state.jacobian_apply(&dm))
+        let state = self.op.solve(&self.model(zt)?)?;
+        Ok(Helmholtz::data_to_real(&state.jacobian_apply(&dm)?))
     }
-    fn jacobian_adjoint_apply(&self, zt: &[f64], dy: &[f64]) -> Vec<f64> {
+    fn jacobian_adjoint_apply(&self, zt: &[f64], dy: &[f64]) -> Result<Vec<f64>, HelmholtzError> {
         let g = self.op.geometry();
-        let state = self.op.solve(&self.model(zt)).expect("valid model");
-        let gm = state.jacobian_adjoint_apply(&self.op.data_from_real(dy));
-        let gz = self.kl.adjoint(&gm, g.nx, g.nz).expect("grid");
-        gz.iter()
+        let dd = self.op.data_from_real(dy)?;
+        let state = self.op.solve(&self.model(zt)?)?;
+        let gm = state.jacobian_adjoint_apply(&dd)?;
+        let gz = self.kl.adjoint(&gm, g.nx, g.nz)?;
+        Ok(gz
+            .iter()
             .zip(&self.zscore.scale)
             .map(|(a, s)| a * s)
-            .collect()
+            .collect())
     }
     /// All d columns from one factorisation and n_r adjoint solves ([`operators::helmholtz::State::jacobian_dense`]),
     /// then Gᵀ and the scales: J̃ = [Re; Im](∂d/∂m) G diag(s).
-    fn jacobian(&self, zt: &[f64]) -> Mat<f64> {
-        self.jacobian_of(&self.op.solve(&self.model(zt)).expect("valid model"))
+    fn jacobian(&self, zt: &[f64]) -> Result<Mat<f64>, HelmholtzError> {
+        Ok(self.jacobian_of(&self.op.solve(&self.model(zt)?)?)?)
     }
 }
 
 impl KlForward<'_> {
     /// J̃ from a factorised model.
-    pub fn jacobian_of(&self, state: &operators::helmholtz::State<'_>) -> Mat<f64> {
+    ///
+    /// # Errors
+    /// A basis whose grid differs from the simulator's.
+    pub fn jacobian_of(
+        &self,
+        state: &operators::helmholtz::State<'_>,
+    ) -> Result<Mat<f64>, ConfigError> {
         let g = self.op.geometry();
         let g2 = g.sources.len() * g.receivers.len();
         let mut out = Mat::<f64>::zeros(2 * g2, self.kl.dim());
+        let mut failed = None;
         state.for_each_jacobian_row(|row, re, im| {
             for (part, v) in [re, im].into_iter().enumerate() {
-                let gz = self.kl.adjoint(v, g.nx, g.nz).expect("grid");
-                for (k, x) in gz.iter().enumerate() {
-                    out[(part * g2 + row, k)] = x * self.zscore.scale[k];
+                match self.kl.adjoint(v, g.nx, g.nz) {
+                    Ok(gz) => {
+                        for (k, x) in gz.iter().enumerate() {
+                            out[(part * g2 + row, k)] = x * self.zscore.scale[k];
+                        }
+                    }
+                    Err(e) => failed = Some(e),
                 }
             }
         });
-        out
+        failed.map_or(Ok(out), Err)
     }
 }
 

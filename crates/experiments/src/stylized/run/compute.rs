@@ -15,7 +15,7 @@ pub(super) struct GridEval {
     distances: [GridDistances; 2],
 }
 
-pub(super) fn evaluate<F: memprior_core::JacobianAction + Clone>(
+pub(super) fn evaluate<F: memprior_core::JacobianAction<Error = ConfigError> + Clone>(
     grid: &TensorGrid,
     training: &TrainingSet,
     sigma: f64,
@@ -38,7 +38,7 @@ pub(super) fn evaluate<F: memprior_core::JacobianAction + Clone>(
         log_prior: post.log_prior,
         log_exact: post.log_posterior,
         log_linearized,
-        lookup: lookup_weights(lik, training),
+        lookup: lookup_weights(lik, training)?,
         lin,
         distances,
     })
@@ -312,7 +312,7 @@ pub fn run(cfg: &StylizedConfig) -> Result<StylizedResults, ConfigError> {
         t.truth_scale * pentagon[0][0],
         t.truth_scale * pentagon[0][1],
     ];
-    let lik_2d = GaussianLikelihood::new(op2, op2.apply(&x_true), cfg.gamma)?;
+    let lik_2d = GaussianLikelihood::new(op2, op2.apply(&x_true)?, cfg.gamma)?;
     let sigma_min = cfg.sigmas.iter().copied().fold(f64::INFINITY, f64::min);
     let mut two_d = Vec::new();
     for &sigma in &cfg.sigmas {
@@ -334,7 +334,7 @@ pub fn run(cfg: &StylizedConfig) -> Result<StylizedResults, ConfigError> {
         })
         .collect();
     let training_rand = TrainingSet::new(&random_pts)?;
-    let lik_rand = GaussianLikelihood::new(op2, op2.apply(&[0.0, 0.0]), cfg.gamma)?;
+    let lik_rand = GaussianLikelihood::new(op2, op2.apply(&[0.0, 0.0])?, cfg.gamma)?;
     let mut two_d_random = Vec::new();
     for &sigma in &cfg.sigmas {
         let (panel, d) = two_d_panel(cfg, sigma, &training_rand, &lik_rand, [0.0, 0.0], None)?;

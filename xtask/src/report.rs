@@ -1,0 +1,177 @@
+//! `cargo xtask report`: the memprior command, the performance measurements, the report and its
+//! headless-browser check.
+
+use super::*;
+
+pub(crate) fn memprior_binary() -> PathBuf {
+    target_dir().join("debug").join("memprior")
+}
+
+/// Build the memprior command (`always`, or when the binary is missing) and return its path.
+pub(crate) fn build_memprior(always: bool, what: &str) -> Result<PathBuf> {
+    if always || !memprior_binary().is_file() {
+        run(
+            Command::new("cargo")
+                .args(["build", "--package", "memprior"])
+                .current_dir(root()),
+            what,
+        )?;
+    }
+    Ok(memprior_binary())
+}
+
+/// Measure the Helmholtz solvers (both presets) and the SciPy baseline side by side; returns the
+/// directory of the CSV files for the report's performance page.
+pub(crate) fn performance() -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let out = target_dir().join("performance");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    // The measurements of the same binary, benchmark scripts and machine are kept (a report with
+    // nothing changed reuses them; the performance page shows when they were taken).
+    // MEMPRIOR_REMEASURE=1 measures again regardless.
+    let mut h = Sha256::new();
+    for f in [
+        memprior_binary(),
+        root().join("tools/bench_helmholtz.py"),
+        root().join("tools/scipy_helmholtz.py"),
+        root().join("tools/requirements.txt"),
+    ] {
+        let bytes = std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        h.update(&bytes);
+    }
+    h.update(
+        std::fs::read("/proc/cpuinfo")
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+            .find(|l| l.starts_with(b"model name"))
+            .unwrap_or_default(),
+    );
+    h.update(std::fs::read("/etc/hostname").unwrap_or_default());
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let stamp = out.join("inputs.sha256");
+    let remeasure = std::env::var_os("MEMPRIOR_REMEASURE").is_some_and(|v| v == "1");
+    let complete = [
+        "helmholtz_solvers_small.csv",
+        "helmholtz_solvers_paper.csv",
+        "helmholtz_scipy.csv",
+    ]
+    .iter()
+    .all(|f| out.join(f).is_file());
+    if !remeasure && complete && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == key) {
+        eprintln!(
+            "xtask: performance: the measurements of this binary on this machine are kept \
+             (MEMPRIOR_REMEASURE=1 measures again)"
+        );
+        return Ok(out);
+    }
+    let _ = std::fs::remove_file(&stamp);
+    for preset in ["small", "paper"] {
+        run(
+            Command::new(memprior_binary())
+                .args([
+                    "helmholtz",
+                    "bench",
+                    "--preset",
+                    preset,
+                    "--repeats",
+                    "3",
+                    "--out",
+                ])
+                .arg(&out),
+            &format!("time the Helmholtz solvers on the {preset} geometry"),
+        )?;
+    }
+    run(
+        Command::new(venv_bin("python"))
+            .arg(root().join("tools/bench_helmholtz.py"))
+            .arg("--memprior")
+            .arg(memprior_binary())
+            .arg("--out")
+            .arg(&out)
+            .args(["--presets", "small,paper", "--repeats", "3"]),
+        "time memprior against the SciPy baseline",
+    )?;
+    std::fs::write(&stamp, key).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `build`: false when `cargo test --workspace` has just built the binary (its integration tests
+/// need it); building again with `cargo build -p memprior` would resolve features differently and
+/// recompile part of the tree (measured: 64 s on 2 cores).
+pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
+    let t0 = Instant::now();
+    setup(false)?;
+    let t = Instant::now();
+    build_memprior(build, "build the memprior command")?;
+    let build_secs = t.elapsed().as_secs_f64();
+    let mut timings = notebooks(&[])?;
+    timings.insert("build memprior".into(), build_secs);
+    let t = Instant::now();
+    let perf = performance()?;
+    timings.insert("performance measurements".into(), t.elapsed().as_secs_f64());
+    let timings_path = target_dir().join("notebooks/report-timings.json");
+    std::fs::write(
+        &timings_path,
+        serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    run(
+        Command::new(memprior_binary())
+            .args(["report", "--out"])
+            .arg(root().join("reports"))
+            .args(["--preset", preset, "--prior-preset", preset, "--notebooks"])
+            .arg(target_dir().join("notebooks/html"))
+            .arg("--timings")
+            .arg(&timings_path)
+            .arg("--performance")
+            .arg(&perf)
+            .arg("--paper-bundle")
+            .arg(root().join("data/paper"))
+            .current_dir(root()),
+        "run the experiments and assemble the report",
+    )?;
+    // Static copies for papers and talks: every figure as SVG and PNG, the index as PDF.
+    match chromium() {
+        Some(chrome) => run(
+            Command::new(venv_bin("python"))
+                .arg(root().join("tools/export_figures.py"))
+                .arg(root().join("reports"))
+                .arg("--chromium")
+                .arg(chrome),
+            "export the figures (SVG, PNG) and the PDF of the report",
+        )?,
+        None => eprintln!(
+            "xtask: Chromium not found, so no static figures or PDF: `cargo xtask setup --browser` \
+             installs it, then rerun the report"
+        ),
+    }
+    eprintln!(
+        "xtask: report ready at {} ({:.1} s)",
+        root().join("reports/index.html").display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Open every report page in headless Chromium; returns the number of pages checked.
+pub(crate) fn browser_check() -> Result<usize> {
+    let chrome = chromium().ok_or("Chromium not found: run `cargo xtask setup --browser`")?;
+    run(
+        Command::new(venv_bin("python"))
+            .arg(root().join("tools/check_report.py"))
+            .arg(root().join("reports"))
+            .arg("--chromium")
+            .arg(chrome),
+        "open every report page in headless Chromium",
+    )?;
+    let count = |dir: PathBuf| {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    Ok(count(root().join("reports")) + count(root().join("reports/notebooks")))
+}

@@ -22,5 +22,5 @@ pub mod prior;
 
 pub use diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
 pub use error::ConfigError;
-pub use operator::{ForwardOperator, JacobianAction, check_len, dense_jacobian};
+pub use operator::{ForwardOperator, JacobianAction, Misfit, check_len, dense_jacobian};
 pub use prior::{LogDensity, Score};

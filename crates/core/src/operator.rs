@@ -85,3 +85,26 @@ pub fn dense_jacobian<F: JacobianAction + ?Sized>(op: &F, x: &[f64]) -> Result<M
     }
     Ok(jac)
 }
+
+/// The data term Φ(x) = ½‖F(x) − y‖²/γ² (the negative log-likelihood up to a constant) and its
+/// gradient, in whatever coordinates a sampler moves in: the one misfit DPS and the reference
+/// posteriors evaluate. `samplers::GaussianLikelihood` implements it for any [`JacobianAction`];
+/// the FWI misfit in KL coordinates implements it with one factorisation per evaluation.
+pub trait Misfit {
+    /// Why an evaluation can fail (e.g. a model outside the solver's domain).
+    type Error;
+    /// Φ(x) and ∇Φ(x).
+    ///
+    /// # Errors
+    /// When Φ cannot be evaluated at x.
+    fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error>;
+
+    /// Φ(x) alone (by default through [`Misfit::misfit_gradient`]; override when the value is
+    /// cheaper than the gradient, as a forward solve is next to forward and adjoint solves).
+    ///
+    /// # Errors
+    /// When Φ cannot be evaluated at x.
+    fn misfit(&self, x: &[f64]) -> Result<f64, Self::Error> {
+        Ok(self.misfit_gradient(x)?.0)
+    }
+}

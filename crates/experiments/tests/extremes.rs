@@ -5,7 +5,6 @@
 use experiments::analysis::effective_components as effective_count;
 use experiments::analysis::memorization::{MemorizationSummary, leave_one_out, ratios};
 use experiments::fwi::ZScore;
-use experiments::fwi::posterior::lookup_weights;
 use experiments::memprior_core::diffusion::{
     Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule,
 };
@@ -15,6 +14,7 @@ use experiments::rand::SeedableRng;
 use experiments::rand_chacha::ChaCha8Rng;
 use experiments::samplers::diffusion::{DdimStep, reverse, standard_normal};
 use experiments::samplers::dps::{StepSize, dps_paper};
+use experiments::samplers::lookup_weights_from_misfits as lookup_weights;
 use experiments::samplers::{GaussianLikelihood, LinearizedPosterior, Weighting};
 
 fn finite(v: &[f64]) -> bool {

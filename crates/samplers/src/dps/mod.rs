@@ -28,6 +28,7 @@
 //! ([`StepSize::PerLevel`]). Plain DPS drops a² v_t, which is harmless only once v_t = Var(x₀ | x_t)
 //! is small next to γ²/a² (late levels) — the tests measure both.
 
+pub use memprior_core::Misfit;
 use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser};
 use memprior_core::{ConfigError, JacobianAction};
 use rand::Rng;
@@ -41,26 +42,6 @@ pub use steps::{ChungDps, PaperAuthorsDps, PaperDps};
 pub use trajectory::{
     DpsTrace, MisfitTrace, dps_paper, dps_paper_authors, dps_through_denoiser, sample,
 };
-
-/// The data term Φ(x) = ½‖F(x) − y‖²/γ² and its gradient, in the sampler's coordinates.
-pub trait Misfit {
-    /// Why an evaluation can fail (e.g. a model outside the solver's domain).
-    type Error;
-    /// Φ(x) and ∇Φ(x).
-    ///
-    /// # Errors
-    /// When Φ cannot be evaluated at x.
-    fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error>;
-
-    /// Φ(x) alone (by default through [`Misfit::misfit_gradient`]; override when the value is
-    /// cheaper than the gradient, as a forward solve is next to forward and adjoint solves).
-    ///
-    /// # Errors
-    /// When Φ cannot be evaluated at x.
-    fn misfit(&self, x: &[f64]) -> Result<f64, Self::Error> {
-        Ok(self.misfit_gradient(x)?.0)
-    }
-}
 
 impl<F: JacobianAction> Misfit for GaussianLikelihood<F> {
     type Error = F::Error;

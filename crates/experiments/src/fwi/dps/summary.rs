@@ -70,8 +70,9 @@ pub fn references(
         let context = context.to_string();
         move |source| DpsError::Solver { context, source }
     };
-    let truth_misfit = posterior::misfits(&km, std::slice::from_ref(&setup.datasets.truth))
-        .map_err(solver("true model"))?[0];
+    let truth_misfit = km
+        .misfit(&setup.datasets.truth)
+        .map_err(solver("true model"))?;
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
     let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers)
@@ -94,7 +95,7 @@ pub fn references(
         let raw = setup.datasets.training_set(n)?;
         let (zscore, rows) = &setup.normalized[&n];
         let misfits = all_misfits[..n].to_vec();
-        let lookup = posterior::lookup_weights(&misfits);
+        let lookup = samplers::lookup_weights_from_misfits(&misfits);
         let linearized = posterior::linearized_summaries(
             &lin,
             zscore,

@@ -4,8 +4,7 @@
 //! [eq:linearized-posterior], and the summaries the figures compare them with (visit frequencies,
 //! spread, calibration [eq:calibration]).
 
-use faer::{Mat, c64};
-use memprior_core::numerics::softmax;
+use faer::Mat;
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{KlBasis, TrainingSet};
@@ -155,31 +154,4 @@ impl KlForward<'_> {
         });
         failed.map_or(Ok(out), Err)
     }
-}
-
-/// Φ(z_n) = ½‖F(z_n) − y‖²/σ_d² of raw KL coefficient vectors (one factorisation each).
-///
-/// # Errors
-/// A model the solver rejects.
-pub fn misfits(misfit: &KlMisfit<'_>, points: &[Vec<f64>]) -> Result<Vec<f64>, HelmholtzError> {
-    points
-        .iter()
-        .map(|z| {
-            let m = misfit.model(z)?;
-            let d = misfit.op.forward(&m)?;
-            let mut s = 0.0;
-            for j in 0..d.ncols() {
-                for i in 0..d.nrows() {
-                    let r: c64 = d[(i, j)] - misfit.data[(i, j)];
-                    s += r.re * r.re + r.im * r.im;
-                }
-            }
-            Ok(0.5 * s / (misfit.sigma_d * misfit.sigma_d))
-        })
-        .collect()
-}
-
-/// Lookup weights w_n = softmax(−Φ_n) over the first n misfits [eq:lookup-table].
-pub fn lookup_weights(misfits: &[f64]) -> Vec<f64> {
-    softmax(&misfits.iter().map(|p| -p).collect::<Vec<_>>())
 }

@@ -22,7 +22,8 @@ fn bench(c: &mut Criterion) {
             .sample_size(10)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(6));
-        for (solver_name, solver) in Solver::ALL {
+        for &solver in Solver::ALL {
+            let solver_name = solver.name();
             let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
             let d_obs = op
                 .forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())

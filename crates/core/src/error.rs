@@ -29,6 +29,24 @@ impl ConfigError {
     }
 }
 
+/// Parse the name of a named enum (derived with strum's `EnumString` and `VariantNames`); the
+/// error lists every accepted name.
+///
+/// # Errors
+/// An unknown name, for setting `field`.
+pub fn parse_name<E>(field: &str, name: &str) -> Result<E, ConfigError>
+where
+    E: std::str::FromStr + strum::VariantNames,
+{
+    name.parse().map_err(|_| {
+        ConfigError::new(
+            field,
+            format!("must be one of: {}", E::VARIANTS.join(", ")),
+            format!("`{name}`"),
+        )
+    })
+}
+
 /// Require `value > 0` and finite.
 pub fn positive(field: &str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {

@@ -188,8 +188,7 @@ fn invalid_configs_name_the_setting() {
         );
     }
     assert!(
-        "medium"
-            .parse::<Preset>()
+        Preset::parse("medium")
             .unwrap_err()
             .to_string()
             .contains("default, quick")

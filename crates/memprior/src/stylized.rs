@@ -32,7 +32,7 @@ pub fn load_config(config: Option<&Path>, preset: Option<&str>) -> Result<Styliz
                 .with_context(|| format!("in config file {}", path.display()))?)
         }
         (None, p) => {
-            let preset: Preset = p.unwrap_or("default").parse()?;
+            let preset = Preset::parse(p.unwrap_or("default"))?;
             Ok(StylizedConfig::preset(preset))
         }
     }

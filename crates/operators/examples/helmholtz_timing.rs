@@ -64,7 +64,7 @@ fn main() {
             .map(|s| Solver::parse(s).expect("solver"))
             .collect()
     } else {
-        Solver::ALL.iter().map(|(_, s)| *s).collect()
+        Solver::ALL.to_vec()
     };
     let m = model(g.nx, g.nz);
     for solver in solvers {

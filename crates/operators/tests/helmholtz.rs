@@ -133,7 +133,8 @@ fn every_solver_gives_the_same_data_and_gradient() {
         let (phi_ref, g_ref) = reference.misfit_gradient(&m, &d_obs, 0.01).unwrap();
         let d_ref = reference.forward(&m).unwrap();
         let g_scale = g_ref.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-        for (name, solver) in Solver::ALL {
+        for &solver in Solver::ALL {
+            let name = solver.name();
             let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
             let d = op.forward(&m).unwrap();
             let mut err: f64 = 0.0;
@@ -239,11 +240,11 @@ fn dot_product_test_relative_1e_12_on_tiny_and_small_grids_for_every_solver() {
         ("tiny", tiny()),
         ("small", Geometry::preset(GeometryPreset::Small)),
     ];
-    for ((grid, geometry), (solver_name, solver)) in grids
+    for ((grid, geometry), solver) in grids
         .into_iter()
-        .flat_map(|g| Solver::ALL.into_iter().map(move |s| (g.clone(), s)))
+        .flat_map(|g| Solver::ALL.iter().map(move |&s| (g.clone(), s)))
     {
-        let name = format!("{grid}/{solver_name}");
+        let name = format!("{grid}/{}", solver.name());
         let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
         let state = op.solve(&smooth_model(geometry.nx, geometry.nz)).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);

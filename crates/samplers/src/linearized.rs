@@ -17,11 +17,24 @@ use memprior_core::{ConfigError, JacobianAction, error::positive};
 use priors::TrainingSet;
 
 /// How the mixture components are weighted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Weighting {
     /// w_n ∝ exp(−½ r_nᵀ C_n⁻¹ r_n − ½ log det C_n): the exact evidence of the linearised model.
     Evidence,
     /// w_n ∝ exp(−½ r_nᵀ C_n⁻¹ r_n): the quadratic form alone, as in the authors' code.
+    #[strum(serialize = "quadratic")]
     QuadraticOnly,
 }
 
@@ -31,10 +44,15 @@ impl Weighting {
 
     /// A short lowercase name for tables ("evidence", "quadratic").
     pub fn name(self) -> &'static str {
-        match self {
-            Weighting::Evidence => "evidence",
-            Weighting::QuadraticOnly => "quadratic",
-        }
+        self.into()
+    }
+
+    /// Parse a name.
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
+    pub fn parse(name: &str) -> Result<Self, ConfigError> {
+        memprior_core::error::parse_name("weighting", name)
     }
 }
 

@@ -266,7 +266,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             };
             let geometry = load_geometry(&geometry)?;
             let solvers = if solvers.is_empty() {
-                Solver::ALL.iter().map(|(_, s)| *s).collect()
+                Solver::ALL.to_vec()
             } else {
                 solvers
                     .iter()

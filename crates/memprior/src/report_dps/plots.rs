@@ -15,7 +15,7 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
     let last = experiments::memprior_core::diffusion::NoiseSchedule::paper().steps() - 1;
     let steps: Vec<f64> = r.levels.iter().map(|t| (last - t) as f64).collect();
     let mut misfit_plots = String::new();
-    for variant in Variant::EVERY {
+    for &variant in Variant::EVERY {
         let mut curves = Vec::new();
         for grp in r.groups.iter().filter(|g| g.variant == variant) {
             curves.push(Series::line(

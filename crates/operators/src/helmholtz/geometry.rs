@@ -30,7 +30,18 @@ pub struct Geometry {
 }
 
 /// The named geometries of `FWI.md` §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum GeometryPreset {
     /// The paper's grid: 200², 10 m, 30 PML cells (σ_max 200), 6 Hz, 15 sources, 196 receivers.
     Paper,
@@ -39,23 +50,20 @@ pub enum GeometryPreset {
 }
 
 impl GeometryPreset {
-    /// Every preset with its name.
-    pub const ALL: [(&'static str, GeometryPreset); 2] =
-        [("paper", Self::Paper), ("small", Self::Small)];
+    /// Every preset.
+    pub const ALL: &'static [GeometryPreset] = <Self as strum::VariantArray>::VARIANTS;
+
+    /// The preset's name (`paper`, `small`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
 
     /// Parse a preset name (`paper` or `small`).
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
     pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| *p)
-            .ok_or_else(|| {
-                ConfigError::new(
-                    "preset",
-                    "must be one of: paper, small",
-                    format!("`{name}`"),
-                )
-            })
+        memprior_core::error::parse_name("preset", name)
     }
 }
 

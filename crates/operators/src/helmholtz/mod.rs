@@ -134,13 +134,25 @@ impl PmlAxis {
 }
 
 /// Which sparse factorisation solves A u = b and Aᴴ λ = r.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Solver {
     /// faer's sparse LU of A with partial pivoting (COLAMD ordering), one LU for A and Aᴴ.
     Lu,
     /// LBLᵀ of the real symmetric form of S A, approximate-minimum-degree ordering.
     SymmetricAmd,
     /// LBLᵀ of the real symmetric form of S A, line nested dissection of the padded grid.
+    #[strum(serialize = "symmetric-nd")]
     SymmetricNestedDissection,
     /// LBLᵀ of the real symmetric form of S A, METIS nested dissection.
     SymmetricMetis,
@@ -152,49 +164,30 @@ pub enum Solver {
     /// As [`Solver::LdltMetis`] under approximate minimum degree.
     LdltAmd,
     /// As [`Solver::LdltMetis`] under the line nested dissection.
+    #[strum(serialize = "ldlt-nd")]
     LdltNestedDissection,
     /// As [`Solver::LdltMetis`] with the factors in complex f32 (half the memory, twice the
     /// SIMD width) and every solve refined in f64 to the backward error of an f64 solve; falls
     /// back to the f64 factors when the refinement does not converge.
+    #[strum(serialize = "ldlt-metis-f32")]
     LdltMetisF32,
 }
 
 impl Solver {
-    /// Every solver with its name.
-    pub const ALL: [(&'static str, Solver); 8] = [
-        ("lu", Self::Lu),
-        ("symmetric-amd", Self::SymmetricAmd),
-        ("symmetric-nd", Self::SymmetricNestedDissection),
-        ("symmetric-metis", Self::SymmetricMetis),
-        ("ldlt-metis", Self::LdltMetis),
-        ("ldlt-amd", Self::LdltAmd),
-        ("ldlt-nd", Self::LdltNestedDissection),
-        ("ldlt-metis-f32", Self::LdltMetisF32),
-    ];
+    /// Every solver, in the order of the tables.
+    pub const ALL: &'static [Solver] = <Self as strum::VariantArray>::VARIANTS;
 
-    /// The solver's name.
+    /// The solver's name (`lu`, `symmetric-amd`, …, `ldlt-metis-f32`).
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, s)| *s == self)
-            .map(|(n, _)| *n)
-            .expect("listed")
+        self.into()
     }
 
-    /// Parse a solver name (see [`Solver::ALL`]).
+    /// Parse a solver name (see [`Solver::name`]).
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
     pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| *s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
-                ConfigError::new(
-                    "solver",
-                    format!("must be one of: {}", names.join(", ")),
-                    format!("`{name}`"),
-                )
-            })
+        memprior_core::error::parse_name("solver", name)
     }
 
     /// The fill-reducing ordering the solver uses (`colamd` for the LU).

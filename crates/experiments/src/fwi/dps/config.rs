@@ -12,6 +12,8 @@ use super::*;
 /// The DPS variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(strum::EnumString, strum::IntoStaticStr, strum::VariantArray, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Variant {
     /// DDIM step, re-denoise, fixed-length move along ∇Φ(x̂₀)/‖∇Φ(x̂₀)‖ (the paper's runs).
     Paper,
@@ -29,26 +31,19 @@ impl Variant {
     /// The presets' variants, the paper's first.
     pub const ALL: [Variant; 2] = [Variant::Paper, Variant::Chung];
     /// Every variant (`--variants` accepts each).
-    pub const EVERY: [Variant; 3] = [Variant::Paper, Variant::Chung, Variant::PaperAuthors];
+    pub const EVERY: &'static [Variant] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Name in files and on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Variant::Paper => "paper",
-            Variant::Chung => "chung",
-            Variant::PaperAuthors => "paper-authors",
-        }
+        self.into()
     }
 
     /// Parse a name.
     ///
     /// # Errors
-    /// An unknown name.
+    /// An unknown name; the message lists the known ones.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        Self::EVERY
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| ConfigError::new("variants", "must be paper, chung or paper-authors", s))
+        memprior_core::error::parse_name("variants", s)
     }
 }
 

@@ -93,7 +93,7 @@ pub fn run(
             ));
         }
         let mut priors = Vec::new();
-        for kind in PriorKind::ALL {
+        for &kind in PriorKind::ALL {
             let clock = Instant::now();
             let seed = sampling_seed(config.seed, kind, n);
             let samples = match kind {

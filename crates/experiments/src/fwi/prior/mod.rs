@@ -28,6 +28,8 @@ pub use experiment::{MemorizationRow, run, sample_raw, train_all};
 /// The three priors of the experiment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::EnumString, strum::IntoStaticStr, strum::VariantArray, strum::VariantNames)]
+#[strum(serialize_all = "lowercase")]
 pub enum PriorKind {
     /// The trained ε-prediction MLP.
     Learned,
@@ -39,32 +41,19 @@ pub enum PriorKind {
 
 impl PriorKind {
     /// All three, in table order.
-    pub const ALL: [PriorKind; 3] = [
-        PriorKind::Learned,
-        PriorKind::Memorized,
-        PriorKind::Gaussian,
-    ];
+    pub const ALL: &'static [PriorKind] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Name used in files and on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            PriorKind::Learned => "learned",
-            PriorKind::Memorized => "memorized",
-            PriorKind::Gaussian => "gaussian",
-        }
+        self.into()
     }
 
     /// Parse a name.
     ///
     /// # Errors
-    /// An unknown name.
+    /// An unknown name; the message lists the known ones.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                ConfigError::new("denoiser", "must be one of learned, memorized, gaussian", s)
-            })
+        memprior_core::error::parse_name("denoiser", s)
     }
 }
 

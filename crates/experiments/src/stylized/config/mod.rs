@@ -11,6 +11,8 @@ mod validate;
 /// the grids for tests and first notebook runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::EnumString, strum::IntoStaticStr, strum::VariantArray, strum::VariantNames)]
+#[strum(serialize_all = "lowercase")]
 pub enum Preset {
     /// The paper's settings (STYLIZED.md).
     Default,
@@ -18,18 +20,18 @@ pub enum Preset {
     Quick,
 }
 
-impl std::str::FromStr for Preset {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "default" => Ok(Preset::Default),
-            "quick" => Ok(Preset::Quick),
-            other => Err(ConfigError::new(
-                "preset",
-                "must be one of: default, quick",
-                other,
-            )),
-        }
+impl Preset {
+    /// Parse a preset name.
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
+    pub fn parse(name: &str) -> Result<Self, ConfigError> {
+        memprior_core::error::parse_name("preset", name)
+    }
+
+    /// The preset's name.
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 

@@ -237,6 +237,10 @@ pub(crate) fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
             evcxr_tmp_root().join("notebooks")
         };
         std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        // The build directory is shared by every checkout on this machine (a CI clone beside the
+        // work tree): two kernels building in it at once corrupt each other's `:dep` builds, so
+        // one notebook run at a time holds it.
+        let _lock = lock_dir(&tmp)?;
         let exec = run(
             Command::new(venv_bin("jupyter"))
                 .args([
@@ -308,4 +312,25 @@ pub(crate) fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
     } else {
         Err(format!("notebooks failed: {}", failures.join(", ")))
     }
+}
+
+/// An exclusive lock on `dir` (a `.xtask.lock` file in it), waiting for another holder; released
+/// when the returned file is dropped or the process ends.
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(".xtask.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "xtask: waiting for another notebook run to release {}",
+            dir.display()
+        );
+        file.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    }
+    Ok(file)
 }

@@ -2,7 +2,6 @@
 //! selection, and Taylor tests of ∇_z Φ and ∇_z̃ Φ.
 
 use experiments::fwi::{DatasetConfig, FwiDatasets, KlMisfit, ZScore, add_noise};
-use memprior_core::numerics::loglog_slope as slope;
 use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz};
 use priors::KlBasis;
 
@@ -100,25 +99,20 @@ fn taylor_tests_in_z_and_in_normalised_z_have_slope_two() {
     for normalised in [false, true] {
         let eval = |x: &[f64]| {
             if normalised {
-                misfit.misfit_gradient_normalized(&zscore, x).unwrap()
+                misfit.misfit_gradient_normalized(&zscore, x)
             } else {
-                misfit.misfit_gradient(x).unwrap()
+                misfit.misfit_gradient(x)
             }
         };
         let x0 = if normalised { zt0.clone() } else { z0.clone() };
-        let (phi0, grad) = eval(&x0);
-        let lin: f64 = grad.iter().zip(&dir).map(|(a, b)| a * b).sum();
-        let rem: Vec<f64> = eps
-            .iter()
-            .map(|&e| {
-                let x: Vec<f64> = x0.iter().zip(&dir).map(|(a, b)| a + e * b).collect();
-                (eval(&x).0 - phi0 - e * lin).abs()
-            })
-            .collect();
-        let s = slope(&eps, &rem);
+        let grad = eval(&x0).unwrap().1;
+        let report =
+            testkit::taylor_test(|x| eval(x).map(|r| r.0), &x0, &grad, &dir, &eps).unwrap();
         assert!(
-            (s - 2.0).abs() < 0.1,
-            "normalised = {normalised}: slope {s}, remainders {rem:?}"
+            report.is_second_order(0.1),
+            "normalised = {normalised}: slope {}, remainders {:?}",
+            report.slope1,
+            report.r1
         );
     }
 }
@@ -153,31 +147,23 @@ fn kl_jacobian_from_receiver_adjoints_passes_taylor_and_dot_product_tests() {
     );
     let w: Vec<f64> = (0..j.nrows()).map(|i| ((i as f64) * 0.37).sin()).collect();
     let jtw = f.jacobian_adjoint_apply(&zt0, &w).unwrap();
-    let lhs: f64 = jd.iter().zip(&w).map(|(a, b)| a * b).sum();
-    let rhs: f64 = jtw.iter().zip(&dir).map(|(a, b)| a * b).sum();
+    let dot = testkit::dot_test(&jd, &w, &dir, &jtw);
     assert!(
-        (lhs - rhs).abs() < 1e-10 * lhs.abs().max(rhs.abs()),
-        "⟨Jv, w⟩ {lhs} vs ⟨v, Jᵀw⟩ {rhs}"
+        dot.rel < 1e-10,
+        "⟨Jv, w⟩ {} vs ⟨v, Jᵀw⟩ {}",
+        dot.lhs,
+        dot.rhs
     );
     // Taylor: ‖F(z̃ + εv) − F(z̃) − εJv‖ = O(ε²).
     let f0 = f.apply(&zt0).unwrap();
     let eps = [0.1, 0.05, 0.025, 0.0125];
-    let rem: Vec<f64> = eps
-        .iter()
-        .map(|&e| {
-            let x: Vec<f64> = zt0.iter().zip(&dir).map(|(a, b)| a + e * b).collect();
-            f.apply(&x)
-                .unwrap()
-                .iter()
-                .zip(&f0)
-                .zip(&jd)
-                .map(|((a, b), c)| (a - b - e * c).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .collect();
-    let s = slope(&eps, &rem);
-    assert!((s - 2.0).abs() < 0.1, "Taylor slope {s}: {rem:?}");
+    let taylor = testkit::taylor_test_map(|x| f.apply(x), &zt0, &jd, &dir, &eps).unwrap();
+    assert!(
+        taylor.is_second_order(0.1),
+        "Taylor slope {}: {:?}",
+        taylor.slope1,
+        taylor.r1
+    );
     // The raw-coefficient linearization (threads) equals the z-scored map up to the scales.
     let lin = linearize(&op, &kl, &sets.train[4..7], 2).unwrap();
     let jz = &lin.jacobian[1];

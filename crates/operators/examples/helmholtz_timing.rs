@@ -4,18 +4,6 @@
 use faer::{Mat, c64};
 use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, Solver};
 
-fn model(nx: usize, nz: usize) -> Vec<f64> {
-    let mut m = Vec::with_capacity(nx * nz);
-    for i in 0..nx {
-        for j in 0..nz {
-            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
-            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
-            m.push(1.0 / (v * v));
-        }
-    }
-    m
-}
-
 /// The minimum: the least disturbed of the repeats on a shared machine.
 fn median(v: Vec<f64>) -> f64 {
     v.into_iter().fold(f64::INFINITY, f64::min)
@@ -66,7 +54,7 @@ fn main() {
     } else {
         Solver::ALL.to_vec()
     };
-    let m = model(g.nx, g.nz);
+    let m = operators::helmholtz::smooth_test_model(g.nx, g.nz);
     for solver in solvers {
         let t = Clock::now();
         let op = Helmholtz::with_solver(g.clone(), solver).unwrap();

@@ -2,12 +2,12 @@
 //! of pixel, the analytic Green's function under refinement, and PML absorption.
 
 use faer::{Mat, c64};
-use memprior_core::numerics::loglog_slope as slope;
 use operators::helmholtz::green::{bessel_j0_y0, free_space_green};
 use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, PmlAxis, Solver};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use testkit::smooth_test_model;
 
 /// A small non-square geometry with sources and receivers on edges and corners.
 fn tiny() -> Geometry {
@@ -26,19 +26,6 @@ fn tiny() -> Geometry {
     }
 }
 
-/// A smooth heterogeneous squared-slowness model with velocities in [1.5, 3] km/s.
-fn smooth_model(nx: usize, nz: usize) -> Vec<f64> {
-    let mut m = Vec::with_capacity(nx * nz);
-    for i in 0..nx {
-        for j in 0..nz {
-            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
-            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
-            m.push(1.0 / (v * v));
-        }
-    }
-    m
-}
-
 fn gaussian_vec(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
     (0..n)
         .map(|_| rng.sample::<f64, _>(StandardNormal))
@@ -51,17 +38,6 @@ fn gaussian_data(rng: &mut ChaCha8Rng, ns: usize, nr: usize) -> Mat<c64> {
     })
 }
 
-/// Re⟨a, b⟩ = Σ Re(conj(a) b).
-fn re_inner(a: &Mat<c64>, b: &Mat<c64>) -> f64 {
-    let mut acc = 0.0;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            acc += (a[(i, j)].conj() * b[(i, j)]).re;
-        }
-    }
-    acc
-}
-
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -70,7 +46,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn interior_rows_are_the_five_point_laplacian_and_stretched_rows_are_symmetrisable() {
     let g = tiny();
     let op = Helmholtz::new(g.clone()).unwrap();
-    let m = smooth_model(g.nx, g.nz);
+    let m = smooth_test_model(g.nx, g.nz);
     let (pattern, values) = op.matrix(&m).unwrap();
     let (nxp, nzp) = op.padded_shape();
     let n = nxp * nzp;
@@ -127,7 +103,7 @@ fn pad_adjoint_passes_the_dot_product_test_and_feeds_edges_and_corners() {
 #[test]
 fn every_solver_gives_the_same_data_and_gradient() {
     for geometry in [tiny(), Geometry::preset(GeometryPreset::Small)] {
-        let m = smooth_model(geometry.nx, geometry.nz);
+        let m = smooth_test_model(geometry.nx, geometry.nz);
         let reference = Helmholtz::with_solver(geometry.clone(), Solver::Lu).unwrap();
         let d_obs = observed(&reference, &m);
         let (phi_ref, g_ref) = reference.misfit_gradient(&m, &d_obs, 0.01).unwrap();
@@ -173,7 +149,7 @@ fn every_solver_gives_the_same_data_and_gradient() {
 fn jacobian_is_linear() {
     let op = Helmholtz::new(tiny()).unwrap();
     let g = op.geometry().clone();
-    let state = op.solve(&smooth_model(g.nx, g.nz)).unwrap();
+    let state = op.solve(&smooth_test_model(g.nx, g.nz)).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let (x, y) = (
         gaussian_vec(&mut rng, g.n_pixels()),
@@ -186,18 +162,15 @@ fn jacobian_is_linear() {
         state.jacobian_apply(&y).unwrap(),
         state.jacobian_apply(&combo).unwrap(),
     );
-    let mut err: f64 = 0.0;
-    let mut scale: f64 = 0.0;
-    for s in 0..jc.nrows() {
-        for r in 0..jc.ncols() {
-            err = err.max((jc[(s, r)] - (jx[(s, r)] * a + jy[(s, r)] * b)).norm());
-            scale = scale.max(jc[(s, r)].norm());
-        }
-    }
-    assert!(
-        err <= 1e-12 * scale,
-        "linearity error {err:e} (scale {scale:e})"
-    );
+    let flat = |m: &Mat<c64>| -> Vec<c64> {
+        (0..m.ncols())
+            .flat_map(|r| (0..m.nrows()).map(move |s| m[(s, r)]))
+            .collect()
+    };
+    let rel = testkit::linearity_error(&flat(&jx), &flat(&jy), &flat(&jc), |u, w, c| {
+        ((c - (u * a + w * b)).norm(), c.norm())
+    });
+    assert!(rel <= 1e-12, "relative linearity error {rel:e}");
 }
 
 #[test]
@@ -207,7 +180,7 @@ fn dense_jacobian_from_receiver_adjoints_equals_forward_sensitivities() {
     for solver in [Solver::Lu, Solver::SymmetricAmd] {
         let op = Helmholtz::with_solver(tiny(), solver).unwrap();
         let g = op.geometry().clone();
-        let state = op.solve(&smooth_model(g.nx, g.nz)).unwrap();
+        let state = op.solve(&smooth_test_model(g.nx, g.nz)).unwrap();
         let jd = state.jacobian_dense();
         assert_eq!(
             (jd.nrows(), jd.ncols()),
@@ -246,18 +219,26 @@ fn dot_product_test_relative_1e_12_on_tiny_and_small_grids_for_every_solver() {
     {
         let name = format!("{grid}/{}", solver.name());
         let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
-        let state = op.solve(&smooth_model(geometry.nx, geometry.nz)).unwrap();
+        let state = op
+            .solve(&smooth_test_model(geometry.nx, geometry.nz))
+            .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for trial in 0..3 {
             // δm everywhere, edges and corners included.
             let dm = gaussian_vec(&mut rng, geometry.n_pixels());
             let dd = gaussian_data(&mut rng, geometry.sources.len(), geometry.receivers.len());
-            let lhs = re_inner(&dd, &state.jacobian_apply(&dm).unwrap());
-            let rhs = dot(&dm, &state.jacobian_adjoint_apply(&dd).unwrap());
-            let rel = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
+            let r = testkit::dot_test(
+                &Helmholtz::data_to_real(&state.jacobian_apply(&dm).unwrap()),
+                &Helmholtz::data_to_real(&dd),
+                &dm,
+                &state.jacobian_adjoint_apply(&dd).unwrap(),
+            );
             assert!(
-                rel <= 1e-12,
-                "{name} trial {trial}: ⟨Jδm, δd⟩ = {lhs:e}, ⟨δm, Jᴴδd⟩ = {rhs:e}, rel {rel:e}"
+                r.rel <= 1e-12,
+                "{name} trial {trial}: ⟨Jδm, δd⟩ = {:e}, ⟨δm, Jᴴδd⟩ = {:e}, rel {:e}",
+                r.lhs,
+                r.rhs,
+                r.rel
             );
         }
     }
@@ -277,33 +258,35 @@ fn observed(op: &Helmholtz, m: &[f64]) -> Mat<c64> {
 fn taylor_test_of_the_misfit_has_slope_two() {
     let g = tiny();
     let op = Helmholtz::new(g.clone()).unwrap();
-    let m = smooth_model(g.nx, g.nz);
+    let m = smooth_test_model(g.nx, g.nz);
     let d_obs = observed(&op, &m);
     let sigma = 0.01;
-    let (phi0, grad) = op.misfit_gradient(&m, &d_obs, sigma).unwrap();
+    let grad = op.misfit_gradient(&m, &d_obs, sigma).unwrap().1;
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let dm: Vec<f64> = gaussian_vec(&mut rng, g.n_pixels())
         .iter()
         .map(|v| v * 2e-4)
         .collect();
-    let slope_dir = dot(&grad, &dm);
     let eps = [1.0, 0.5, 0.25, 0.125, 0.0625];
-    let mut rem0 = Vec::new();
-    let mut rem1 = Vec::new();
-    for &e in &eps {
-        let mp: Vec<f64> = m.iter().zip(&dm).map(|(a, b)| a + e * b).collect();
-        let phi = op.misfit_gradient(&mp, &d_obs, sigma).unwrap().0;
-        rem0.push((phi - phi0).abs());
-        rem1.push((phi - phi0 - e * slope_dir).abs());
-    }
-    let (s0, s1) = (slope(&eps, &rem0), slope(&eps, &rem1));
+    let report = testkit::taylor_test(
+        |mp| op.misfit_gradient(mp, &d_obs, sigma).map(|r| r.0),
+        &m,
+        &grad,
+        &dm,
+        &eps,
+    )
+    .unwrap();
     assert!(
-        (s0 - 1.0).abs() < 0.1,
-        "zeroth-order remainder slope {s0}: {rem0:?}"
+        (report.slope0 - 1.0).abs() < 0.1,
+        "zeroth-order remainder slope {}: {:?}",
+        report.slope0,
+        report.r0
     );
     assert!(
-        (s1 - 2.0).abs() < 0.1,
-        "first-order remainder slope {s1}: {rem1:?}"
+        report.is_second_order(0.1),
+        "first-order remainder slope {}: {:?}",
+        report.slope1,
+        report.r1
     );
 }
 
@@ -311,7 +294,7 @@ fn taylor_test_of_the_misfit_has_slope_two() {
 fn gradient_matches_central_differences_at_corners_edges_and_interior() {
     let g = tiny();
     let op = Helmholtz::new(g.clone()).unwrap();
-    let m = smooth_model(g.nx, g.nz);
+    let m = smooth_test_model(g.nx, g.nz);
     let d_obs = observed(&op, &m);
     let sigma = 0.01;
     let grad = op.misfit_gradient(&m, &d_obs, sigma).unwrap().1;
@@ -349,14 +332,14 @@ fn gradient_matches_central_differences_at_corners_edges_and_interior() {
 fn invalid_models_and_data_are_rejected_with_the_offending_entry() {
     let g = tiny();
     let op = Helmholtz::new(g.clone()).unwrap();
-    let mut m = smooth_model(g.nx, g.nz);
+    let mut m = smooth_test_model(g.nx, g.nz);
     assert!(op.forward(&m[1..]).unwrap_err().to_string().contains("391"));
     m[3 * g.nz + 4] = -1.0;
     let e = op.forward(&m).unwrap_err().to_string();
     assert!(e.contains("model[3, 4]"), "{e}");
     m[3 * g.nz + 4] = f64::NAN;
     assert!(op.forward(&m).is_err());
-    let m = smooth_model(g.nx, g.nz);
+    let m = smooth_test_model(g.nx, g.nz);
     let wrong = Mat::<c64>::zeros(2, 2);
     assert!(
         op.misfit_gradient(&m, &wrong, 1.0)

@@ -4,33 +4,10 @@
 use memprior_core::{ForwardOperator, JacobianAction, dense_jacobian};
 use operators::{Cubic1d, Quadratic2d};
 
-/// Fitted slope of log ‖F(x + h v) − F(x) − h J v‖ against log h.
+/// Fitted slope of log ‖F(x + h v) − F(x) − h J v‖ against log h, h = 0.1 · 2⁻ᵏ.
 fn taylor_slope<F: JacobianAction>(op: &F, x: &[f64], v: &[f64]) -> f64 {
-    let f0 = op.apply(x).unwrap();
-    let jv = op.jacobian_apply(x, v).unwrap();
     let hs: Vec<f64> = (0..6).map(|k| 0.1 * 0.5_f64.powi(k)).collect();
-    let pts: Vec<(f64, f64)> = hs
-        .iter()
-        .map(|&h| {
-            let xh: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + h * b).collect();
-            let fh = op.apply(&xh).unwrap();
-            let r: f64 = fh
-                .iter()
-                .zip(&f0)
-                .zip(&jv)
-                .map(|((a, b), c)| (a - b - h * c).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            (h.ln(), r.ln())
-        })
-        .collect();
-    let n = pts.len() as f64;
-    let (mx, my) = (
-        pts.iter().map(|p| p.0).sum::<f64>() / n,
-        pts.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
-        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
+    testkit::taylor_test_operator(op, x, v, &hs).unwrap().slope1
 }
 
 #[test]

@@ -24,6 +24,7 @@ use samplers::GaussianLikelihood;
 use samplers::diffusion::{DdpmStep, standard_normal};
 use samplers::dps::{Misfit, StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 use samplers::lookup_weights;
+use testkit::gaussian::ScalarProblem;
 
 const D: usize = 3;
 const LAMBDA: f64 = 1.0;
@@ -39,39 +40,15 @@ fn householder() -> Mat<f64> {
     )
 }
 
-/// Var(x₀ | x_t) under the prior N(m₀, λ).
-fn v_t(s: &NoiseSchedule, t: usize) -> f64 {
-    let ab = s.alpha_bar(t);
-    LAMBDA * (1.0 - ab) / (ab * LAMBDA + 1.0 - ab)
-}
-
-/// Output (mean, variance) of DPS through the denoiser with DDPM steps and per-level κ_t, for the
-/// scalar problem prior N(m0, λ), data y' = x + noise of std γ/a, started from
-/// N(start_mean, start_var) at level T − 1.
-fn dps_law(m0: f64, yp: f64, kappa: &[f64], s: &NoiseSchedule, start: (f64, f64)) -> (f64, f64) {
-    let prec = A * A / (GAMMA * GAMMA);
-    let (mut mean, mut var) = start;
-    for t in (0..s.steps()).rev() {
-        let (ab, abp, beta) = (s.alpha_bar(t), s.alpha_bar_prev(t), s.beta(t));
-        let g = ab.sqrt() * LAMBDA / (ab * LAMBDA + 1.0 - ab);
-        // x̂₀ = g x + h;  ∇_{x_t} Φ = g · prec · (x̂₀ − y').
-        let h = m0 * (1.0 - g * ab.sqrt());
-        let (c0, ct, sd2) = if t == 0 {
-            (1.0, 0.0, 0.0)
-        } else {
-            (
-                abp.sqrt() * beta / (1.0 - ab),
-                (1.0 - beta).sqrt() * (1.0 - abp) / (1.0 - ab),
-                beta * (1.0 - abp) / (1.0 - ab),
-            )
-        };
-        let k = kappa[t] * g * prec;
-        let a_t = c0 * g + ct - k * g;
-        let b_t = c0 * h - k * (h - yp);
-        mean = a_t * mean + b_t;
-        var = a_t * a_t * var + sd2;
+/// Coordinate k of the rotated problem: prior N(m₀[k], λ), datum a·y'[k] with noise std γ.
+fn scalar(m0: f64, yp: f64) -> ScalarProblem {
+    ScalarProblem {
+        lambda: LAMBDA,
+        a: A,
+        gamma: GAMMA,
+        m0,
+        y: A * yp,
     }
-    (mean, var)
 }
 
 fn linear_problem() -> (Vec<f64>, GaussianLikelihood<LinearOperator>, Vec<f64>) {
@@ -122,24 +99,18 @@ fn run_linear(kappa: &[f64], seed: u64, n: usize) -> Vec<Vec<f64>> {
 fn check_law(samples: &[Vec<f64>], kappa: &[f64], label: &str) -> Vec<(f64, f64)> {
     let (m0, _, yp) = linear_problem();
     let s = NoiseSchedule::paper();
-    let prec = A * A / (GAMMA * GAMMA);
-    let vp = 1.0 / (1.0 / LAMBDA + prec);
-    let ab = s.alpha_bar(s.steps() - 1);
-    let n = samples.len() as f64;
     (0..D)
         .map(|k| {
-            let mp = vp * (m0[k] / LAMBDA + prec * yp[k]);
-            let law = dps_law(m0[k], yp[k], kappa, &s, (ab.sqrt() * mp, ab * vp + 1.0 - ab));
-            let mean = samples.iter().map(|x| x[k]).sum::<f64>() / n;
-            let var = samples.iter().map(|x| (x[k] - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let tol_mean = 5.0 * (law.1 / n).sqrt();
-            let tol_var = 5.0 * law.1 * (2.0 / (n - 1.0)).sqrt();
+            let p = scalar(m0[k], yp[k]);
+            let (mp, vp) = p.posterior();
+            let law = p.law(&s, kappa, p.posterior_start(&s));
+            let coordinate: Vec<f64> = samples.iter().map(|x| x[k]).collect();
+            let c = testkit::moment_check(&coordinate, law, 5.0);
             eprintln!(
-                "{label} k={k}: mean {mean:.4} (law {:.4}, posterior {mp:.4}), var {var:.5} (law {:.5}, posterior {vp:.5})",
-                law.0, law.1
+                "{label} k={k}: mean {:.4} (law {:.4}, posterior {mp:.4}), var {:.5} (law {:.5}, posterior {vp:.5})",
+                c.mean, law.0, c.var, law.1
             );
-            assert!((mean - law.0).abs() < tol_mean, "{label} k={k}: mean {mean} vs law {}", law.0);
-            assert!((var - law.1).abs() < tol_var, "{label} k={k}: var {var} vs law {}", law.1);
+            assert!(c.passes(), "{label} k={k}: {c:?}");
             law
         })
         .collect()
@@ -150,13 +121,7 @@ fn guidance_recursion_without_data_is_the_ddpm_law() {
     // κ = 0: the recursion must reduce to the unconditional DDPM law of the shared helper.
     let s = NoiseSchedule::paper();
     let ab = s.alpha_bar(s.steps() - 1);
-    let law = dps_law(
-        0.0,
-        0.0,
-        &vec![0.0; s.steps()],
-        &s,
-        (0.0, ab * LAMBDA + 1.0 - ab),
-    );
+    let law = scalar(0.0, 0.0).law(&s, &vec![0.0; s.steps()], (0.0, ab * LAMBDA + 1.0 - ab));
     let reference = common::sampler_variance(LAMBDA, &s, true);
     assert!(
         (law.1 - reference).abs() < 1e-14 * reference,
@@ -168,12 +133,8 @@ fn guidance_recursion_without_data_is_the_ddpm_law() {
 #[test]
 fn dps_with_exact_guidance_samples_the_linear_gaussian_posterior() {
     let s = NoiseSchedule::paper();
-    let kappa: Vec<f64> = (0..s.steps())
-        .map(|t| {
-            let alpha = 1.0 - s.beta(t);
-            s.beta(t) * GAMMA * GAMMA / (alpha.sqrt() * (GAMMA * GAMMA + A * A * v_t(&s, t)))
-        })
-        .collect();
+    // v_t does not depend on m₀ or y: one κ serves every coordinate.
+    let kappa = scalar(0.0, 0.0).exact_kappa(&s);
     let samples = run_linear(&kappa, 41, 3000);
     let laws = check_law(&samples, &kappa, "exact-step DPS");
     let (m0, _, yp) = linear_problem();
@@ -203,9 +164,7 @@ fn dps_with_exact_guidance_samples_the_linear_gaussian_posterior() {
 #[test]
 fn plain_dps_is_overconfident_where_var_x0_given_xt_is_not_small() {
     let s = NoiseSchedule::paper();
-    let kappa: Vec<f64> = (0..s.steps())
-        .map(|t| s.beta(t) / (1.0 - s.beta(t)).sqrt())
-        .collect();
+    let kappa = ScalarProblem::plain_kappa(&s);
     let samples = run_linear(&kappa, 42, 3000);
     let laws = check_law(&samples, &kappa, "plain DPS");
     let prec = A * A / (GAMMA * GAMMA);

@@ -324,19 +324,7 @@ pub fn add_noise(
     Ok((noisy, eta))
 }
 
-/// A smooth heterogeneous squared-slowness model (velocities 1.5–3 km/s) for timings and tests
-/// that need a model without drawing datasets.
-pub fn smooth_test_model(nx: usize, nz: usize) -> Vec<f64> {
-    let mut m = Vec::with_capacity(nx * nz);
-    for i in 0..nx {
-        for j in 0..nz {
-            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
-            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
-            m.push(1.0 / (v * v));
-        }
-    }
-    m
-}
+pub use operators::helmholtz::smooth_test_model;
 
 /// A scaled geometry for the report: 32² cells of 62.5 m (the same 2 km square as the paper's
 /// grid), 3 Hz (8 cells per wavelength at 1.5 km/s), 8 PML cells, 5 sources and 30 receivers.

@@ -67,6 +67,20 @@ impl GeometryPreset {
     }
 }
 
+/// A smooth heterogeneous squared-slowness model (velocities 1.5–3 km/s) for timings and tests
+/// that need a model without drawing datasets.
+pub fn smooth_test_model(nx: usize, nz: usize) -> Vec<f64> {
+    let mut m = Vec::with_capacity(nx * nz);
+    for i in 0..nx {
+        for j in 0..nz {
+            let (x, z) = (i as f64 / nx as f64, j as f64 / nz as f64);
+            let v = 2.25 + 0.6 * (3.0 * x + 1.0).sin() * (2.0 * z + 0.5).cos() + 0.1 * z;
+            m.push(1.0 / (v * v));
+        }
+    }
+    m
+}
+
 /// ⌊linspace(a, b, n)⌋ as grid indices.
 fn floor_linspace(a: f64, b: f64, n: usize) -> Vec<usize> {
     if n == 1 {

@@ -36,7 +36,7 @@ mod solve;
 mod state;
 pub mod symmetric;
 
-pub use geometry::{Geometry, GeometryPreset};
+pub use geometry::{Geometry, GeometryPreset, smooth_test_model};
 pub use refine::{RefineReport, Refinement};
 
 use buffers::{scale_in, stretch_scale};

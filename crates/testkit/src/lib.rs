@@ -190,8 +190,9 @@ pub fn dot_test_operator<F: JacobianAction>(
 }
 
 /// The linearity error max|J(a u + b w) − (a J u + b J w)| / max|J(a u + b w)| from J u, J w and
-/// J(a u + b w); `norm` is the modulus of one entry (the absolute value for reals, the complex
-/// modulus for complex data).
+/// J(a u + b w), entry by entry: `residual_and_norm(ju, jw, jc)` returns |jc − (a ju + b jw)| and
+/// |jc| for one entry (absolute values for real data, complex moduli for complex data), so the
+/// coefficients a, b live in the closure.
 pub fn linearity_error<T: Copy>(
     ju: &[T],
     jw: &[T],

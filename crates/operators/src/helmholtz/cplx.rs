@@ -168,6 +168,125 @@ pub(crate) unsafe fn axpy_neg_c32<const V3: bool>(y: &mut [c32], l: c32, v: &[c3
     axpy_neg(y, l, v)
 }
 
+/// Whether the AVX-512 kernels may run on this CPU (AVX-512F, detected once by the standard
+/// library, then a cached load).
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The lanes of register m (of four) in a pass over `values` complex numbers of `lanes_per`
+/// reals per register: the load and store masks of the AVX-512 kernels.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane_masks(values: usize, lanes_per: usize) -> [u16; 4] {
+    std::array::from_fn(|m| {
+        let lanes = (2 * values).saturating_sub(lanes_per * m).min(lanes_per);
+        ((1u32 << lanes) - 1) as u16
+    })
+}
+
+/// out[j] ← init[j] − Σₑ lₑ vₑ[j] for j < k in complex f64, the terms (lₑ, vₑ) in order: the
+/// bits of copying `init` and one [`axpy_neg`] per term, each product a separate multiply and
+/// add. With AVX-512F, 16 values per pass held in four registers across every term, instead of
+/// a load and a store of `out` per term.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `out`, `init` and every vₑ must be valid for k values; `out`
+/// may be `init` but must not overlap any vₑ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sub_products_c64_avx512<I>(out: *mut c64, init: *const c64, k: usize, terms: I)
+where
+    I: Iterator<Item = (c64, *const c64)> + Clone,
+{
+    use std::arch::x86_64::*;
+    let (op, ip) = (out.cast::<f64>(), init.cast::<f64>());
+    for c0 in (0..k).step_by(16) {
+        let masks = lane_masks((k - c0).min(16), 8).map(|m| m as __mmask8);
+        // SAFETY: every load and store is masked to the k values of its row (from c0).
+        unsafe {
+            let mut acc = [_mm512_setzero_pd(); 4];
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    acc[m] = _mm512_maskz_loadu_pd(masks[m], ip.add(2 * c0 + 8 * m));
+                }
+            }
+            for (l, v) in terms.clone() {
+                let (lr, li) = (_mm512_set1_pd(l.re), _mm512_set1_pd(l.im));
+                let vp = v.cast::<f64>().add(2 * c0);
+                for m in 0..4 {
+                    if masks[m] != 0 {
+                        let vv = _mm512_maskz_loadu_pd(masks[m], vp.add(8 * m));
+                        // [v_re l_re, v_im l_re] and [v_im l_im, v_re l_im]; even lanes
+                        // subtract, odd lanes add (AVX2's addsub).
+                        let a = _mm512_mul_pd(vv, lr);
+                        let b = _mm512_mul_pd(_mm512_permute_pd::<0b0101_0101>(vv), li);
+                        let prod = _mm512_mask_sub_pd(_mm512_add_pd(a, b), 0b0101_0101, a, b);
+                        acc[m] = _mm512_sub_pd(acc[m], prod);
+                    }
+                }
+            }
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    _mm512_mask_storeu_pd(op.add(2 * c0 + 8 * m), masks[m], acc[m]);
+                }
+            }
+        }
+    }
+}
+
+/// As [`sub_products_c64_avx512`] in complex f32: 32 values per pass.
+///
+/// # Safety
+/// As [`sub_products_c64_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sub_products_c32_avx512<I>(out: *mut c32, init: *const c32, k: usize, terms: I)
+where
+    I: Iterator<Item = (c32, *const c32)> + Clone,
+{
+    use std::arch::x86_64::*;
+    let (op, ip) = (out.cast::<f32>(), init.cast::<f32>());
+    for c0 in (0..k).step_by(32) {
+        let masks = lane_masks((k - c0).min(32), 16);
+        // SAFETY: as in the f64 kernel.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    acc[m] = _mm512_maskz_loadu_ps(masks[m], ip.add(2 * c0 + 16 * m));
+                }
+            }
+            for (l, v) in terms.clone() {
+                let (lr, li) = (_mm512_set1_ps(l.re), _mm512_set1_ps(l.im));
+                let vp = v.cast::<f32>().add(2 * c0);
+                for m in 0..4 {
+                    if masks[m] != 0 {
+                        let vv = _mm512_maskz_loadu_ps(masks[m], vp.add(16 * m));
+                        let a = _mm512_mul_ps(vv, lr);
+                        let b = _mm512_mul_ps(_mm512_permute_ps::<0b1011_0001>(vv), li);
+                        let prod = _mm512_mask_sub_ps(_mm512_add_ps(a, b), 0x5555, a, b);
+                        acc[m] = _mm512_sub_ps(acc[m], prod);
+                    }
+                }
+            }
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    _mm512_mask_storeu_ps(op.add(2 * c0 + 16 * m), masks[m], acc[m]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -185,6 +304,60 @@ mod tests {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn c32_avx2(y: &mut [c32], l: c32, v: &[c32]) {
         unsafe { axpy_neg_c32::<true>(y, l, v) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn c64_rows_avx512(out: &mut [c64], init: &[c64], terms: &[(c64, Vec<c64>)]) {
+        let k = out.len();
+        let it = terms.iter().map(|(l, v)| (*l, v.as_ptr()));
+        unsafe { sub_products_c64_avx512(out.as_mut_ptr(), init.as_ptr(), k, it) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn c32_rows_avx512(out: &mut [c32], init: &[c32], terms: &[(c32, Vec<c32>)]) {
+        let k = out.len();
+        let it = terms.iter().map(|(l, v)| (*l, v.as_ptr()));
+        unsafe { sub_products_c32_avx512(out.as_mut_ptr(), init.as_ptr(), k, it) }
+    }
+
+    #[test]
+    fn the_avx512_row_kernels_give_the_bits_of_one_portable_axpy_per_term() {
+        if !has_avx512() {
+            return;
+        }
+        for k in [0usize, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 70] {
+            for n_terms in [0usize, 1, 5] {
+                let terms: Vec<(c64, Vec<c64>)> = (0..n_terms)
+                    .map(|t| {
+                        let l = value(3 * t + 1, 1.7);
+                        (l, (0..k).map(|i| value(i + 11 * t, 3.0)).collect())
+                    })
+                    .collect();
+                let init: Vec<c64> = (0..k).map(|i| value(i + 5, 0.25)).collect();
+                let mut want = init.clone();
+                for (l, v) in &terms {
+                    axpy_neg(&mut want, *l, v);
+                }
+                let mut got = vec![c64::new(9.0, 9.0); k];
+                // SAFETY: AVX-512F was detected above.
+                unsafe { c64_rows_avx512(&mut got, &init, &terms) };
+                assert_eq!(want, got, "complex f64, k {k}, {n_terms} terms");
+                let narrow = |z: &c64| c32::new(z.re as f32, z.im as f32);
+                let terms32: Vec<(c32, Vec<c32>)> = terms
+                    .iter()
+                    .map(|(l, v)| (narrow(l), v.iter().map(narrow).collect()))
+                    .collect();
+                let init32: Vec<c32> = init.iter().map(narrow).collect();
+                let mut want32 = init32.clone();
+                for (l, v) in &terms32 {
+                    axpy_neg(&mut want32, *l, v);
+                }
+                let mut got32 = vec![c32::new(9.0, 9.0); k];
+                // SAFETY: as above.
+                unsafe { c32_rows_avx512(&mut got32, &init32, &terms32) };
+                assert_eq!(want32, got32, "complex f32, k {k}, {n_terms} terms");
+            }
+        }
     }
 
     /// Awkward values: products that round, cancel, and differ under a fused multiply–add.

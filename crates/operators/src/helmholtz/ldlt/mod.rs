@@ -77,6 +77,16 @@ pub trait Scalar:
     unsafe fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
         super::cplx::axpy_neg(y, l, v)
     }
+    /// out ← init − Σₑ lₑ vₑ over k values with AVX-512F ([`super::cplx`]; the bits of one
+    /// [`Scalar::axpy_neg`] per term).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; `out`, `init` and every vₑ must be valid for k values,
+    /// `out` may be `init` but must not overlap any vₑ.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn sub_products_avx512<I>(out: *mut Self, init: *const Self, k: usize, terms: I)
+    where
+        I: Iterator<Item = (Self, *const Self)> + Clone;
 }
 
 impl Scalar for c64 {
@@ -99,6 +109,15 @@ impl Scalar for c64 {
         // SAFETY: the caller's contract is the kernel's.
         unsafe { super::cplx::axpy_neg_c64::<V3>(y, l, v) }
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn sub_products_avx512<I>(out: *mut Self, init: *const Self, k: usize, terms: I)
+    where
+        I: Iterator<Item = (Self, *const Self)> + Clone,
+    {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::sub_products_c64_avx512(out, init, k, terms) }
+    }
 }
 
 impl Scalar for c32 {
@@ -120,6 +139,15 @@ impl Scalar for c32 {
     unsafe fn axpy_neg<const V3: bool>(y: &mut [Self], l: Self, v: &[Self]) {
         // SAFETY: the caller's contract is the kernel's.
         unsafe { super::cplx::axpy_neg_c32::<V3>(y, l, v) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn sub_products_avx512<I>(out: *mut Self, init: *const Self, k: usize, terms: I)
+    where
+        I: Iterator<Item = (Self, *const Self)> + Clone,
+    {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::sub_products_c32_avx512(out, init, k, terms) }
     }
 }
 

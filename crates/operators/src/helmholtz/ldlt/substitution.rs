@@ -183,22 +183,35 @@ impl<T: Scalar> LdltFactor<'_, T> {
     /// Lᵀ X = Y in place (permuted numbering, row-major n × k), every supernode.
     pub(super) fn backward(&self, x: &mut [T], k: usize) {
         #[cfg(target_arch = "x86_64")]
+        if super::super::cplx::has_avx512() && super::super::cplx::has_avx2() {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            return unsafe { self.backward_avx512(x, k) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if super::super::cplx::has_avx2() {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.backward_avx2(x, k) };
         }
-        self.backward_generic::<false>(x, k)
+        self.backward_generic::<false, false>(x, k)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn backward_avx2(&self, x: &mut [T], k: usize) {
-        self.backward_generic::<true>(x, k)
+        self.backward_generic::<true, false>(x, k)
     }
 
-    /// The backward substitution; `V3` only from [`Self::backward_avx2`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn backward_avx512(&self, x: &mut [T], k: usize) {
+        self.backward_generic::<true, true>(x, k)
+    }
+
+    /// The backward substitution; `V3` only from [`Self::backward_avx2`] and
+    /// [`Self::backward_avx512`], `V4` only from the latter (the small supernodes' rows by
+    /// [`Scalar::sub_products_avx512`]: the same bits, each row held in registers).
     #[inline(always)]
-    pub(super) fn backward_generic<const V3: bool>(&self, x: &mut [T], k: usize) {
+    pub(super) fn backward_generic<const V3: bool, const V4: bool>(&self, x: &mut [T], k: usize) {
         let sym = self.symbolic;
         let mut acc = vec![T::ZERO; k];
         let mut tmp: Vec<T> = Vec::new();
@@ -211,6 +224,29 @@ impl<T: Scalar> LdltFactor<'_, T> {
             if nrows * w * k <= SMALL_SOLVE {
                 for c in (0..w).rev() {
                     let lc = &panel[c * nrows..(c + 1) * nrows];
+                    #[cfg(target_arch = "x86_64")]
+                    if V4 {
+                        let xp = x.as_mut_ptr();
+                        let base = xp.cast_const();
+                        // SAFETY: V4 only from `backward_avx512`, entered after detection; every
+                        // row is of k values inside x, and row b0 + c is none of the terms' rows
+                        // (b0 + c + 1 .. b0 + w and the pattern's, all below the supernode).
+                        unsafe {
+                            let terms = lc[c + 1..w]
+                                .iter()
+                                .enumerate()
+                                .map(move |(i, &l)| (l, base.add((b0 + c + 1 + i) * k)))
+                                .chain(
+                                    lc[w..]
+                                        .iter()
+                                        .zip(spat)
+                                        .map(move |(&l, &r)| (l, base.add(r * k))),
+                                );
+                            let row = xp.add((b0 + c) * k);
+                            T::sub_products_avx512(row, row.cast_const(), k, terms);
+                        }
+                        continue;
+                    }
                     acc.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                     for (i, &l) in lc[c + 1..w].iter().enumerate() {
                         let row = &x[(b0 + c + 1 + i) * k..(b0 + c + 2 + i) * k];
@@ -249,6 +285,71 @@ impl<T: Scalar> LdltFactor<'_, T> {
                 MatMut::from_row_major_slice_mut(&mut x[b0 * k..(b0 + w) * k], w, k),
                 Par::Seq,
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pseudo-random value in [−1, 1) (xorshift).
+    fn next(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    #[test]
+    fn the_dispatched_backward_substitution_gives_the_portable_bits() {
+        // A complex symmetric five-point matrix on a 14 × 11 grid (diagonally dominant), AMD.
+        let (nx, nz) = (14usize, 11usize);
+        let n = nx * nz;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let off: Vec<[c64; 2]> = (0..n)
+            .map(|_| std::array::from_fn(|_| c64::new(next(&mut state), next(&mut state))))
+            .collect();
+        let (mut col_ptr, mut rows, mut values) = (vec![0usize], Vec::new(), Vec::new());
+        for q in 0..n {
+            let (x, z) = (q % nx, q / nx);
+            let mut entries = Vec::new();
+            if z > 0 {
+                entries.push((q - nx, off[q - nx][1]));
+            }
+            if x > 0 {
+                entries.push((q - 1, off[q - 1][0]));
+            }
+            entries.push((q, c64::new(6.0, 1.0)));
+            if x + 1 < nx {
+                entries.push((q + 1, off[q][0]));
+            }
+            if z + 1 < nz {
+                entries.push((q + nx, off[q][1]));
+            }
+            for (r, v) in entries {
+                rows.push(r);
+                values.push(v);
+            }
+            col_ptr.push(rows.len());
+        }
+        let pattern = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
+        let symbolic = LdltSymbolic::new(&pattern, LdltOrdering::Amd).unwrap();
+        let double = symbolic.factorize::<c64>(&values).unwrap();
+        let single = double.to_single();
+        for k in [1usize, 3, 15, 17, 40] {
+            let x: Vec<c64> = (0..n * k)
+                .map(|_| c64::new(next(&mut state), next(&mut state)))
+                .collect();
+            let (mut want, mut got) = (x.clone(), x.clone());
+            double.backward_generic::<false, false>(&mut want, k);
+            double.backward(&mut got, k);
+            assert_eq!(want, got, "complex f64, k {k}");
+            let x32: Vec<c32> = x.iter().map(|&v| c32::from_c64(v)).collect();
+            let (mut want, mut got) = (x32.clone(), x32);
+            single.backward_generic::<false, false>(&mut want, k);
+            single.backward(&mut got, k);
+            assert_eq!(want, got, "complex f32, k {k}");
         }
     }
 }

@@ -1,0 +1,42 @@
+//! `cargo run --release -p memprior-bench --example gradient_loop -- [REPEATS] [SOLVER]`: the
+//! misfit gradient of the paper geometry evaluated REPEATS times in one process (the symbolic
+//! analysis once, as in DPS), for profiling the steady state with `perf record`. Prints a
+//! checksum of the bits of every result, so that two builds (before and after a kernel change)
+//! can be checked to compute the same numbers.
+
+use memprior_bench::model;
+use operators::helmholtz::{Geometry, GeometryPreset, Helmholtz, Solver};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let repeats: usize = args.next().map_or(Ok(20), |a| a.parse())?;
+    let solver = match args.next() {
+        Some(name) => Solver::parse(&name)?,
+        None => Solver::LdltMetis,
+    };
+    let geometry = Geometry::preset(GeometryPreset::Paper);
+    let m = model(&geometry);
+    let op = Helmholtz::with_solver(geometry, solver)?;
+    let d_obs = op.forward(&m.iter().map(|v| v * 1.02).collect::<Vec<_>>())?;
+    let mut times = Vec::with_capacity(repeats);
+    let mut checksum = 0xcbf2_9ce4_8422_2325u64;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let (phi, g) = std::hint::black_box(op.misfit_gradient(&m, &d_obs, 0.01)?);
+        times.push(t.elapsed().as_secs_f64());
+        // FNV-1a over the bits of Φ and the gradient: two builds that agree print one value.
+        for v in std::iter::once(phi).chain(g) {
+            checksum = (checksum ^ v.to_bits()).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{} gradients with {}: median {:.4} s, min {:.4} s, checksum {checksum:016x}",
+        repeats,
+        solver.name(),
+        times[repeats / 2],
+        times[0]
+    );
+    Ok(())
+}

@@ -90,6 +90,19 @@ impl Buffers {
         Mat::zeros(nrows, ncols)
     }
 
+    /// A matrix of this shape with arbitrary (initialised) contents, for a caller that writes
+    /// every entry: a returned one if any, else zeros.
+    pub(super) fn any(&self, nrows: usize, ncols: usize) -> Mat<c64> {
+        let mut mats = self.mats.lock().unwrap_or_else(|e| e.into_inner());
+        match mats
+            .iter()
+            .position(|m| m.nrows() == nrows && m.ncols() == ncols)
+        {
+            Some(i) => mats.swap_remove(i),
+            None => Mat::zeros(nrows, ncols),
+        }
+    }
+
     pub(super) fn give_mat(&self, m: Mat<c64>) {
         if let Ok(mut mats) = self.mats.lock()
             && mats.len() < 4

@@ -82,11 +82,7 @@ impl LdltFactor<'_> {
     ) -> RefineReport {
         let (n, k) = (rhs.nrows(), rhs.ncols());
         if k == 0 || n == 0 {
-            return RefineReport {
-                initial: 0.0,
-                last: 0.0,
-                steps: 0,
-            };
+            return RefineReport::NOTHING;
         }
         let (perm, perm_inv) = (self.symbolic.perm(), self.symbolic.perm_inv());
         // Point sources and receiver lines are sparse: gather their nonzeros (no n × k block)
@@ -112,26 +108,100 @@ impl LdltFactor<'_> {
                 }
             }
         }
-        let mut y_dense = Vec::new();
-        let (y, starts) = if dense {
-            y_dense = self.buffers.rows_any(n * k);
-            for (i, yi) in y_dense.chunks_exact_mut(k).enumerate() {
-                let q = perm[i];
-                for (j, v) in yi.iter_mut().enumerate() {
-                    *v = input(q, rhs[(q, j)]);
-                }
+        if !dense {
+            return self.solve_sorted(nonzeros, rhs, transpose, output);
+        }
+        let mut y_dense = self.buffers.rows_any(n * k);
+        for (i, yi) in y_dense.chunks_exact_mut(k).enumerate() {
+            let q = perm[i];
+            for (j, v) in yi.iter_mut().enumerate() {
+                *v = input(q, rhs[(q, j)]);
             }
-            (refine::Block::Dense(&y_dense), None)
-        } else {
-            nonzeros.sort_unstable_by_key(|&(i, j, _)| (i, j));
-            let mut starts = vec![Vec::new(); k];
-            for &(i, j, _) in &nonzeros {
-                starts[j].push(self.symbolic.supernode_of(i));
+        }
+        let report = self.solve_block(refine::Block::Dense(&y_dense), None, rhs, transpose, output);
+        self.buffers.give_rows(y_dense);
+        report
+    }
+
+    /// As [`LdltFactor::solve_m`] for the block B given by its entries (q, j, b) in the natural
+    /// numbering, a repeated (q, j) adding up in order (as assembled into a zero block), with
+    /// the solution written into `out` (n × k, every entry overwritten): the same bits as
+    /// `solve_m` on the assembled block, without filling and scanning n × k values.
+    pub(super) fn solve_m_entries(
+        &self,
+        entries: &[(usize, usize, c64)],
+        out: &mut Mat<c64>,
+        transpose: bool,
+        input: impl Fn(usize, c64) -> c64,
+        output: impl Fn(usize, c64) -> c64,
+    ) -> RefineReport {
+        let (n, k) = (out.nrows(), out.ncols());
+        if k == 0 || n == 0 {
+            return RefineReport::NOTHING;
+        }
+        let mut sorted = entries.to_vec();
+        // Stable: repeated positions keep their order, so their sum rounds as assembly does.
+        sorted.sort_by_key(|&(q, j, _)| (j, q));
+        let mut nonzeros: Vec<(usize, usize, c64)> = Vec::new();
+        let perm_inv = self.symbolic.perm_inv();
+        for group in sorted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (q, j) = (group[0].0, group[0].1);
+            let mut b = c64::new(0.0, 0.0);
+            for &(_, _, v) in group {
+                b += v;
             }
-            (refine::Block::Sparse(&nonzeros), Some(starts))
-        };
+            if b.re == 0.0 && b.im == 0.0 {
+                continue;
+            }
+            let v = input(q, b);
+            if v.re != 0.0 || v.im != 0.0 {
+                nonzeros.push((perm_inv[q], j, v));
+            }
+        }
+        if nonzeros.len() > n * k / 16 {
+            // Dense after all: the assembled block through the scanning path.
+            assemble_entries(out, entries);
+            return self.solve_m(out, transpose, input, output);
+        }
+        self.solve_sorted(nonzeros, out, transpose, output)
+    }
+
+    /// The sparse block of `nonzeros` (factor numbering) solved into `out`.
+    fn solve_sorted(
+        &self,
+        mut nonzeros: Vec<(usize, usize, c64)>,
+        out: &mut Mat<c64>,
+        transpose: bool,
+        output: impl Fn(usize, c64) -> c64,
+    ) -> RefineReport {
+        nonzeros.sort_unstable_by_key(|&(i, j, _)| (i, j));
+        let mut starts = vec![Vec::new(); out.ncols()];
+        for &(i, j, _) in &nonzeros {
+            starts[j].push(self.symbolic.supernode_of(i));
+        }
+        self.solve_block(
+            refine::Block::Sparse(&nonzeros),
+            Some(&starts),
+            out,
+            transpose,
+            output,
+        )
+    }
+
+    /// Solve and refine for the block `y` (factor numbering; `starts` as for the pruned
+    /// forward elimination), then overwrite `out` with output(q, Z).
+    fn solve_block(
+        &self,
+        y: refine::Block<'_>,
+        starts: Option<&[Vec<usize>]>,
+        out: &mut Mat<c64>,
+        transpose: bool,
+        output: impl Fn(usize, c64) -> c64,
+    ) -> RefineReport {
+        let (n, k) = (out.nrows(), out.ncols());
+        let perm_inv = self.symbolic.perm_inv();
         let mut z = self.buffers.rows_any(n * k);
-        self.solve_into(y, &mut z, k, starts.as_deref());
+        self.solve_into(y, &mut z, k, starts);
         let mut work = self.buffers.rows_any(n * k);
         let rows = if transpose {
             self.m_rows_t
@@ -158,17 +228,14 @@ impl LdltFactor<'_> {
         for q0 in (0..n).step_by(ROWS) {
             let q1 = (q0 + ROWS).min(n);
             for j in 0..k {
-                let mut col = rhs.col_mut(j);
+                let mut col = out.col_mut(j);
                 for q in q0..q1 {
                     col[q] = output(q, z[perm_inv[q] * k + j]);
                 }
             }
         }
-        for v in [y_dense, z, work] {
-            if !v.is_empty() {
-                self.buffers.give_rows(v);
-            }
-        }
+        self.buffers.give_rows(z);
+        self.buffers.give_rows(work);
         report
     }
 
@@ -181,6 +248,30 @@ impl LdltFactor<'_> {
     pub(super) fn solve_adjoint(&self, rhs: &mut Mat<c64>) -> RefineReport {
         self.solve_m(
             rhs,
+            true,
+            |_, v| v.conj(),
+            |q, v| (self.scale[q] * v).conj(),
+        )
+    }
+
+    /// A x = b ⇔ M x = S b, refined, for b given by its entries ([`Self::solve_m_entries`]).
+    pub(super) fn solve_entries(
+        &self,
+        entries: &[(usize, usize, c64)],
+        out: &mut Mat<c64>,
+    ) -> RefineReport {
+        self.solve_m_entries(entries, out, false, |q, v| self.scale[q] * v, |_, v| v)
+    }
+
+    /// Aᴴ λ = r ⇔ Mᵀ z = conj(r), λ = conj(S z), refined, for r given by its entries.
+    pub(super) fn solve_adjoint_entries(
+        &self,
+        entries: &[(usize, usize, c64)],
+        out: &mut Mat<c64>,
+    ) -> RefineReport {
+        self.solve_m_entries(
+            entries,
+            out,
             true,
             |_, v| v.conj(),
             |q, v| (self.scale[q] * v).conj(),
@@ -224,6 +315,34 @@ impl Factor<'_> {
             Self::Ldlt(f) => return Some(f.solve(rhs)),
         }
         None
+    }
+
+    /// Solve A X = B into `out` (n × k, overwritten whole) for B given by its entries
+    /// (q, j, b), a repeated (q, j) adding up in order: the bits of [`Factor::solve_reported`]
+    /// on the assembled block, without an n × k block to fill and, for the LDLᵀ, to scan.
+    pub fn solve_entries_reported(
+        &self,
+        entries: &[(usize, usize, c64)],
+        out: &mut Mat<c64>,
+    ) -> Option<RefineReport> {
+        if let Self::Ldlt(f) = self {
+            return Some(f.solve_entries(entries, out));
+        }
+        assemble_entries(out, entries);
+        self.solve_reported(out)
+    }
+
+    /// As [`Factor::solve_entries_reported`] for Aᴴ X = B.
+    pub fn solve_adjoint_entries_reported(
+        &self,
+        entries: &[(usize, usize, c64)],
+        out: &mut Mat<c64>,
+    ) -> Option<RefineReport> {
+        if let Self::Ldlt(f) = self {
+            return Some(f.solve_adjoint_entries(entries, out));
+        }
+        assemble_entries(out, entries);
+        self.solve_adjoint_reported(out)
     }
 
     /// Solve Aᴴ X = B in place.
@@ -272,5 +391,13 @@ impl Factor<'_> {
             Self::Ldlt(f) => Some(f.refined),
             _ => None,
         }
+    }
+}
+
+/// `out` ← the block of the entries (q, j, b): zeros, then each b added at (q, j) in order.
+fn assemble_entries(out: &mut Mat<c64>, entries: &[(usize, usize, c64)]) {
+    out.fill(c64::new(0.0, 0.0));
+    for &(q, j, b) in entries {
+        out[(q, j)] += b;
     }
 }

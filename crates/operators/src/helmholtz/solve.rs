@@ -168,8 +168,11 @@ impl Helmholtz {
             }
             fields
         };
-        let mut fields = point_sources();
-        let report = lu.solve_reported(&mut fields);
+        let entries: Vec<(usize, usize, c64)> = (self.sources.iter().enumerate())
+            .map(|(s, &q)| (q, s, c64::new(inv_h2, 0.0)))
+            .collect();
+        let mut fields = self.buffers.any(self.n_unknowns(), self.sources.len());
+        let report = lu.solve_entries_reported(&entries, &mut fields);
         // The LDLᵀ's stability probe: the backward errors of the sources' solves, M u = S b,
         // before and after refinement (the probe vector's when there are no sources).
         if let (Factor::Ldlt(f), Analysis::Ldlt(a)) = (&mut lu, &self.analysis) {

@@ -27,14 +27,16 @@ impl State<'_> {
 
     /// Solve Aᴴ λ_s = Pᵀ w_s for receiver-side weights `w` (n_s × n_r); returns λ (N × n_s).
     pub(super) fn adjoint_fields(&self, w: &Mat<c64>) -> Mat<c64> {
-        let mut rhs = self.op.buffers.zeros(self.op.n_unknowns(), w.nrows());
+        let mut entries = Vec::with_capacity(w.nrows() * self.op.receivers.len());
         for s in 0..w.nrows() {
             for (r, &q) in self.op.receivers.iter().enumerate() {
-                rhs[(q, s)] += w[(s, r)];
+                entries.push((q, s, w[(s, r)]));
             }
         }
-        self.lu.solve_adjoint(&mut rhs);
-        rhs
+        let mut lambda = self.op.buffers.any(self.op.n_unknowns(), w.nrows());
+        self.lu
+            .solve_adjoint_entries_reported(&entries, &mut lambda);
+        lambda
     }
 
     /// padᵀ(−ω² Σ_s Re(conj(λ_s) ⊙ u_s)).

@@ -59,6 +59,15 @@ pub struct RefineReport {
     pub steps: usize,
 }
 
+impl RefineReport {
+    /// The report of an empty block (no unknowns or no columns).
+    pub const NOTHING: Self = Self {
+        initial: 0.0,
+        last: 0.0,
+        steps: 0,
+    };
+}
+
 /// A square sparse matrix's pattern by rows in a symmetric renumbering i = perm_inv[q] (the
 /// factor's order), for the rows of M and of Mᵀ, with each entry's position in M's column
 /// storage: M z and Mᵀ z on a row-major block in that numbering are gathers of whole rows of z

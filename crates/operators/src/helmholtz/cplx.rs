@@ -168,6 +168,29 @@ pub(crate) unsafe fn axpy_neg_c32<const V3: bool>(y: &mut [c32], l: c32, v: &[c3
     axpy_neg(y, l, v)
 }
 
+/// A hint to fetch the cache lines of `len` values from `p` (a gather a little ahead of its
+/// use; no effect on any value, and none at all off x86-64).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let (start, bytes) = (p.cast::<i8>(), len * size_of::<T>());
+        if bytes == 0 {
+            return;
+        }
+        // Every line that [start, start + bytes) touches, the last one included.
+        let first = start as usize & !63;
+        let last = (start as usize + bytes - 1) & !63;
+        for line in (first..=last).step_by(64) {
+            // SAFETY: SSE is part of x86-64; a prefetch never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line - start as usize)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
+}
+
 /// Whether the AVX-512 kernels may run on this CPU (AVX-512F, detected once by the standard
 /// library, then a cached load).
 #[inline]
@@ -237,6 +260,91 @@ where
             for m in 0..4 {
                 if masks[m] != 0 {
                     _mm512_mask_storeu_pd(op.add(2 * c0 + 8 * m), masks[m], acc[m]);
+                }
+            }
+        }
+    }
+}
+
+/// rowₑ[j] ← rowₑ[j] − lₑ v[j] for j < k and every (lₑ, rowₑ) in order, complex f64: the bits
+/// of one [`axpy_neg`] per row. With AVX-512F, v held in four registers (16 values per pass)
+/// across the rows.
+///
+/// # Safety
+/// The CPU must support AVX-512F; v and every rowₑ must be valid for k values, and no rowₑ may
+/// overlap v.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sub_scaled_c64_avx512<I>(rows: I, v: *const c64, k: usize)
+where
+    I: Iterator<Item = (c64, *mut c64)> + Clone,
+{
+    use std::arch::x86_64::*;
+    let vp = v.cast::<f64>();
+    for c0 in (0..k).step_by(16) {
+        let masks = lane_masks((k - c0).min(16), 8).map(|m| m as __mmask8);
+        // SAFETY: every load and store is masked to the k values of its row (from c0).
+        unsafe {
+            let mut vv = [_mm512_setzero_pd(); 4];
+            let mut vs = [_mm512_setzero_pd(); 4];
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    vv[m] = _mm512_maskz_loadu_pd(masks[m], vp.add(2 * c0 + 8 * m));
+                    vs[m] = _mm512_permute_pd::<0b0101_0101>(vv[m]);
+                }
+            }
+            for (l, row) in rows.clone() {
+                let (lr, li) = (_mm512_set1_pd(l.re), _mm512_set1_pd(l.im));
+                let rp = row.cast::<f64>().add(2 * c0);
+                for m in 0..4 {
+                    if masks[m] != 0 {
+                        let a = _mm512_mul_pd(vv[m], lr);
+                        let b = _mm512_mul_pd(vs[m], li);
+                        let prod = _mm512_mask_sub_pd(_mm512_add_pd(a, b), 0b0101_0101, a, b);
+                        let y = _mm512_maskz_loadu_pd(masks[m], rp.add(8 * m));
+                        _mm512_mask_storeu_pd(rp.add(8 * m), masks[m], _mm512_sub_pd(y, prod));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// As [`sub_scaled_c64_avx512`] in complex f32: 32 values per pass.
+///
+/// # Safety
+/// As [`sub_scaled_c64_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sub_scaled_c32_avx512<I>(rows: I, v: *const c32, k: usize)
+where
+    I: Iterator<Item = (c32, *mut c32)> + Clone,
+{
+    use std::arch::x86_64::*;
+    let vp = v.cast::<f32>();
+    for c0 in (0..k).step_by(32) {
+        let masks = lane_masks((k - c0).min(32), 16);
+        // SAFETY: as in the f64 kernel.
+        unsafe {
+            let mut vv = [_mm512_setzero_ps(); 4];
+            let mut vs = [_mm512_setzero_ps(); 4];
+            for m in 0..4 {
+                if masks[m] != 0 {
+                    vv[m] = _mm512_maskz_loadu_ps(masks[m], vp.add(2 * c0 + 16 * m));
+                    vs[m] = _mm512_permute_ps::<0b1011_0001>(vv[m]);
+                }
+            }
+            for (l, row) in rows.clone() {
+                let (lr, li) = (_mm512_set1_ps(l.re), _mm512_set1_ps(l.im));
+                let rp = row.cast::<f32>().add(2 * c0);
+                for m in 0..4 {
+                    if masks[m] != 0 {
+                        let a = _mm512_mul_ps(vv[m], lr);
+                        let b = _mm512_mul_ps(vs[m], li);
+                        let prod = _mm512_mask_sub_ps(_mm512_add_ps(a, b), 0x5555, a, b);
+                        let y = _mm512_maskz_loadu_ps(masks[m], rp.add(16 * m));
+                        _mm512_mask_storeu_ps(rp.add(16 * m), masks[m], _mm512_sub_ps(y, prod));
+                    }
                 }
             }
         }
@@ -318,6 +426,59 @@ mod tests {
         let k = out.len();
         let it = terms.iter().map(|(l, v)| (*l, v.as_ptr()));
         unsafe { sub_products_c32_avx512(out.as_mut_ptr(), init.as_ptr(), k, it) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn c64_scaled_avx512(rows: &mut [(c64, Vec<c64>)], v: &[c64]) {
+        let it = rows.iter_mut().map(|(l, r)| (*l, r.as_mut_ptr()));
+        let it: Vec<(c64, *mut c64)> = it.collect();
+        unsafe { sub_scaled_c64_avx512(it.into_iter(), v.as_ptr(), v.len()) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn c32_scaled_avx512(rows: &mut [(c32, Vec<c32>)], v: &[c32]) {
+        let it: Vec<(c32, *mut c32)> = rows.iter_mut().map(|(l, r)| (*l, r.as_mut_ptr())).collect();
+        unsafe { sub_scaled_c32_avx512(it.into_iter(), v.as_ptr(), v.len()) }
+    }
+
+    #[test]
+    fn the_avx512_scaled_row_kernels_give_the_bits_of_one_portable_axpy_per_row() {
+        if !has_avx512() {
+            return;
+        }
+        let narrow = |z: &c64| c32::new(z.re as f32, z.im as f32);
+        for k in [0usize, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 70] {
+            for n_rows in [0usize, 1, 5] {
+                let v: Vec<c64> = (0..k).map(|i| value(i + 2, 3.0)).collect();
+                let rows: Vec<(c64, Vec<c64>)> = (0..n_rows)
+                    .map(|t| {
+                        let l = value(5 * t + 3, 0.6);
+                        (l, (0..k).map(|i| value(i + 13 * t, 0.25)).collect())
+                    })
+                    .collect();
+                let mut want = rows.clone();
+                for (l, r) in &mut want {
+                    axpy_neg(r, *l, &v);
+                }
+                let mut got = rows.clone();
+                // SAFETY: AVX-512F was detected above.
+                unsafe { c64_scaled_avx512(&mut got, &v) };
+                assert_eq!(want, got, "complex f64, k {k}, {n_rows} rows");
+                let v32: Vec<c32> = v.iter().map(narrow).collect();
+                let rows32: Vec<(c32, Vec<c32>)> = rows
+                    .iter()
+                    .map(|(l, r)| (narrow(l), r.iter().map(narrow).collect()))
+                    .collect();
+                let mut want32 = rows32.clone();
+                for (l, r) in &mut want32 {
+                    axpy_neg(r, *l, &v32);
+                }
+                let mut got32 = rows32;
+                // SAFETY: as above.
+                unsafe { c32_scaled_avx512(&mut got32, &v32) };
+                assert_eq!(want32, got32, "complex f32, k {k}, {n_rows} rows");
+            }
+        }
     }
 
     #[test]

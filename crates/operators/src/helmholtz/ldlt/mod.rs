@@ -87,6 +87,16 @@ pub trait Scalar:
     unsafe fn sub_products_avx512<I>(out: *mut Self, init: *const Self, k: usize, terms: I)
     where
         I: Iterator<Item = (Self, *const Self)> + Clone;
+    /// rowₑ ← rowₑ − lₑ v over k values for every (lₑ, rowₑ), with AVX-512F ([`super::cplx`];
+    /// the bits of one [`Scalar::axpy_neg`] per row).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; v and every rowₑ must be valid for k values, and no rowₑ
+    /// may overlap v.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn sub_scaled_avx512<I>(rows: I, v: *const Self, k: usize)
+    where
+        I: Iterator<Item = (Self, *mut Self)> + Clone;
 }
 
 impl Scalar for c64 {
@@ -118,6 +128,15 @@ impl Scalar for c64 {
         // SAFETY: the caller's contract is the kernel's.
         unsafe { super::cplx::sub_products_c64_avx512(out, init, k, terms) }
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn sub_scaled_avx512<I>(rows: I, v: *const Self, k: usize)
+    where
+        I: Iterator<Item = (Self, *mut Self)> + Clone,
+    {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::sub_scaled_c64_avx512(rows, v, k) }
+    }
 }
 
 impl Scalar for c32 {
@@ -148,6 +167,15 @@ impl Scalar for c32 {
     {
         // SAFETY: the caller's contract is the kernel's.
         unsafe { super::cplx::sub_products_c32_avx512(out, init, k, terms) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn sub_scaled_avx512<I>(rows: I, v: *const Self, k: usize)
+    where
+        I: Iterator<Item = (Self, *mut Self)> + Clone,
+    {
+        // SAFETY: the caller's contract is the kernel's.
+        unsafe { super::cplx::sub_scaled_c32_avx512(rows, v, k) }
     }
 }
 

@@ -9,22 +9,40 @@ impl<T: Scalar> LdltFactor<'_, T> {
     /// visited; without, every supernode and column.
     pub(super) fn forward(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
         #[cfg(target_arch = "x86_64")]
+        if super::super::cplx::has_avx512() && super::super::cplx::has_avx2() {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            return unsafe { self.forward_avx512(x, k, starts) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if super::super::cplx::has_avx2() {
             // SAFETY: the CPU supports the features the wrapper is compiled for.
             return unsafe { self.forward_avx2(x, k, starts) };
         }
-        self.forward_generic::<false>(x, k, starts)
+        self.forward_generic::<false, false>(x, k, starts)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward_avx2(&self, x: &mut [T], k: usize, starts: Option<&[Vec<usize>]>) {
-        self.forward_generic::<true>(x, k, starts)
+        self.forward_generic::<true, false>(x, k, starts)
     }
 
-    /// The forward elimination; `V3` only from [`Self::forward_avx2`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn forward_avx512(
+        &self,
+        x: &mut [T],
+        k: usize,
+        starts: Option<&[Vec<usize>]>,
+    ) {
+        self.forward_generic::<true, true>(x, k, starts)
+    }
+
+    /// The forward elimination; `V3` only from [`Self::forward_avx2`] and
+    /// [`Self::forward_avx512`], `V4` only from the latter (the small supernodes' columns by
+    /// [`Scalar::sub_scaled_avx512`]: the same bits, the column's values held in registers).
     #[inline(always)]
-    pub(super) fn forward_generic<const V3: bool>(
+    pub(super) fn forward_generic<const V3: bool, const V4: bool>(
         &self,
         x: &mut [T],
         k: usize,
@@ -88,6 +106,27 @@ impl<T: Scalar> LdltFactor<'_, T> {
             if nrows * w * cols.len() <= SMALL_SOLVE {
                 for c in 0..w {
                     let lc = &panel[c * nrows..(c + 1) * nrows];
+                    #[cfg(target_arch = "x86_64")]
+                    if all && V4 {
+                        let xp = x.as_mut_ptr();
+                        // SAFETY: V4 only from `forward_avx512`, entered after detection; every
+                        // row is of k values inside x, and row b0 + c is none of the updated
+                        // rows (b0 + c + 1 .. b0 + w and the pattern's, all below it).
+                        unsafe {
+                            let rows = lc[c + 1..w]
+                                .iter()
+                                .enumerate()
+                                .map(move |(i, &l)| (l, xp.add((b0 + c + 1 + i) * k)))
+                                .chain(
+                                    lc[w..]
+                                        .iter()
+                                        .zip(spat)
+                                        .map(move |(&l, &r)| (l, xp.add(r * k))),
+                                );
+                            T::sub_scaled_avx512(rows, xp.add((b0 + c) * k).cast_const(), k);
+                        }
+                        continue;
+                    }
                     if all {
                         v.copy_from_slice(&x[(b0 + c) * k..(b0 + c + 1) * k]);
                         for (i, &l) in lc[c + 1..w].iter().enumerate() {
@@ -302,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn the_dispatched_backward_substitution_gives_the_portable_bits() {
+    fn the_dispatched_substitutions_give_the_portable_bits() {
         // A complex symmetric five-point matrix on a 14 × 11 grid (diagonally dominant), AMD.
         let (nx, nz) = (14usize, 11usize);
         let n = nx * nz;
@@ -341,6 +380,15 @@ mod tests {
             let x: Vec<c64> = (0..n * k)
                 .map(|_| c64::new(next(&mut state), next(&mut state)))
                 .collect();
+            let (mut want, mut got) = (x.clone(), x.clone());
+            double.forward_generic::<false, false>(&mut want, k, None);
+            double.forward(&mut got, k, None);
+            assert_eq!(want, got, "forward, complex f64, k {k}");
+            let x32: Vec<c32> = x.iter().map(|&v| c32::from_c64(v)).collect();
+            let (mut want32, mut got32) = (x32.clone(), x32);
+            single.forward_generic::<false, false>(&mut want32, k, None);
+            single.forward(&mut got32, k, None);
+            assert_eq!(want32, got32, "forward, complex f32, k {k}");
             let (mut want, mut got) = (x.clone(), x.clone());
             double.backward_generic::<false, false>(&mut want, k);
             double.backward(&mut got, k);

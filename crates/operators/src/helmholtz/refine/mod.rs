@@ -300,10 +300,7 @@ unsafe fn residual_avx512(
         // this loop. (A hint only: no effect on the values.)
         if i + AHEAD < n {
             for &c in &cols[ptr[i + AHEAD]..ptr[i + AHEAD + 1]] {
-                let base = zp.wrapping_add(c * 2 * k).cast::<i8>();
-                for line in (0..16 * k).step_by(64) {
-                    _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line));
-                }
+                super::cplx::prefetch(zp.wrapping_add(c * 2 * k), 2 * k);
             }
         }
         // SAFETY: AVX-512F is enabled here; row i of r and rows cols[e] < n of z hold k values

@@ -80,9 +80,23 @@ impl LdltFactor<'_> {
         input: impl Fn(usize, c64) -> c64,
         output: impl Fn(usize, c64) -> c64,
     ) -> RefineReport {
+        let (report, z) = self.solve_m_z(rhs, transpose, input, output);
+        self.buffers.give_rows(z);
+        report
+    }
+
+    /// [`LdltFactor::solve_m`], also returning Z (row-major n × k in the factor's numbering;
+    /// empty when `rhs` is).
+    fn solve_m_z(
+        &self,
+        rhs: &mut Mat<c64>,
+        transpose: bool,
+        input: impl Fn(usize, c64) -> c64,
+        output: impl Fn(usize, c64) -> c64,
+    ) -> (RefineReport, Vec<c64>) {
         let (n, k) = (rhs.nrows(), rhs.ncols());
         if k == 0 || n == 0 {
-            return RefineReport::NOTHING;
+            return (RefineReport::NOTHING, Vec::new());
         }
         let (perm, perm_inv) = (self.symbolic.perm(), self.symbolic.perm_inv());
         // Point sources and receiver lines are sparse: gather their nonzeros (no n × k block)
@@ -109,7 +123,7 @@ impl LdltFactor<'_> {
             }
         }
         if !dense {
-            return self.solve_sorted(nonzeros, rhs, transpose, output);
+            return self.solve_sorted(nonzeros, k, Some(rhs), transpose, output);
         }
         let mut y_dense = self.buffers.rows_any(n * k);
         for (i, yi) in y_dense.chunks_exact_mut(k).enumerate() {
@@ -118,26 +132,35 @@ impl LdltFactor<'_> {
                 *v = input(q, rhs[(q, j)]);
             }
         }
-        let report = self.solve_block(refine::Block::Dense(&y_dense), None, rhs, transpose, output);
+        let result = self.solve_block(
+            refine::Block::Dense(&y_dense),
+            None,
+            k,
+            Some(rhs),
+            transpose,
+            output,
+        );
         self.buffers.give_rows(y_dense);
-        report
+        result
     }
 
-    /// As [`LdltFactor::solve_m`] for the block B given by its entries (q, j, b) in the natural
-    /// numbering, a repeated (q, j) adding up in order (as assembled into a zero block), with
-    /// the solution written into `out` (n × k, every entry overwritten): the same bits as
-    /// `solve_m` on the assembled block, without filling and scanning n × k values.
+    /// As [`LdltFactor::solve_m`] for the n × k block B given by its entries (q, j, b) in the
+    /// natural numbering, a repeated (q, j) adding up in order (as assembled into a zero
+    /// block): returns the report and Z (row-major in the factor's numbering), and overwrites
+    /// `out` (n × k) with output(q, Z) when given. The same bits as `solve_m` on the assembled
+    /// block, without filling and scanning n × k values.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn solve_m_entries(
         &self,
         entries: &[(usize, usize, c64)],
-        out: &mut Mat<c64>,
+        (n, k): (usize, usize),
+        out: Option<&mut Mat<c64>>,
         transpose: bool,
         input: impl Fn(usize, c64) -> c64,
         output: impl Fn(usize, c64) -> c64,
-    ) -> RefineReport {
-        let (n, k) = (out.nrows(), out.ncols());
+    ) -> (RefineReport, Vec<c64>) {
         if k == 0 || n == 0 {
-            return RefineReport::NOTHING;
+            return (RefineReport::NOTHING, Vec::new());
         }
         let mut sorted = entries.to_vec();
         // Stable: repeated positions keep their order, so their sum rounds as assembly does.
@@ -158,47 +181,60 @@ impl LdltFactor<'_> {
                 nonzeros.push((perm_inv[q], j, v));
             }
         }
-        if nonzeros.len() > n * k / 16 {
-            // Dense after all: the assembled block through the scanning path.
-            assemble_entries(out, entries);
-            return self.solve_m(out, transpose, input, output);
+        if nonzeros.len() <= n * k / 16 {
+            return self.solve_sorted(nonzeros, k, out, transpose, output);
         }
-        self.solve_sorted(nonzeros, out, transpose, output)
+        // Dense after all: the assembled block through the scanning path.
+        let mut own = None;
+        let block = match out {
+            Some(o) => o,
+            None => own.insert(self.buffers.any(n, k)),
+        };
+        assemble_entries(block, entries);
+        let result = self.solve_m_z(block, transpose, input, output);
+        if let Some(m) = own {
+            self.buffers.give_mat(m);
+        }
+        result
     }
 
-    /// The sparse block of `nonzeros` (factor numbering) solved into `out`.
+    /// The sparse block of `nonzeros` (factor numbering, k columns) solved.
     fn solve_sorted(
         &self,
         mut nonzeros: Vec<(usize, usize, c64)>,
-        out: &mut Mat<c64>,
+        k: usize,
+        out: Option<&mut Mat<c64>>,
         transpose: bool,
         output: impl Fn(usize, c64) -> c64,
-    ) -> RefineReport {
+    ) -> (RefineReport, Vec<c64>) {
         nonzeros.sort_unstable_by_key(|&(i, j, _)| (i, j));
-        let mut starts = vec![Vec::new(); out.ncols()];
+        let mut starts = vec![Vec::new(); k];
         for &(i, j, _) in &nonzeros {
             starts[j].push(self.symbolic.supernode_of(i));
         }
         self.solve_block(
             refine::Block::Sparse(&nonzeros),
             Some(&starts),
+            k,
             out,
             transpose,
             output,
         )
     }
 
-    /// Solve and refine for the block `y` (factor numbering; `starts` as for the pruned
-    /// forward elimination), then overwrite `out` with output(q, Z).
+    /// Solve and refine for the block `y` (factor numbering, k columns; `starts` as for the
+    /// pruned forward elimination); overwrite `out` with output(q, Z) when given; return the
+    /// report and Z.
     fn solve_block(
         &self,
         y: refine::Block<'_>,
         starts: Option<&[Vec<usize>]>,
-        out: &mut Mat<c64>,
+        k: usize,
+        out: Option<&mut Mat<c64>>,
         transpose: bool,
         output: impl Fn(usize, c64) -> c64,
-    ) -> RefineReport {
-        let (n, k) = (out.nrows(), out.ncols());
+    ) -> (RefineReport, Vec<c64>) {
+        let n = self.symbolic.perm().len();
         let perm_inv = self.symbolic.perm_inv();
         let mut z = self.buffers.rows_any(n * k);
         self.solve_into(y, &mut z, k, starts);
@@ -222,11 +258,22 @@ impl LdltFactor<'_> {
             &mut work,
             |r, z| self.correct(r, z, k),
         );
+        self.buffers.give_rows(work);
+        let Some(out) = out else {
+            return (report, z);
+        };
         // Out of the factor's numbering, a block of unknowns at a time: the block's rows of z
-        // stay in cache while every column is written.
+        // stay in cache while every column is written, and the next block's rows (scattered
+        // in z) are requested meanwhile.
         const ROWS: usize = 64;
+        for &i in &perm_inv[..ROWS.min(n)] {
+            super::cplx::prefetch(z[i * k..].as_ptr(), k);
+        }
         for q0 in (0..n).step_by(ROWS) {
             let q1 = (q0 + ROWS).min(n);
+            for &i in &perm_inv[q1..(q1 + ROWS).min(n)] {
+                super::cplx::prefetch(z[i * k..].as_ptr(), k);
+            }
             for j in 0..k {
                 let mut col = out.col_mut(j);
                 for q in q0..q1 {
@@ -234,9 +281,7 @@ impl LdltFactor<'_> {
                 }
             }
         }
-        self.buffers.give_rows(z);
-        self.buffers.give_rows(work);
-        report
+        (report, z)
     }
 
     /// A x = b ⇔ M x = S b, refined.
@@ -254,28 +299,63 @@ impl LdltFactor<'_> {
         )
     }
 
-    /// A x = b ⇔ M x = S b, refined, for b given by its entries ([`Self::solve_m_entries`]).
+    /// A x = b ⇔ M x = S b, refined, for b given by its entries
+    /// ([`LdltFactor::solve_m_entries`]): x into `out`, and returned in the factor's numbering.
     pub(super) fn solve_entries(
         &self,
         entries: &[(usize, usize, c64)],
         out: &mut Mat<c64>,
-    ) -> RefineReport {
-        self.solve_m_entries(entries, out, false, |q, v| self.scale[q] * v, |_, v| v)
-    }
-
-    /// Aᴴ λ = r ⇔ Mᵀ z = conj(r), λ = conj(S z), refined, for r given by its entries.
-    pub(super) fn solve_adjoint_entries(
-        &self,
-        entries: &[(usize, usize, c64)],
-        out: &mut Mat<c64>,
-    ) -> RefineReport {
+    ) -> (RefineReport, Vec<c64>) {
+        let shape = (out.nrows(), out.ncols());
         self.solve_m_entries(
             entries,
-            out,
+            shape,
+            Some(out),
+            false,
+            |q, v| self.scale[q] * v,
+            |_, v| v,
+        )
+    }
+
+    /// Aᴴ λ = r ⇔ Mᵀ z = conj(r), λ = conj(S z), refined, for the n × k block r given by its
+    /// entries: returns z (factor numbering, row-major), from which λ_q = conj(s_q z_{i(q)}).
+    pub(super) fn solve_adjoint_entries_z(
+        &self,
+        entries: &[(usize, usize, c64)],
+        k: usize,
+    ) -> Vec<c64> {
+        let n = self.scale.len();
+        let (_, z) = self.solve_m_entries(
+            entries,
+            (n, k),
+            None,
             true,
             |_, v| v.conj(),
             |q, v| (self.scale[q] * v).conj(),
-        )
+        );
+        z
+    }
+
+    /// g_q = −ω² Σ_j Re(conj(λ_qj) u_qj) for the wavefields u and the adjoint fields λ given by
+    /// their rows in the factor's numbering (`u` row-major n × k, `z` as returned by
+    /// [`Self::solve_adjoint_entries_z`]): both read in order, the sum over j for each q in
+    /// order (the bits of the column-by-column correlation of the natural-order matrices).
+    pub(super) fn correlate_rows(&self, u: &[c64], z: &[c64], k: usize, w2: f64) -> Vec<f64> {
+        let perm = self.symbolic.perm();
+        let mut g = vec![0.0; perm.len()];
+        if k == 0 {
+            return g;
+        }
+        for ((ui, zi), &q) in u.chunks_exact(k).zip(z.chunks_exact(k)).zip(perm) {
+            let s = self.scale[q];
+            let mut acc = 0.0;
+            for (&b, &v) in ui.iter().zip(zi) {
+                let a = (s * v).conj();
+                acc -= w2 * (a.re * b.re + a.im * b.im);
+            }
+            g[q] = acc;
+        }
+        g
     }
 
     /// The stability probe: solve M x = M x₀ for a fixed x₀ and record the backward errors.
@@ -319,30 +399,19 @@ impl Factor<'_> {
 
     /// Solve A X = B into `out` (n × k, overwritten whole) for B given by its entries
     /// (q, j, b), a repeated (q, j) adding up in order: the bits of [`Factor::solve_reported`]
-    /// on the assembled block, without an n × k block to fill and, for the LDLᵀ, to scan.
-    pub fn solve_entries_reported(
+    /// on the assembled block, without an n × k block to fill and, for the LDLᵀ, to scan. The
+    /// LDLᵀ also returns X in its numbering (row-major), for [`LdltFactor::correlate_rows`].
+    pub(super) fn solve_entries_kept(
         &self,
         entries: &[(usize, usize, c64)],
         out: &mut Mat<c64>,
-    ) -> Option<RefineReport> {
+    ) -> (Option<RefineReport>, Option<Vec<c64>>) {
         if let Self::Ldlt(f) = self {
-            return Some(f.solve_entries(entries, out));
+            let (report, z) = f.solve_entries(entries, out);
+            return (Some(report), Some(z));
         }
         assemble_entries(out, entries);
-        self.solve_reported(out)
-    }
-
-    /// As [`Factor::solve_entries_reported`] for Aᴴ X = B.
-    pub fn solve_adjoint_entries_reported(
-        &self,
-        entries: &[(usize, usize, c64)],
-        out: &mut Mat<c64>,
-    ) -> Option<RefineReport> {
-        if let Self::Ldlt(f) = self {
-            return Some(f.solve_adjoint_entries(entries, out));
-        }
-        assemble_entries(out, entries);
-        self.solve_adjoint_reported(out)
+        (self.solve_reported(out), None)
     }
 
     /// Solve Aᴴ X = B in place.

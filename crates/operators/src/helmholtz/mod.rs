@@ -325,4 +325,7 @@ pub struct State<'a> {
     op: &'a Helmholtz,
     lu: Factor<'a>,
     fields: Mat<c64>,
+    /// For the LDLᵀ, the same wavefields row-major in the factor's numbering (the adjoint's
+    /// correlation reads them in order).
+    factor_fields: Option<Vec<c64>>,
 }

@@ -172,7 +172,7 @@ impl Helmholtz {
             .map(|(s, &q)| (q, s, c64::new(inv_h2, 0.0)))
             .collect();
         let mut fields = self.buffers.any(self.n_unknowns(), self.sources.len());
-        let report = lu.solve_entries_reported(&entries, &mut fields);
+        let (report, mut factor_fields) = lu.solve_entries_kept(&entries, &mut fields);
         // The LDLᵀ's stability probe: the backward errors of the sources' solves, M u = S b,
         // before and after refinement (the probe vector's when there are no sources).
         if let (Factor::Ldlt(f), Analysis::Ldlt(a)) = (&mut lu, &self.analysis) {
@@ -190,6 +190,9 @@ impl Helmholtz {
                     Some(f64_factor) => Factor::Ldlt(f64_factor),
                     None => self.pivoted_fallback(a, &values)?,
                 };
+                if let Some(z) = factor_fields.take() {
+                    self.buffers.give_rows(z);
+                }
                 fields = point_sources();
                 lu.solve(&mut fields);
             }
@@ -198,6 +201,7 @@ impl Helmholtz {
             op: self,
             lu,
             fields,
+            factor_fields,
         })
     }
 

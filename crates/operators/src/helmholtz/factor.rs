@@ -234,11 +234,10 @@ impl LdltFactor<'_> {
         transpose: bool,
         output: impl Fn(usize, c64) -> c64,
     ) -> (RefineReport, Vec<c64>) {
-        let n = self.symbolic.perm().len();
         let perm_inv = self.symbolic.perm_inv();
-        let mut z = self.buffers.rows_any(n * k);
+        let mut z = self.buffers.rows_any(perm_inv.len() * k);
         self.solve_into(y, &mut z, k, starts);
-        let mut work = self.buffers.rows_any(n * k);
+        let mut work = self.buffers.rows_any(perm_inv.len() * k);
         let rows = if transpose {
             self.m_rows_t
                 .get_or_init(|| self.buffers.rows_of(self.permuted, &self.m_values, true))
@@ -259,27 +258,8 @@ impl LdltFactor<'_> {
             |r, z| self.correct(r, z, k),
         );
         self.buffers.give_rows(work);
-        let Some(out) = out else {
-            return (report, z);
-        };
-        // Out of the factor's numbering, a block of unknowns at a time: the block's rows of z
-        // stay in cache while every column is written, and the next block's rows (scattered
-        // in z) are requested meanwhile.
-        const ROWS: usize = 64;
-        for &i in &perm_inv[..ROWS.min(n)] {
-            super::cplx::prefetch(z[i * k..].as_ptr(), k);
-        }
-        for q0 in (0..n).step_by(ROWS) {
-            let q1 = (q0 + ROWS).min(n);
-            for &i in &perm_inv[q1..(q1 + ROWS).min(n)] {
-                super::cplx::prefetch(z[i * k..].as_ptr(), k);
-            }
-            for j in 0..k {
-                let mut col = out.col_mut(j);
-                for q in q0..q1 {
-                    col[q] = output(q, z[perm_inv[q] * k + j]);
-                }
-            }
+        if let Some(out) = out {
+            permute_out(&z, perm_inv, k, out, output);
         }
         (report, z)
     }
@@ -299,18 +279,18 @@ impl LdltFactor<'_> {
         )
     }
 
-    /// A x = b ⇔ M x = S b, refined, for b given by its entries
-    /// ([`LdltFactor::solve_m_entries`]): x into `out`, and returned in the factor's numbering.
-    pub(super) fn solve_entries(
+    /// A x = b ⇔ M x = S b, refined, for the n × k block b given by its entries
+    /// ([`LdltFactor::solve_m_entries`]): x row-major in the factor's numbering.
+    pub(super) fn solve_entries_z(
         &self,
         entries: &[(usize, usize, c64)],
-        out: &mut Mat<c64>,
+        k: usize,
     ) -> (RefineReport, Vec<c64>) {
-        let shape = (out.nrows(), out.ncols());
+        let n = self.scale.len();
         self.solve_m_entries(
             entries,
-            shape,
-            Some(out),
+            (n, k),
+            None,
             false,
             |q, v| self.scale[q] * v,
             |_, v| v,
@@ -397,21 +377,22 @@ impl Factor<'_> {
         None
     }
 
-    /// Solve A X = B into `out` (n × k, overwritten whole) for B given by its entries
-    /// (q, j, b), a repeated (q, j) adding up in order: the bits of [`Factor::solve_reported`]
-    /// on the assembled block, without an n × k block to fill and, for the LDLᵀ, to scan. The
-    /// LDLᵀ also returns X in its numbering (row-major), for [`LdltFactor::correlate_rows`].
-    pub(super) fn solve_entries_kept(
+    /// Solve A X = B for the n × k block B given by its entries (q, j, b), a repeated (q, j)
+    /// adding up in order: the bits of [`Factor::solve_reported`] on the assembled block. The
+    /// LDLᵀ returns X row-major in its numbering, with no n × k block filled, scanned or
+    /// permuted; the others the natural-order matrix.
+    pub(super) fn solve_entries(
         &self,
         entries: &[(usize, usize, c64)],
-        out: &mut Mat<c64>,
-    ) -> (Option<RefineReport>, Option<Vec<c64>>) {
+        (n, k): (usize, usize),
+    ) -> (Option<RefineReport>, Result<Vec<c64>, Mat<c64>>) {
         if let Self::Ldlt(f) = self {
-            let (report, z) = f.solve_entries(entries, out);
-            return (Some(report), Some(z));
+            let (report, z) = f.solve_entries_z(entries, k);
+            return (Some(report), Ok(z));
         }
-        assemble_entries(out, entries);
-        (self.solve_reported(out), None)
+        let mut out = Mat::zeros(n, k);
+        assemble_entries(&mut out, entries);
+        (self.solve_reported(&mut out), Err(out))
     }
 
     /// Solve Aᴴ X = B in place.
@@ -468,5 +449,35 @@ fn assemble_entries(out: &mut Mat<c64>, entries: &[(usize, usize, c64)]) {
     out.fill(c64::new(0.0, 0.0));
     for &(q, j, b) in entries {
         out[(q, j)] += b;
+    }
+}
+
+/// `out[(q, j)]` ← output(q, z[perm_inv[q] k + j]): a row-major block in a factor's numbering
+/// (`perm_inv[q]` the row of unknown q) out to the natural-order matrix, a block of unknowns at
+/// a time (the block's rows of z stay in cache while every column is written), the next
+/// block's rows, scattered in z, requested meanwhile.
+pub(super) fn permute_out(
+    z: &[c64],
+    perm_inv: &[usize],
+    k: usize,
+    out: &mut Mat<c64>,
+    output: impl Fn(usize, c64) -> c64,
+) {
+    const ROWS: usize = 64;
+    let n = perm_inv.len();
+    for &i in &perm_inv[..ROWS.min(n)] {
+        super::cplx::prefetch(z[i * k..].as_ptr(), k);
+    }
+    for q0 in (0..n).step_by(ROWS) {
+        let q1 = (q0 + ROWS).min(n);
+        for &i in &perm_inv[q1..(q1 + ROWS).min(n)] {
+            super::cplx::prefetch(z[i * k..].as_ptr(), k);
+        }
+        for j in 0..k {
+            let mut col = out.col_mut(j);
+            for q in q0..q1 {
+                col[q] = output(q, z[perm_inv[q] * k + j]);
+            }
+        }
     }
 }

@@ -324,8 +324,20 @@ impl std::fmt::Debug for Helmholtz {
 pub struct State<'a> {
     op: &'a Helmholtz,
     lu: Factor<'a>,
-    fields: Mat<c64>,
-    /// For the LDLᵀ, the same wavefields row-major in the factor's numbering (the adjoint's
-    /// correlation reads them in order).
-    factor_fields: Option<Vec<c64>>,
+    fields: Wavefields<'a>,
+}
+
+/// The source wavefields of a [`State`].
+enum Wavefields<'a> {
+    /// N × n_s, one column per source, in the grid's numbering.
+    Natural(Mat<c64>),
+    /// Row-major N × k in the LDLᵀ factor's numbering (`perm_inv[q]` is the row of unknown q),
+    /// as the solve leaves them: the data and the adjoint correlation read them there; the
+    /// natural-order matrix is made on first request.
+    Factor {
+        rows: Vec<c64>,
+        perm_inv: &'a [usize],
+        k: usize,
+        natural: std::sync::OnceLock<Mat<c64>>,
+    },
 }

@@ -171,8 +171,23 @@ impl Helmholtz {
         let entries: Vec<(usize, usize, c64)> = (self.sources.iter().enumerate())
             .map(|(s, &q)| (q, s, c64::new(inv_h2, 0.0)))
             .collect();
-        let mut fields = self.buffers.any(self.n_unknowns(), self.sources.len());
-        let (report, mut factor_fields) = lu.solve_entries_kept(&entries, &mut fields);
+        let (report, solved) = lu.solve_entries(&entries, (self.n_unknowns(), self.sources.len()));
+        let mut fields = match (solved, &lu) {
+            (Ok(rows), Factor::Ldlt(f)) => Wavefields::Factor {
+                rows,
+                perm_inv: f.symbolic.perm_inv(),
+                k: self.sources.len(),
+                natural: std::sync::OnceLock::new(),
+            },
+            (Ok(rows), _) => {
+                // Not reached: only the LDLᵀ returns rows in its numbering.
+                self.buffers.give_rows(rows);
+                let mut m = point_sources();
+                lu.solve(&mut m);
+                Wavefields::Natural(m)
+            }
+            (Err(m), _) => Wavefields::Natural(m),
+        };
         // The LDLᵀ's stability probe: the backward errors of the sources' solves, M u = S b,
         // before and after refinement (the probe vector's when there are no sources).
         if let (Factor::Ldlt(f), Analysis::Ldlt(a)) = (&mut lu, &self.analysis) {
@@ -190,18 +205,18 @@ impl Helmholtz {
                     Some(f64_factor) => Factor::Ldlt(f64_factor),
                     None => self.pivoted_fallback(a, &values)?,
                 };
-                if let Some(z) = factor_fields.take() {
-                    self.buffers.give_rows(z);
+                if let Wavefields::Factor { rows, .. } = fields {
+                    self.buffers.give_rows(rows);
                 }
-                fields = point_sources();
-                lu.solve(&mut fields);
+                let mut m = point_sources();
+                lu.solve(&mut m);
+                fields = Wavefields::Natural(m);
             }
         }
         Ok(State {
             op: self,
             lu,
             fields,
-            factor_fields,
         })
     }
 

@@ -5,11 +5,15 @@ use super::*;
 
 impl Drop for State<'_> {
     fn drop(&mut self) {
-        self.op
-            .buffers
-            .give_mat(std::mem::replace(&mut self.fields, Mat::new()));
-        if let Some(z) = self.factor_fields.take() {
-            self.op.buffers.give_rows(z);
+        let buffers = &self.op.buffers;
+        match std::mem::replace(&mut self.fields, Wavefields::Natural(Mat::new())) {
+            Wavefields::Natural(m) => buffers.give_mat(m),
+            Wavefields::Factor { rows, natural, .. } => {
+                buffers.give_rows(rows);
+                if let Some(m) = natural.into_inner() {
+                    buffers.give_mat(m);
+                }
+            }
         }
     }
 }
@@ -17,15 +21,35 @@ impl Drop for State<'_> {
 impl State<'_> {
     /// Source wavefields on the padded grid, one column per source (index q = i N_z + j).
     pub fn fields(&self) -> &Mat<c64> {
-        &self.fields
+        match &self.fields {
+            Wavefields::Natural(m) => m,
+            Wavefields::Factor {
+                rows,
+                perm_inv,
+                k,
+                natural,
+            } => natural.get_or_init(|| {
+                let mut m = self.op.buffers.any(perm_inv.len(), *k);
+                factor::permute_out(rows, perm_inv, *k, &mut m, |_, v| v);
+                m
+            }),
+        }
+    }
+
+    /// Number of sources (columns of the wavefields).
+    fn n_sources(&self) -> usize {
+        self.op.sources.len()
     }
 
     /// Data at the receivers (n_sources × n_receivers).
     pub fn data(&self) -> Mat<c64> {
         let rec = &self.op.receivers;
-        Mat::from_fn(self.fields.ncols(), rec.len(), |s, r| {
-            self.fields[(rec[r], s)]
-        })
+        match &self.fields {
+            Wavefields::Factor {
+                rows, perm_inv, k, ..
+            } => Mat::from_fn(*k, rec.len(), |s, r| rows[perm_inv[rec[r]] * k + s]),
+            Wavefields::Natural(m) => Mat::from_fn(m.ncols(), rec.len(), |s, r| m[(rec[r], s)]),
+        }
     }
 
     /// Solve Aᴴ λ_s = Pᵀ w_s for receiver-side weights `w` (n_s × n_r); returns λ (N × n_s).
@@ -44,8 +68,9 @@ impl State<'_> {
     pub(super) fn correlate(&self, lambda: &Mat<c64>) -> Vec<f64> {
         let w2 = self.op.omega * self.op.omega;
         let mut g_pad = vec![0.0; self.op.n_unknowns()];
-        for s in 0..self.fields.ncols() {
-            let (u, l) = (self.fields.col(s), lambda.col(s));
+        let fields = self.fields();
+        for s in 0..fields.ncols() {
+            let (u, l) = (fields.col(s), lambda.col(s));
             for (q, g) in g_pad.iter_mut().enumerate() {
                 let (a, b) = (l[q], u[q]);
                 *g -= w2 * (a.re * b.re + a.im * b.im);
@@ -62,8 +87,9 @@ impl State<'_> {
         memprior_core::check_len("dm", dm, self.op.geometry.n_pixels())?;
         let w2 = self.op.omega * self.op.omega;
         let dm_pad = self.op.pad_unchecked(dm);
-        let mut rhs = Mat::from_fn(self.fields.nrows(), self.fields.ncols(), |q, s| {
-            self.fields[(q, s)] * (-w2 * dm_pad[q])
+        let fields = self.fields();
+        let mut rhs = Mat::from_fn(fields.nrows(), fields.ncols(), |q, s| {
+            fields[(q, s)] * (-w2 * dm_pad[q])
         });
         self.lu.solve(&mut rhs);
         let rec = &self.op.receivers;
@@ -79,7 +105,8 @@ impl State<'_> {
     /// a time, so the paper grid (2940 × 40,000) needs no dense matrix. With few receivers this is
     /// far cheaper than one solve per model direction.
     pub fn for_each_jacobian_row(&self, mut f: impl FnMut(usize, &[f64], &[f64])) {
-        let (ns, rec) = (self.fields.ncols(), &self.op.receivers);
+        let (ns, rec) = (self.n_sources(), &self.op.receivers);
+        let fields = self.fields();
         let mut lam = Mat::<c64>::zeros(self.op.n_unknowns(), rec.len());
         for (r, &q) in rec.iter().enumerate() {
             lam[(q, r)] = c64::new(1.0, 0.0);
@@ -93,7 +120,7 @@ impl State<'_> {
         for s in 0..ns {
             for r in 0..rec.len() {
                 for q in 0..re.len() {
-                    let c = lam[(q, r)].conj() * self.fields[(q, s)] * (-w2);
+                    let c = lam[(q, r)].conj() * fields[(q, s)] * (-w2);
                     re[q] = c.re;
                     im[q] = c.im;
                 }
@@ -109,7 +136,7 @@ impl State<'_> {
     /// The dense Jacobian ∂d/∂m (complex, (n_s n_r) × (n_x n_z)) from [`State::for_each_jacobian_row`].
     pub fn jacobian_dense(&self) -> Mat<c64> {
         let n_pix = self.op.geometry.nx * self.op.geometry.nz;
-        let mut out = Mat::<c64>::zeros(self.fields.ncols() * self.op.receivers.len(), n_pix);
+        let mut out = Mat::<c64>::zeros(self.n_sources() * self.op.receivers.len(), n_pix);
         self.for_each_jacobian_row(|row, re, im| {
             for p in 0..n_pix {
                 out[(row, p)] = c64::new(re[p], im[p]);
@@ -125,7 +152,7 @@ impl State<'_> {
     /// `dd` not of shape (n_sources, n_receivers).
     pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Result<Vec<f64>, HelmholtzError> {
         self.check_data_shape("dd", dd)?;
-        if let (Factor::Ldlt(f), Some(u)) = (&self.lu, &self.factor_fields) {
+        if let (Factor::Ldlt(f), Wavefields::Factor { rows: u, .. }) = (&self.lu, &self.fields) {
             // The adjoint sources from their entries, λ kept in the factor's numbering and
             // correlated there with u: no n × k block filled, scanned or permuted (the bits of
             // the general path below).
@@ -150,7 +177,7 @@ impl State<'_> {
 
     /// Require `d` to be n_sources × n_receivers.
     fn check_data_shape(&self, field: &str, d: &Mat<c64>) -> Result<(), ConfigError> {
-        let shape = (self.fields.ncols(), self.op.receivers.len());
+        let shape = (self.n_sources(), self.op.receivers.len());
         if (d.nrows(), d.ncols()) == shape {
             return Ok(());
         }
@@ -227,8 +254,8 @@ mod tests {
             let op = Helmholtz::with_solver(geometry.clone(), solver).unwrap();
             let state = op.solve(&m).unwrap();
             assert!(
-                state.factor_fields.is_some(),
-                "{solver:?} keeps its wavefields"
+                matches!(state.fields, Wavefields::Factor { .. }),
+                "{solver:?} keeps its wavefields in its numbering"
             );
             // Receiver weights with no zero entry: every adjoint source is present.
             let (ns, nr) = (op.sources.len(), op.receivers.len());

@@ -133,16 +133,16 @@ impl LdltSymbolic {
                     }
                     continue;
                 }
-                let ld = MatRef::from_column_major_slice(ld, nrd, wd);
-                let l_rows = ld.subrows(wd + a, nr);
-                let l_cols = ld.subrows(wd + a, nc);
-                // scaled = L_cols D_d (nc × wd).
+                // scaled = L_cols D_d (nc × wd), from the columns of the panel slice.
                 scaled.clear();
                 scaled.reserve(nc * wd);
                 for k in 0..wd {
-                    let dk = ld[(k, k)];
-                    scaled.extend((0..nc).map(|i| l_cols[(i, k)] * dk));
+                    let dk = ld[k * nrd + k];
+                    let col = &ld[k * nrd + wd + a..k * nrd + wd + a + nc];
+                    scaled.extend(col.iter().map(|&v| v * dk));
                 }
+                let ld = MatRef::from_column_major_slice(ld, nrd, wd);
+                let l_rows = ld.subrows(wd + a, nr);
                 let scaled_ref = MatRef::from_column_major_slice(&scaled[..nc * wd], nc, wd);
                 work.clear();
                 work.resize(nr * nc, T::ZERO);

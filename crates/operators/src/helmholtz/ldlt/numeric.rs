@@ -102,6 +102,13 @@ impl LdltSymbolic {
             for (k, &r) in spat.iter().enumerate() {
                 map[r] = w + k;
             }
+            // The next supernode's matrix values, scattered in `values`, requested now: this
+            // supernode's updates leave them time to arrive.
+            if s + 2 <= nsup {
+                for &(_, p) in &self.assembly[self.asm_ptr[s + 1]..self.asm_ptr[s + 2]] {
+                    super::super::cplx::prefetch(values[p..].as_ptr(), 1);
+                }
+            }
             let (head, tail) = l.split_at_mut(self.val_ptr[s]);
             let panel = &mut tail[..nrows * w];
             panel.fill(T::ZERO);

@@ -152,6 +152,11 @@ impl State<'_> {
     /// `dd` not of shape (n_sources, n_receivers).
     pub fn jacobian_adjoint_apply(&self, dd: &Mat<c64>) -> Result<Vec<f64>, HelmholtzError> {
         self.check_data_shape("dd", dd)?;
+        Ok(self.adjoint_apply_checked(dd))
+    }
+
+    /// [`State::jacobian_adjoint_apply`] for `dd` of the checked shape.
+    fn adjoint_apply_checked(&self, dd: &Mat<c64>) -> Vec<f64> {
         if let (Factor::Ldlt(f), Wavefields::Factor { rows: u, .. }) = (&self.lu, &self.fields) {
             // The adjoint sources from their entries, λ kept in the factor's numbering and
             // correlated there with u: no n × k block filled, scanned or permuted (the bits of
@@ -167,12 +172,12 @@ impl State<'_> {
             let w2 = self.op.omega * self.op.omega;
             let g_pad = f.correlate_rows(u, &z, ns, w2);
             self.op.buffers.give_rows(z);
-            return Ok(self.op.pad_adjoint_unchecked(&g_pad));
+            return self.op.pad_adjoint_unchecked(&g_pad);
         }
         let lambda = self.adjoint_fields(dd);
         let g = self.correlate(&lambda);
         self.op.buffers.give_mat(lambda);
-        Ok(g)
+        g
     }
 
     /// Require `d` to be n_sources × n_receivers.
@@ -212,7 +217,7 @@ impl State<'_> {
             }
         }
         let phi = 0.5 * sum_sq * sigma_d * sigma_d;
-        Ok((phi, self.jacobian_adjoint_apply(&resid)?))
+        Ok((phi, self.adjoint_apply_checked(&resid)))
     }
 }
 

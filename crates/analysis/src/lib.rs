@@ -8,9 +8,12 @@
 //! - [`GridDistances`]: total variation, Hellinger and KL(exact ‖ linearised) between two
 //!   log-densities on one grid, computed in log space;
 //! - [`memorization`]: the memorization ratio r with its null and leave-one-out controls
-//!   ([eq:memorization-ratio]).
+//!   ([eq:memorization-ratio]);
+//! - [`stats`]: posterior sample statistics (mean and std, calibration bins, nearest-model
+//!   counts, total variation, RMSE).
 
 pub mod memorization;
+pub mod stats;
 
 use memprior_core::numerics::{entropy, logsumexp, squared_distance};
 use memprior_core::{ConfigError, JacobianAction};

@@ -149,13 +149,8 @@ impl DpsResults {
                 let r = self.reference(g.n).expect("a reference per N");
                 let (mv, count) = g.most_visited();
                 let s = g.samples.len() as f64;
-                let tv = g
-                    .visits
-                    .iter()
-                    .zip(&r.lookup)
-                    .map(|(&v, w)| (v as f64 / s - w).abs())
-                    .sum::<f64>()
-                    / 2.0;
+                let freq: Vec<f64> = g.visits.iter().map(|&v| v as f64 / s).collect();
+                let tv = analysis::stats::total_variation(&freq, &r.lookup);
                 TableRow {
                     prior: g.kind.name().into(),
                     variant: g.variant.name().into(),

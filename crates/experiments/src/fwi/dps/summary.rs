@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use analysis::memorization::{MemorizationSummary, ratios};
+use analysis::stats;
 use operators::helmholtz::Helmholtz;
 use priors::KlBasis;
 
@@ -161,25 +162,12 @@ pub fn summarise(
         let samples: Vec<Vec<f64>> = recs.iter().map(|r| r.z.clone()).collect();
         let neighbours = ratios(&samples, raw)?;
         let summary = MemorizationSummary::of(&neighbours);
-        let mut visits = vec![0; n];
-        for b in &neighbours {
-            visits[b.nearest] += 1;
-        }
+        let visits = stats::nearest_counts(neighbours.iter().map(|b| b.nearest), n);
         let velocities: Vec<Vec<f64>> = samples
             .iter()
             .map(|z| kl.reconstruct(z, g.nx, g.nz).map(|m| velocity(&m)))
             .collect::<Result<_, _>>()?;
-        let rmse_velocity = velocities
-            .iter()
-            .map(|v| {
-                (v.iter()
-                    .zip(&v_true)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum::<f64>()
-                    / v.len() as f64)
-                    .sqrt()
-            })
-            .collect();
+        let rmse_velocity = velocities.iter().map(|v| stats::rmse(v, &v_true)).collect();
         let (velocity_mean, velocity_std) = posterior::mean_std(&velocities);
         let (z_mean, z_std) = posterior::mean_std(&samples);
         let err_kl: Vec<f64> = z_mean

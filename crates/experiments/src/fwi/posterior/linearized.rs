@@ -162,12 +162,7 @@ pub(super) fn summarise<F: JacobianAction<Error = ConfigError>>(
                     v.max(0.0).sqrt() * s[k]
                 })
                 .collect();
-            let tv = w
-                .iter()
-                .zip(lookup)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                / 2.0;
+            let tv = analysis::stats::total_variation(&w, lookup);
             LinearizedSummary {
                 sigma,
                 weighting,

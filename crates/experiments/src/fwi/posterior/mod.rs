@@ -14,9 +14,8 @@ use samplers::{GaussianLikelihood, LinearizedPosterior, Weighting};
 use super::{KlMisfit, ZScore};
 
 mod linearized;
-mod stats;
+pub use analysis::stats::{calibration_bins, mean_std};
 pub use linearized::{Linearization, LinearizedSummary, linearize, linearized_summaries};
-pub use stats::{calibration_bins, mean_std};
 
 /// The offset the paper adds to the z-score scales in its DPS gradient, g = (s + 1e−5) ⊙ ∇_z Φ.
 pub const SCALE_OFFSET: f64 = 1e-5;

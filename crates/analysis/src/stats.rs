@@ -1,5 +1,6 @@
-//! Posterior statistics of sample sets: calibration bins and per-coordinate mean and standard
-//! deviation.
+//! Statistics of posterior sample sets: per-coordinate mean and standard deviation, calibration
+//! bins, how often each training model is the nearest one, the total variation between two
+//! discrete laws, and the RMSE of a sample against the truth.
 
 /// Equal-count calibration bins [eq:calibration]: sort by predicted std, split into `bins` groups
 /// of (nearly) equal size, return (mean std, mean |error|) per bin.
@@ -40,9 +41,52 @@ pub fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     (mean, std)
 }
 
+/// How often each of `n` training models is the nearest one: `nearest` lists, per sample, the
+/// index of its nearest training model (each below `n`; one beyond is not counted).
+pub fn nearest_counts(nearest: impl IntoIterator<Item = usize>, n: usize) -> Vec<usize> {
+    let mut counts = vec![0; n];
+    for i in nearest {
+        if let Some(c) = counts.get_mut(i) {
+            *c += 1;
+        }
+    }
+    counts
+}
+
+/// The total variation ½ Σ |pᵢ − qᵢ| between two discrete laws on the same points (over the
+/// common length).
+pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
+    p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0
+}
+
+/// The root-mean-square difference √(Σ (aᵢ − bᵢ)² / n) of a field `a` from a reference `b` of the
+/// same length n (NaN for empty fields).
+pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::calibration_bins;
+    use super::{calibration_bins, mean_std, nearest_counts, rmse, total_variation};
+
+    #[test]
+    fn counts_tv_rmse_and_moments_on_small_cases() {
+        assert_eq!(nearest_counts([2, 0, 2, 2], 4), vec![1, 0, 3, 0]);
+        assert_eq!(
+            nearest_counts([5], 2),
+            vec![0, 0],
+            "an index beyond n is not counted"
+        );
+        assert_eq!(total_variation(&[0.5, 0.5, 0.0], &[0.0, 0.5, 0.5]), 0.5);
+        assert_eq!(total_variation(&[0.2, 0.8], &[0.2, 0.8]), 0.0);
+        assert_eq!(rmse(&[1.0, 3.0], &[1.0, 1.0]), 2.0f64.sqrt());
+        assert!(rmse(&[], &[]).is_nan());
+        let (m, s) = mean_std(&[vec![1.0, 0.0], vec![3.0, 0.0]]);
+        assert_eq!(m, vec![2.0, 0.0]);
+        assert_eq!(s, vec![2.0f64.sqrt(), 0.0]);
+        let (_, one) = mean_std(&[vec![4.0]]);
+        assert_eq!(one, vec![0.0], "one sample has no spread");
+    }
 
     #[test]
     fn calibration_bins_are_equal_count_means_in_order_of_std() {

@@ -7,7 +7,7 @@
 
 use experiments::fwi::dps::DpsConfig;
 use experiments::fwi::{KlMisfit, add_noise};
-use experiments::learned::{HostParams, LearnedDenoiser, Recipe};
+use experiments::learned::{HostParams, LearnedDenoiser, Preset, Recipe};
 use experiments::memprior_core::diffusion::{
     Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule,
 };
@@ -21,7 +21,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let cfg = DpsConfig::preset("paper").unwrap();
+    let cfg = DpsConfig::preset(Preset::Paper);
     let kl = KlBasis::default();
     let g = cfg.geometry.clone();
     let op = Helmholtz::new(g.clone()).unwrap();
@@ -43,7 +43,7 @@ fn main() {
             t.elapsed().as_secs_f64()
         })
         .collect();
-    let recipe = Recipe::preset("paper", kl.dim()).unwrap();
+    let recipe = Recipe::preset(Preset::Paper, kl.dim());
     let den = LearnedDenoiser::new(&HostParams::init(recipe.network, 1), NoiseSchedule::paper());
     let x = Batch::new(kl.dim(), z.clone()).unwrap();
     let fwd: Vec<f64> = (0..5)

@@ -4,6 +4,7 @@
 
 use experiments::fwi::dps::{self, DpsConfig, Selection, Variant, merge, run, shard};
 use experiments::fwi::prior::PriorKind;
+use experiments::learned::Preset;
 use experiments::stylized::summary::round_sig;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,7 @@ fn tmp(name: &str) -> PathBuf {
 
 /// Quick preset without the network (no training): the tests of the job machinery.
 fn closed_form_quick() -> DpsConfig {
-    let mut c = DpsConfig::preset("quick").unwrap();
+    let mut c = DpsConfig::preset(Preset::Quick);
     c.priors = vec![PriorKind::Memorized, PriorKind::Gaussian];
     c.samples = 3;
     c.samples_chung = 2;
@@ -136,7 +137,7 @@ fn sharded_runs_merge_to_the_single_run_and_resume_skips_finished_samples() {
 
 #[test]
 fn selections_by_n_partition_the_jobs_and_refuse_unknown_sizes() {
-    let c = DpsConfig::preset("default").unwrap();
+    let c = DpsConfig::preset(Preset::Default);
     let mut seen = Vec::new();
     for &n in &c.prior.n_values {
         let sel = Selection {
@@ -229,7 +230,7 @@ fn a_bundle_reads_back_into_the_run_that_wrote_it_and_refuses_other_formats() {
 
 #[test]
 fn shards_partition_the_jobs() {
-    let c = DpsConfig::preset("default").unwrap();
+    let c = DpsConfig::preset(Preset::Default);
     let jobs = c.jobs();
     let mut seen: Vec<_> = (1..=7).flat_map(|i| shard(&jobs, i, 7).unwrap()).collect();
     assert_eq!(seen.len(), jobs.len());
@@ -247,7 +248,7 @@ fn shards_partition_the_jobs() {
 
 #[test]
 fn quick_table_and_references() {
-    let c = DpsConfig::preset("quick").unwrap();
+    let c = DpsConfig::preset(Preset::Quick);
     let cache = tmp("cache-quick");
     let out = tmp("quick");
     let (r, _) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
@@ -387,7 +388,7 @@ fn quick_table_and_references() {
 
 #[test]
 fn the_controls_sample_count_applies_to_the_closed_form_priors_of_the_paper_variants() {
-    let mut c = DpsConfig::preset("quick").unwrap();
+    let mut c = DpsConfig::preset(Preset::Quick);
     let per_n = |c: &DpsConfig, kind: PriorKind, variant: Variant| {
         c.jobs()
             .iter()
@@ -402,9 +403,9 @@ fn the_controls_sample_count_applies_to_the_closed_form_priors_of_the_paper_vari
     }
     assert_eq!(per_n(&c, PriorKind::Learned, Variant::Paper), c.samples);
     // Absent from a config file means `samples`; written only when set.
-    let text = toml::to_string(&DpsConfig::preset("quick").unwrap()).unwrap();
+    let text = toml::to_string(&DpsConfig::preset(Preset::Quick)).unwrap();
     assert!(!text.contains("samples_controls"));
-    let paper = DpsConfig::preset("paper").unwrap();
+    let paper = DpsConfig::preset(Preset::Paper);
     assert_eq!((paper.samples, paper.samples_controls), (256, Some(64)));
     let back: DpsConfig = toml::from_str(&toml::to_string(&paper).unwrap()).unwrap();
     assert_eq!(back, paper);
@@ -412,7 +413,7 @@ fn the_controls_sample_count_applies_to_the_closed_form_priors_of_the_paper_vari
 
 #[test]
 fn invalid_settings_are_named() {
-    let base = DpsConfig::preset("quick").unwrap();
+    let base = DpsConfig::preset(Preset::Quick);
     type Edit = Box<dyn Fn(&mut DpsConfig)>;
     let cases: Vec<(&str, Edit)> = vec![
         ("priors", Box::new(|c| c.priors.clear())),
@@ -445,5 +446,5 @@ fn invalid_settings_are_named() {
         f(&mut c);
         assert_eq!(c.validate().unwrap_err().field, field);
     }
-    assert!(dps::DpsConfig::preset("bogus").is_err());
+    assert!(Preset::parse("bogus").is_err());
 }

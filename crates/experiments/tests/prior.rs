@@ -3,11 +3,12 @@
 //! the controls the paper's τ = 0.7 needs, and bad settings are named.
 
 use experiments::fwi::prior::{PriorConfig, PriorKind, run};
+use experiments::learned::Preset;
 use experiments::stylized::summary::round_sig;
 
 #[test]
 fn quick_memorization_table() {
-    let config = PriorConfig::preset("quick").unwrap();
+    let config = PriorConfig::preset(Preset::Quick);
     let cache = std::env::temp_dir().join(format!("memprior-prior-test-{}", std::process::id()));
     let run1 = run(&config, &cache, &|_| {}).unwrap();
     // Same config, weights now from the cache: identical numbers.
@@ -100,19 +101,19 @@ fn analysis_summary(n: &[experiments::analysis::memorization::Neighbours]) -> (f
 
 #[test]
 fn invalid_settings_are_named() {
-    let mut c = PriorConfig::preset("quick").unwrap();
+    let mut c = PriorConfig::preset(Preset::Quick);
     c.n_values = vec![2];
     assert_eq!(c.validate().unwrap_err().field, "n_values");
-    let mut c = PriorConfig::preset("quick").unwrap();
+    let mut c = PriorConfig::preset(Preset::Quick);
     c.n_values = vec![20, 50, 20];
     let e = c.validate().unwrap_err();
     assert!(
         e.field == "n_values" && e.requirement.contains("twice"),
         "{e}"
     );
-    let mut c = PriorConfig::preset("quick").unwrap();
+    let mut c = PriorConfig::preset(Preset::Quick);
     c.samples = 0;
     assert_eq!(c.validate().unwrap_err().field, "samples");
-    assert_eq!(PriorConfig::preset("huge").unwrap_err().field, "preset");
+    assert_eq!(Preset::parse("huge").unwrap_err().field, "preset");
     assert_eq!(PriorKind::parse("vae").unwrap_err().field, "denoiser");
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use experiments::fwi::dps::{DpsConfig, SampleRecord};
 use experiments::learned::checkpoint::{self, Checkpoint};
-use experiments::learned::{MlpConfig, Recipe};
+use experiments::learned::{MlpConfig, Preset, Recipe};
 use experiments::memprior_core::npy::{self, Dtype};
 use experiments::operators::helmholtz::{Geometry, GeometryPreset};
 use memprior_fuzz::{Budget, SEED_CHECKPOINT_KEY, TARGETS, crate_dir, fuzz, read_dir_files};
@@ -68,7 +68,7 @@ fn seed_corpus() -> Result<(), String> {
     };
     put("sample", "degenerate_layout.npy", &tiny.encode())?;
     // A checkpoint of a tiny network (so that mutants stay small), written by the real writer.
-    let mut recipe = Recipe::preset("quick", 2).map_err(|e| e.to_string())?;
+    let mut recipe = Recipe::preset(Preset::Quick, 2);
     recipe.network = MlpConfig {
         dim: 2,
         width: 4,
@@ -94,10 +94,14 @@ fn seed_corpus() -> Result<(), String> {
     let stylized = std::fs::read(crate_dir().join("../../data/stylized/default.toml"))
         .map_err(|e| format!("data/stylized/default.toml: {e}"))?;
     put("stylized_toml", "default.toml", &stylized)?;
-    for preset in ["quick", "default"] {
-        let cfg = DpsConfig::preset(preset).map_err(|e| e.to_string())?;
+    for preset in [Preset::Quick, Preset::Default] {
+        let cfg = DpsConfig::preset(preset);
         let text = toml::to_string(&cfg).map_err(|e| e.to_string())?;
-        put("dps_toml", &format!("{preset}.toml"), text.as_bytes())?;
+        put(
+            "dps_toml",
+            &format!("{}.toml", preset.name()),
+            text.as_bytes(),
+        )?;
     }
     for (name, preset) in [
         ("small", GeometryPreset::Small),

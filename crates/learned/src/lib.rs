@@ -33,6 +33,7 @@ pub mod train;
 
 pub use denoiser::LearnedDenoiser;
 pub use net::{HostParams, MlpConfig};
+pub use recipe::Preset;
 pub use train::{
     Recipe, StepRecord, StepTimes, TrainConfig, TrainError, Trained, Trainer, ValidationRecord,
 };

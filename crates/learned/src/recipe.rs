@@ -7,6 +7,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::MlpConfig;
 
+/// The named scales of the experiments: `quick` (tests: a tiny network, few samples), `default`
+/// (the report: the CPU network) and `paper` (the paper's network and sample counts). One value
+/// picks the recipe here and, in the experiments, the datasets and sample counts that go with it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum Preset {
+    /// Tests and first runs: seconds.
+    Quick,
+    /// The report's scale.
+    Default,
+    /// The paper's scale.
+    Paper,
+}
+
+impl Preset {
+    /// Every preset, smallest first.
+    pub const ALL: &'static [Preset] = <Self as strum::VariantArray>::VARIANTS;
+
+    /// Parse a preset name.
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
+    pub fn parse(name: &str) -> Result<Self, ConfigError> {
+        memprior_core::error::parse_name("preset", name)
+    }
+
+    /// The preset's name.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// Optimiser settings of one training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,20 +196,12 @@ impl Recipe {
         r
     }
 
-    /// A preset by name: `quick`, `default` or `paper`.
-    ///
-    /// # Errors
-    /// Any other name.
-    pub fn preset(name: &str, dim: usize) -> Result<Self, ConfigError> {
-        match name {
-            "quick" => Ok(Self::quick(dim)),
-            "default" => Ok(Self::cpu_default(dim)),
-            "paper" => Ok(Self::paper(dim)),
-            other => Err(ConfigError::new(
-                "preset",
-                "must be one of quick, default, paper",
-                other,
-            )),
+    /// The recipe of a preset for `dim` coefficients.
+    pub fn preset(preset: Preset, dim: usize) -> Self {
+        match preset {
+            Preset::Quick => Self::quick(dim),
+            Preset::Default => Self::cpu_default(dim),
+            Preset::Paper => Self::paper(dim),
         }
     }
 

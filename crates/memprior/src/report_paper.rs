@@ -7,6 +7,7 @@ use crate::report_dps::{figures_html, findings, table_html};
 use anyhow::{Result, bail};
 use experiments::fwi::bundle;
 use experiments::fwi::dps::{self, DpsConfig};
+use experiments::learned::Preset;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -138,7 +139,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
     let unconditional = unconditional_html(bundle).unwrap_or_default();
     if !bundle.join(bundle::REFERENCES).is_file() {
         // Under way: how many samples of each group are on disk.
-        let config = DpsConfig::preset("paper")?;
+        let config = DpsConfig::preset(Preset::Paper);
         let mut rows = String::new();
         let (mut done, mut total) = (0, 0);
         let jobs = config.jobs();
@@ -209,7 +210,7 @@ mod tests {
         assert!(html.contains("Not run yet"), "{html}");
 
         // A complete bundle: the closed-form priors of the quick preset, as `memprior fwi` writes it.
-        let mut c = DpsConfig::preset("quick").unwrap();
+        let mut c = DpsConfig::preset(Preset::Quick);
         c.priors = vec![PriorKind::Memorized, PriorKind::Gaussian];
         c.samples = 2;
         c.samples_chung = 1;

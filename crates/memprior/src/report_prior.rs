@@ -5,6 +5,7 @@ use crate::prior::{cache_dir, write_outputs};
 use anyhow::Result;
 use experiments::fwi::figures;
 use experiments::fwi::prior::{self, PriorConfig, PriorKind, PriorRun};
+use experiments::learned::Preset;
 use experiments::operators::helmholtz::{Geometry, GeometryPreset};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -89,7 +90,7 @@ fn frontier_html() -> String {
 /// # Errors
 /// An unknown preset, a failed training run, or a file that cannot be written.
 pub fn run_experiment(preset: &str, dir: &Path) -> Result<f64> {
-    let config = PriorConfig::preset(preset)?;
+    let config = PriorConfig::preset(Preset::parse(preset)?);
     let t = std::time::Instant::now();
     let cache = cache_dir(None);
     let run = prior::run(&config, &cache, &|s| eprintln!("prior: {s}"))?;

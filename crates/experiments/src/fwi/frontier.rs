@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn overrides_change_only_what_they_name_and_are_validated() {
-        let base = PriorConfig::preset("quick").unwrap();
+        let base = PriorConfig::preset(learned::Preset::Quick);
         let o = RecipeOverrides {
             width: Some(96),
             blocks: None,
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_tiny_frontier_point_is_measured_against_the_null() {
-        let base = PriorConfig::preset("quick").unwrap();
+        let base = PriorConfig::preset(learned::Preset::Quick);
         let o = RecipeOverrides {
             width: None,
             blocks: None,

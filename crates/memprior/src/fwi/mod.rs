@@ -10,6 +10,7 @@ use clap::Args;
 use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::prior::PriorKind;
+use experiments::learned::Preset;
 use experiments::memprior_core::npy::{self, Dtype};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -101,13 +102,9 @@ pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
                 .with_context(|| format!("invalid configuration {}", p.display()))?
         }
         None => {
-            if !["quick", "default", "paper"].contains(&args.preset.as_str()) {
-                bail!(
-                    "invalid `--preset`: must be quick, default or paper (got `{}`)",
-                    args.preset
-                );
-            }
-            DpsConfig::preset(&args.preset)?
+            let preset = Preset::parse(&args.preset)
+                .map_err(|e| anyhow::anyhow!("invalid `--preset`: {e}"))?;
+            DpsConfig::preset(preset)
         }
     };
     if let Some(p) = &args.priors {

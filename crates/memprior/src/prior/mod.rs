@@ -12,7 +12,7 @@ use experiments::fwi::FwiDatasets;
 use experiments::fwi::prior::{
     self, PriorConfig, PriorKind, PriorRun, normalized_training, sample_raw, sampling_seed,
 };
-use experiments::learned::LearnedDenoiser;
+use experiments::learned::{LearnedDenoiser, Preset};
 use experiments::memprior_core::diffusion::NoiseSchedule;
 use experiments::memprior_core::npy::{self, Dtype};
 use experiments::priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
@@ -161,7 +161,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             n_train,
             cache,
         } => {
-            let config = PriorConfig::preset(&preset)?;
+            let config = PriorConfig::preset(Preset::parse(&preset)?);
             check_n(&config, n_train)?;
             let sets = FwiDatasets::generate(&config.datasets, &KlBasis::default())?;
             let root = cache_dir(cache.as_deref());
@@ -210,7 +210,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             out,
         } => {
             let kind = PriorKind::parse(&denoiser)?;
-            let config = PriorConfig::preset(&preset)?;
+            let config = PriorConfig::preset(Preset::parse(&preset)?);
             check_n(&config, n_train)?;
             if samples == 0 {
                 bail!("invalid `--samples`: must be ≥ 1 (got 0)");
@@ -270,7 +270,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                 lr_max,
                 ema_decay,
             };
-            let config = overrides.apply(&PriorConfig::preset(&preset)?)?;
+            let config = overrides.apply(&PriorConfig::preset(Preset::parse(&preset)?))?;
             check_n(&config, n_train)?;
             let existing = match std::fs::read_to_string(&out) {
                 Ok(text) => {
@@ -310,7 +310,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             println!("{row}");
         }
         PriorCommand::Memorization { preset, out, cache } => {
-            let config = PriorConfig::preset(&preset)?;
+            let config = PriorConfig::preset(Preset::parse(&preset)?);
             let clock = Instant::now();
             let run = prior::run(&config, &cache_dir(cache.as_deref()), &|s| eprintln!("{s}"))?;
             write_outputs(&run, &out)?;

@@ -13,7 +13,7 @@ pub(super) fn bench(preset: &str, steps: usize, n_train: usize) -> Result<()> {
     if n_train == 0 {
         bail!("invalid `--n-train`: must be ≥ 1 (got 0)");
     }
-    let config = PriorConfig::preset(preset)?;
+    let config = PriorConfig::preset(Preset::parse(preset)?);
     let recipe = config.recipe;
     let net = recipe.network;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

@@ -9,6 +9,7 @@ use experiments::fwi::bundle;
 use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::figures::{self, Scale, Series};
 use experiments::fwi::prior::PriorKind;
+use experiments::learned::Preset;
 use experiments::operators::helmholtz::Geometry;
 use experiments::plotly::common::ColorScalePalette;
 use std::fmt::Write as _;
@@ -50,7 +51,7 @@ pub struct DpsRun {
 /// # Errors
 /// An unknown preset, or a failed run.
 pub fn run_experiment(preset: &str) -> Result<DpsRun> {
-    let config = DpsConfig::preset(preset)?;
+    let config = DpsConfig::preset(Preset::parse(preset)?);
     let text = toml::to_string(&config)?;
     let binary = crate::provenance::binary_hash()?;
     let hash = crate::provenance::config_hash(&format!("{}\n{text}\n{binary}", dps::SAMPLE_FORMAT));

@@ -6,6 +6,7 @@ use operators::helmholtz::{Geometry, GeometryPreset};
 use serde::{Deserialize, Serialize};
 
 use crate::fwi::prior::{PriorConfig, PriorKind};
+use learned::Preset;
 
 use super::*;
 
@@ -99,19 +100,16 @@ impl DpsConfig {
     /// `quick` (tests: tiny grid and network, 4 + 2 samples), `default` (the report: 32² grid,
     /// the CPU network, 32 + 16 samples) or `paper` (200² grid, the paper's network, 256 + 64
     /// samples, ζ = 0.07).
-    ///
-    /// # Errors
-    /// An unknown preset.
-    pub fn preset(name: &str) -> Result<Self, ConfigError> {
-        let prior = PriorConfig::preset(name)?;
+    pub fn preset(preset: Preset) -> Self {
+        let prior = PriorConfig::preset(preset);
         // Noise: the paper grid's 0.055, and on the small grids of `quick` and `default` the
         // 0.05 of the authors' own small grid (README, "Differences from the authors' code").
         // The paper preset: the paper's 256 learned-prior samples per N; 64 of each closed-form
         // control and 16 of Chung's variant per (prior, N), which fit its budget (README).
-        let (geometry, samples, samples_controls, samples_chung, noise_rel) = match name {
-            "quick" => (quick_geometry(), 4, None, 2, 0.05),
-            "default" => (report_geometry(), 32, None, 16, 0.05),
-            _ => (
+        let (geometry, samples, samples_controls, samples_chung, noise_rel) = match preset {
+            Preset::Quick => (quick_geometry(), 4, None, 2, 0.05),
+            Preset::Default => (report_geometry(), 32, None, 16, 0.05),
+            Preset::Paper => (
                 Geometry::preset(GeometryPreset::Paper),
                 256,
                 Some(64),
@@ -119,8 +117,8 @@ impl DpsConfig {
                 0.055,
             ),
         };
-        Ok(Self {
-            preset: name.to_string(),
+        Self {
+            preset: preset.name().to_string(),
             prior,
             geometry,
             noise_rel,
@@ -137,7 +135,7 @@ impl DpsConfig {
             linearized_sigmas: vec![0.01, 0.1, 0.3],
             calibration_bins_kl: 10,
             calibration_bins_velocity: 16,
-        })
+        }
     }
 
     /// Check the settings; the error names the key and what is allowed.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use analysis::memorization::{MemorizationSummary, Neighbours, leave_one_out, ratios};
-use learned::{LearnedDenoiser, Recipe, StepRecord, TrainError, Trainer};
+use learned::{LearnedDenoiser, Preset, Recipe, StepRecord, TrainError, Trainer};
 use memprior_core::ConfigError;
 use memprior_core::diffusion::{Batch, Denoiser, NoiseSchedule};
 use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
@@ -78,32 +78,29 @@ pub struct PriorConfig {
 impl PriorConfig {
     /// `quick` (tests: N = 20, 50, tiny network), `default` (the report: N = 50, 200, 1000,
     /// the CPU recipe) or `paper` (the paper's network and 256 samples).
-    ///
-    /// # Errors
-    /// An unknown preset name.
-    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+    pub fn preset(preset: Preset) -> Self {
         let kl_dim = KlBasis::default().dim();
-        let recipe = Recipe::preset(name, kl_dim)?;
+        let recipe = Recipe::preset(preset, kl_dim);
         let mut datasets = DatasetConfig::default();
-        let (n_values, samples) = match name {
-            "quick" => {
+        let (n_values, samples) = match preset {
+            Preset::Quick => {
                 datasets.n_train = 50;
                 datasets.n_null = 50;
                 datasets.n_candidates = 10;
                 datasets.true_model_reference = 20;
                 (vec![20, 50], 16)
             }
-            "default" => (vec![50, 200, 1000], 100),
-            _ => (vec![50, 200, 1000], 256),
+            Preset::Default => (vec![50, 200, 1000], 100),
+            Preset::Paper => (vec![50, 200, 1000], 256),
         };
-        Ok(Self {
-            preset: name.to_string(),
+        Self {
+            preset: preset.name().to_string(),
             n_values,
             samples,
             seed: 20_240_620,
             recipe,
             datasets,
-        })
+        }
     }
 
     /// Check the settings; the error names the key.

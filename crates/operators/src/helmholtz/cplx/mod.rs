@@ -179,12 +179,14 @@ pub(crate) fn prefetch<T>(p: *const T, len: usize) {
         if bytes == 0 {
             return;
         }
-        // Every line that [start, start + bytes) touches, the last one included.
-        let first = start as usize & !63;
-        let last = (start as usize + bytes - 1) & !63;
-        for line in (first..=last).step_by(64) {
+        // Every line that [start, start + bytes) touches, the last one included: from the
+        // line holding `start` (at or below it), one per 64 bytes.
+        let addr = start as usize;
+        let lines = ((addr + bytes - 1) / 64 - addr / 64) + 1;
+        let first = start.wrapping_sub(addr % 64);
+        for i in 0..lines {
             // SAFETY: SSE is part of x86-64; a prefetch never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line - start as usize)) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(64 * i)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -169,3 +169,21 @@ fn the_avx2_kernels_give_the_portable_bits_at_every_length() {
         assert_eq!(a, b, "complex f32, length {len}");
     }
 }
+
+#[test]
+fn prefetch_takes_any_alignment_and_length() {
+    // Unaligned starts, lengths across line boundaries and zero: no arithmetic overflow (the
+    // notebooks build this crate with overflow checks) and no effect on the values.
+    let v: Vec<c64> = (0..64).map(|i| c64::new(i as f64, -(i as f64))).collect();
+    let before = v.clone();
+    for start in 0..8 {
+        for len in [0usize, 1, 3, 4, 5, 17, 56 - start] {
+            prefetch(v[start..].as_ptr(), len);
+        }
+    }
+    let bytes: Vec<u8> = (0..200).collect();
+    for start in 0..70 {
+        prefetch(bytes[start..].as_ptr(), 130 - start.min(130));
+    }
+    assert_eq!(v, before);
+}

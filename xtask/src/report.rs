@@ -95,6 +95,95 @@ pub(crate) fn performance() -> Result<PathBuf> {
     Ok(out)
 }
 
+/// SHA-256 (hex) of a file.
+fn file_hash(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The report's experiment stage: each experiment through the command line into
+/// `target/results/<stage>/`, timed. Returns the results root and (stage, seconds).
+///
+/// The DPS samples are kept between reports while the memprior binary is the same (every stream
+/// is seeded, so the same binary draws the same samples): `memprior fwi` resumes in the kept
+/// directory, and a report with nothing changed draws nothing. A rebuilt binary starts afresh.
+/// The other stages take seconds (the networks come from the weight cache) and are rerun.
+fn experiments(preset: &str) -> Result<(PathBuf, Vec<(String, f64)>)> {
+    let results = target_dir().join("results");
+    let bin = memprior_binary();
+    let dps = results.join("dps");
+    let stamp = results.join("dps.binary.sha256");
+    let key = format!("{preset} {}", file_hash(&bin)?);
+    if std::fs::read_to_string(&stamp).map_or(true, |s| s.trim() != key) {
+        if dps.exists() {
+            eprintln!(
+                "xtask: report: the memprior binary or the preset changed, so the DPS samples are drawn afresh"
+            );
+            std::fs::remove_dir_all(&dps).map_err(|e| format!("{}: {e}", dps.display()))?;
+        }
+        std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
+        std::fs::write(&stamp, &key).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
+    // The same four commands as `report::Results::stages`, which the report's tests run.
+    let out = |name: &str| results.join(name).display().to_string();
+    let stages: [(&str, Vec<String>); 4] = [
+        (
+            "stylized experiments and tables (CSV, Parquet)",
+            vec![
+                "stylized".into(),
+                "--preset".into(),
+                preset.into(),
+                "--out".into(),
+                out("stylized"),
+            ],
+        ),
+        (
+            "FWI forward model (true model and wavefield)",
+            vec![
+                "helmholtz".into(),
+                "example".into(),
+                "--out".into(),
+                out("fwi"),
+            ],
+        ),
+        (
+            "prior experiment (training + sampling)",
+            vec![
+                "prior".into(),
+                "memorization".into(),
+                "--preset".into(),
+                preset.into(),
+                "--out".into(),
+                out("prior"),
+            ],
+        ),
+        (
+            "DPS experiment (sampling, references, tables)",
+            vec![
+                "fwi".into(),
+                "--preset".into(),
+                preset.into(),
+                "--out".into(),
+                out("dps"),
+            ],
+        ),
+    ];
+    let mut timings = Vec::new();
+    for (stage, args) in stages {
+        let t = Instant::now();
+        run(
+            Command::new(&bin).args(&args).current_dir(root()),
+            &format!("run the {stage} (memprior {})", args.join(" ")),
+        )?;
+        timings.push((stage.to_string(), t.elapsed().as_secs_f64()));
+    }
+    Ok((results, timings))
+}
+
 /// `build`: false when `cargo test --workspace` has just built the binary (its integration tests
 /// need it); building again with `cargo build -p memprior` would resolve features differently and
 /// recompile part of the tree (measured: 64 s on 2 cores).
@@ -109,6 +198,8 @@ pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
     let t = Instant::now();
     let perf = performance()?;
     timings.insert("performance measurements".into(), t.elapsed().as_secs_f64());
+    let (results, stages) = experiments(preset)?;
+    timings.extend(stages);
     let timings_path = target_dir().join("notebooks/report-timings.json");
     std::fs::write(
         &timings_path,
@@ -119,7 +210,9 @@ pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
         Command::new(memprior_binary())
             .args(["report", "--out"])
             .arg(root().join("reports"))
-            .args(["--preset", preset, "--prior-preset", preset, "--notebooks"])
+            .arg("--results")
+            .arg(&results)
+            .arg("--notebooks")
             .arg(target_dir().join("notebooks/html"))
             .arg("--timings")
             .arg(&timings_path)
@@ -128,7 +221,7 @@ pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
             .arg("--paper-bundle")
             .arg(root().join("data/paper"))
             .current_dir(root()),
-        "run the experiments and assemble the report",
+        "render the report from the results",
     )?;
     // Static copies for papers and talks: every figure as SVG and PNG, the index as PDF.
     match chromium() {

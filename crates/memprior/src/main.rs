@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! memprior stylized --out DIR [--preset default|quick | --config FILE]
-//! memprior report   --out reports [--preset default|quick | --config FILE] [--notebooks DIR] [--timings FILE]
+//! memprior report   --results DIR --out reports [--notebooks DIR] [--timings FILE] [--performance DIR]
 //! memprior helmholtz forward  --model V.npy (--geometry G.toml | --preset paper|small) --out D.npy
 //! memprior helmholtz gradient --model V.npy --data D.npy --sigma-d S (--geometry G.toml | --preset …) --out G.npy
 //! memprior helmholtz geometry --preset small --out G.toml
 //! memprior helmholtz model    (--geometry G.toml | --preset …) [--kind true|train:K|null:K] --out V.npy
+//! memprior helmholtz example  --out DIR
 //! memprior prior train        --n-train N [--preset quick|default|paper] [--cache DIR]
 //! memprior prior sample       --denoiser learned|memorized|gaussian --n-train N [--samples K] --out Z.npy
 //! memprior prior memorization [--preset quick|default|paper] --out DIR [--cache DIR]
@@ -20,12 +21,6 @@ mod fwi;
 mod helmholtz;
 mod netcdf;
 mod prior;
-mod provenance;
-mod report;
-mod report_dps;
-mod report_fwi;
-mod report_paper;
-mod report_prior;
 mod stylized;
 mod tables;
 
@@ -58,17 +53,17 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Run every experiment and build the HTML report.
+    /// Render the HTML report from the experiments' results directories (it runs no experiment:
+    /// `cargo xtask report` runs them first, then this).
     Report {
         /// Report directory.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
-        /// Named preset of the stylized experiments.
-        #[arg(long)]
-        preset: Option<String>,
-        /// TOML configuration of the stylized experiments; excludes --preset.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        /// Directory of results: stylized/ (`memprior stylized --out`), fwi/ (`memprior helmholtz
+        /// example --out`), prior/ (`memprior prior memorization --out`) and dps/ (`memprior fwi
+        /// --out`).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
         /// Directory of executed notebooks as HTML, copied into the report.
         #[arg(long)]
         notebooks: Option<PathBuf>,
@@ -79,9 +74,6 @@ enum Command {
         /// helmholtz_solvers_<preset>.csv) for the performance page.
         #[arg(long)]
         performance: Option<PathBuf>,
-        /// Preset of the diffusion-prior experiment: quick, default or paper.
-        #[arg(long = "prior-preset", default_value = "default")]
-        prior_preset: String,
         /// Results bundle of the paper-scale run shown in its own section (default: data/paper/
         /// of the working directory, as `cargo xtask paper` writes it in the repository).
         #[arg(long = "paper-bundle")]
@@ -123,22 +115,18 @@ fn run() -> Result<()> {
         }
         Command::Report {
             out,
-            preset,
-            config,
+            results,
             notebooks,
             timings,
             performance,
-            prior_preset,
             paper_bundle,
         } => {
-            let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             report::build(&report::ReportInputs {
                 out,
-                cfg,
+                results: report::Results::under(&results),
                 notebooks,
                 timings,
                 performance,
-                prior_preset,
                 paper_bundle: paper_bundle.unwrap_or_else(|| PathBuf::from("data/paper")),
             })?;
         }

@@ -18,12 +18,12 @@
 //! version, the preset and every seed (as decimal strings: NetCDF-3 has no 64-bit integers).
 //! The file holds no time stamp: the same run writes the same bytes (up to the commit).
 
-use crate::provenance;
 use anyhow::{Context, Result, anyhow};
 use experiments::fwi::dps::{self, DpsResults, Variant, velocity};
 use experiments::fwi::prior::PriorKind;
 use memprior_core::atomic;
 use netcdf3::{DataSet, FileWriter, Version};
+use report::provenance;
 use std::path::Path;
 
 /// File name of the NetCDF results inside an output directory.

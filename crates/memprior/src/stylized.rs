@@ -8,7 +8,7 @@
 //! - `lookup_weights`: problem,n,weight
 //!
 //! plus `config.toml` (the resolved configuration), `summary.json` (the figure summaries that
-//! the snapshot tests pin) and `results.json` (every result, from which [`load_results`] gives
+//! the snapshot tests pin) and `results.json` (every result, from which `report::stylized::load_results` gives
 //! them back: the report's figures are drawn from it).
 
 use crate::atomic;
@@ -157,27 +157,7 @@ pub fn write_tables(res: &StylizedResults, cfg: &StylizedConfig, dir: &Path) -> 
     Ok(())
 }
 
-/// The file of every result in an output directory.
-pub const RESULTS: &str = "results.json";
-
-/// The results and configuration of an output directory of `memprior stylized`, read back
-/// without running anything.
-///
-/// # Errors
-/// A missing or unreadable `results.json` or `config.toml`.
-pub fn load_results(dir: &Path) -> Result<(StylizedResults, StylizedConfig)> {
-    let path = dir.join(RESULTS);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}: run `memprior stylized --out {}` first",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    let res = serde_json::from_str(&text).with_context(|| format!("in {}", path.display()))?;
-    let cfg = load_config(Some(&dir.join("config.toml")), None)?;
-    Ok((res, cfg))
-}
+use report::stylized::RESULTS;
 
 /// Run the experiments and write the tables into `out` (staged, then moved into place).
 pub fn command(cfg: &StylizedConfig, out: &Path) -> Result<StylizedResults> {

@@ -245,30 +245,3 @@ fn a_corrupt_sample_is_named_and_the_tables_are_kept() {
     assert_eq!(std::fs::read(out.join("table1.csv")).unwrap(), table);
     std::fs::remove_dir_all(d).unwrap();
 }
-
-#[test]
-fn a_bad_report_preset_leaves_the_previous_report_readable() {
-    let d = scratch("report");
-    let reports = d.join("reports");
-    std::fs::create_dir_all(&reports).unwrap();
-    std::fs::write(reports.join("index.html"), b"<p>previous report</p>").unwrap();
-    for (args, needle) in [
-        (vec!["report", "--prior-preset", "huge"], "preset"),
-        (vec!["report", "--preset", "huge"], "preset"),
-    ] {
-        let mut a = args.clone();
-        a.extend(["--out", reports.to_str().unwrap()]);
-        let o = memprior(&a);
-        assert_refused(&o, &format!("{args:?}"), needle);
-        assert_eq!(
-            std::fs::read(reports.join("index.html")).unwrap(),
-            b"<p>previous report</p>"
-        );
-    }
-    assert_eq!(
-        std::fs::read_dir(&d).unwrap().count(),
-        1,
-        "a refused report left staging directories behind"
-    );
-    std::fs::remove_dir_all(d).unwrap();
-}

@@ -1,7 +1,9 @@
 //! The report's fixed content: style, the stylized figures with their captions and provenance, the
 //! equations table and the README's differences section.
 
-use super::*;
+use crate::page::{EquationRow, Figure, FigureProvenance, NotebookRef, Table};
+use experiments::stylized::{StylizedConfig, StylizedResults, figures};
+use std::path::Path;
 
 pub(super) const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
@@ -14,16 +16,60 @@ table { border-collapse: collapse; font-size: 0.9em; } td, th { border: 1px soli
 nav a { margin-right: 1em; }
 "#;
 
-pub(super) const MATHJAX_CONFIG: &str = r#"<script>window.MathJax = { tex: { inlineMath: [['$', '$'], ['\\(', '\\)']] }, svg: { fontCache: 'global' } };</script>"#;
+/// The stylized tables, each as CSV and Parquet in `data/stylized/`.
+pub(super) const STYLIZED_TABLES: [&str; 5] = [
+    "linearized_1d",
+    "linearized_2d",
+    "effective_components",
+    "distances",
+    "lookup_weights",
+];
 
-pub(super) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A stylized figure before its provenance is attached.
+struct Entry {
+    id: &'static str,
+    title: &'static str,
+    caption: String,
+    plot: plotly::Plot,
+    notebook: &'static str,
+    snapshot: &'static str,
+    tables: &'static [&'static str],
 }
 
-pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<FigureEntry> {
+/// The stylized figures with their provenance: the command and configuration hash, the notebook
+/// (linked when executed in this build), the snapshot and the tables.
+pub(super) fn figures(
+    res: &StylizedResults,
+    cfg: &StylizedConfig,
+    notebooks: &[String],
+    config_hash: &str,
+) -> Vec<Figure> {
+    entries(res, cfg)
+        .into_iter()
+        .map(|e| Figure {
+            id: e.id.to_string(),
+            title: e.title.to_string(),
+            plots: e.plot.to_inline_html(Some(&format!("plot-{}", e.id))),
+            caption: crate::page::escape(&e.caption),
+            provenance: FigureProvenance {
+                commands: vec![
+                    "memprior stylized --config reports/data/stylized/config.toml --out DIR".into(),
+                ],
+                config_hash: Some(config_hash.to_string()),
+                notebook: Some(NotebookRef::new(e.notebook, notebooks)),
+                snapshot: Some(e.snapshot.to_string()),
+                data: e
+                    .tables
+                    .iter()
+                    .map(|t| format!("data/stylized/{t}.csv"))
+                    .collect(),
+                ..Default::default()
+            },
+        })
+        .collect()
+}
+
+fn entries(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Entry> {
     let sig = cfg
         .sigmas
         .iter()
@@ -31,7 +77,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
         .collect::<Vec<_>>()
         .join(", ");
     vec![
-        FigureEntry {
+        Entry {
             id: "figure1-top",
             title: "Figure 1 (top): 1-D posterior collapse",
             caption: format!(
@@ -47,7 +93,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__figure1_top.snap",
             tables: &["linearized_1d", "lookup_weights", "distances"],
         },
-        FigureEntry {
+        Entry {
             id: "figure1-bottom",
             title: "Figure 1 (bottom): 2-D posterior collapse on the pentagon",
             caption: format!(
@@ -63,7 +109,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__figure1_bottom.snap",
             tables: &["linearized_2d", "lookup_weights", "distances"],
         },
-        FigureEntry {
+        Entry {
             id: "figure1-random",
             title: "Companion: 2-D collapse on a random training set",
             caption: format!(
@@ -75,7 +121,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__figure1_bottom.snap",
             tables: &["lookup_weights", "distances"],
         },
-        FigureEntry {
+        Entry {
             id: "effective-components",
             title: "Effective number of posterior components against σ",
             caption: format!(
@@ -92,7 +138,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__effective_components.snap",
             tables: &["effective_components"],
         },
-        FigureEntry {
+        Entry {
             id: "kde",
             title: "Memorization illustration: kernel density estimates against the empirical measure",
             caption: format!(
@@ -106,7 +152,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__kde.snap",
             tables: &[],
         },
-        FigureEntry {
+        Entry {
             id: "sigma-slider",
             title: "Beyond the paper: the 1-D collapse on a σ slider",
             caption: format!(
@@ -119,7 +165,7 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
             snapshot: "crates/experiments/tests/snapshots/stylized__sigma_slider.snap",
             tables: &["distances"],
         },
-        FigureEntry {
+        Entry {
             id: "linearization-error",
             title: "Beyond the paper: the linearization becomes exact as σ → 0",
             caption: "Total variation and Hellinger distance between the exact posterior and the linearized mixture on the 1-D \
@@ -136,21 +182,19 @@ pub(super) fn figures(res: &StylizedResults, cfg: &StylizedConfig) -> Vec<Figure
 
 /// `docs/equations.md`, embedded at build time (a binary may run from another checkout than the
 /// one it was built in).
-pub(super) const EQUATIONS: &str = include_str!("../../../../docs/equations.md");
+pub(super) const EQUATIONS: &str = include_str!("../../../docs/equations.md");
 
-/// Render `docs/equations.md`'s table as HTML.
-pub(super) fn equations_html() -> String {
-    let md = EQUATIONS;
-    markdown_table_html(md)
-}
+/// The README, embedded at build time for its section "Differences from the authors' code".
+const README: &str = include_str!("../../../README.md");
 
-/// The README's section "Differences from the authors' code" (embedded at build time): its
-/// paragraphs and its table, as HTML.
-pub(super) fn differences_html() -> String {
-    const README: &str = include_str!("../../../../README.md");
+/// The README's section "Differences from the authors' code": its paragraph (plain text) and its
+/// table.
+pub(super) fn differences() -> (String, Table) {
     let Some(start) = README.find("## Differences from the authors' code") else {
-        return "<p>The README has no section on the differences from the authors' code.</p>"
-            .into();
+        return (
+            "The README has no section on the differences from the authors' code.".into(),
+            Table::default(),
+        );
     };
     let section = &README[start..];
     let body = section.find("\n## ").map_or(section, |end| &section[..end]);
@@ -159,64 +203,29 @@ pub(super) fn differences_html() -> String {
         .skip(1)
         .take_while(|l| !l.trim_start().starts_with('|'))
         .collect();
-    let paragraph = intro.join(" ");
-    format!(
-        "<p>{}</p>{}",
-        html_escape(paragraph.trim()).replace('`', ""),
-        markdown_table_html(body)
+    (
+        intro.join(" ").trim().replace('`', ""),
+        Table::from_markdown(body),
     )
 }
 
-/// The pipe tables of a Markdown text as one HTML table (the first row is the header).
-pub(super) fn markdown_table_html(md: &str) -> String {
-    let mut html = String::from("<table>");
-    let mut header = true;
-    for line in md.lines().filter(|l| l.trim_start().starts_with('|')) {
-        let cells: Vec<&str> = line
-            .trim()
-            .trim_matches('|')
-            .split('|')
-            .map(str::trim)
-            .collect();
-        if cells
-            .iter()
-            .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
-        {
-            continue;
-        }
-        let tag = if header { "th" } else { "td" };
-        html.push_str("<tr>");
-        for c in cells {
-            let _ = write!(html, "<{tag}>{}</{tag}>", html_escape(c).replace('`', ""));
-        }
-        html.push_str("</tr>");
-        header = false;
-    }
-    html.push_str("</table>");
-    html
-}
-
-/// The equations page's table: label, statement, Rust item, notebook (linked when executed in
-/// this build) and test, one row per line of `docs/equations.md`, each row an anchor.
-pub(super) fn equations_page_table(notebooks: &[String]) -> String {
-    let md = EQUATIONS;
-    let mut html = String::from(
-        "<table><tr><th>label</th><th>statement</th><th>Rust item</th><th>notebook</th><th>test</th></tr>",
-    );
-    for line in md.lines().filter(|l| {
+/// The equations page's rows: label, statement, Rust item, notebook (linked when executed in this
+/// build) and test, one per labelled line of `docs/equations.md`, each with an anchor.
+pub(super) fn equation_rows(notebooks: &[String]) -> Vec<EquationRow> {
+    let mut rows = Vec::new();
+    for line in EQUATIONS.lines().filter(|l| {
         let t = l.trim_start();
         t.starts_with("| `eq:") || t.starts_with("| Figure") || t.starts_with("| FWI")
     }) {
-        let cells: Vec<&str> = line
+        let cells: Vec<String> = line
             .trim()
             .trim_matches('|')
             .split('|')
-            .map(str::trim)
+            .map(|c| c.trim().replace('`', ""))
             .collect();
-        if cells.len() < 5 {
+        let [label, statement, item, notebook, test, ..] = &cells[..] else {
             continue;
-        }
-        let label = cells[0].replace('`', "");
+        };
         let anchor: String = label
             .chars()
             .map(|c| {
@@ -227,32 +236,22 @@ pub(super) fn equations_page_table(notebooks: &[String]) -> String {
                 }
             })
             .collect();
-        let notebook = {
-            let path = cells[3].replace('`', "");
-            let stem = Path::new(&path)
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            if notebooks.iter().any(|n| n == &format!("{stem}.html")) {
-                format!(
-                    "<a href=\"notebooks/{stem}.html\">{}</a>",
-                    html_escape(&path)
-                )
-            } else {
-                format!("{} (not executed in this build)", html_escape(&path))
-            }
-        };
-        let _ = write!(
-            html,
-            "<tr id=\"{anchor}\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{notebook}</td><td><code>{}</code></td></tr>",
-            html_escape(&label),
-            html_escape(cells[1]),
-            html_escape(&cells[2].replace('`', "")),
-            html_escape(&cells[4].replace('`', ""))
-        );
+        let stem = Path::new(notebook)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        rows.push(EquationRow {
+            anchor,
+            label: label.clone(),
+            statement: statement.clone(),
+            item: item.clone(),
+            executed: notebooks.iter().any(|n| *n == format!("{stem}.html")),
+            stem,
+            notebook: notebook.clone(),
+            test: test.clone(),
+        });
     }
-    html.push_str("</table>");
-    html
+    rows
 }
 
 #[cfg(test)]
@@ -261,17 +260,29 @@ mod tests {
 
     #[test]
     fn the_differences_section_comes_from_the_readme_with_every_row() {
-        let html = differences_html();
-        assert!(html.starts_with("<p>Read side by side"), "{html}");
-        assert!(html.contains("<th>topic</th>") && html.contains("conj(A)"));
-        // Header plus one row per difference; the section ends before the next heading.
-        let readme = include_str!("../../../../README.md");
-        let section = &readme[readme
+        let (intro, table) = differences();
+        assert!(intro.starts_with("Read side by side"), "{intro}");
+        assert_eq!(table.header.first().map(String::as_str), Some("topic"));
+        assert!(table.rows.iter().flatten().any(|c| c.contains("conj(A)")));
+        // One row per difference; the section ends before the next heading.
+        let section = &README[README
             .find("## Differences from the authors' code")
             .unwrap()..];
         let section = &section[..section.find("\n## ").unwrap()];
-        let rows = section.lines().filter(|l| l.starts_with('|')).count() - 1;
-        assert_eq!(html.matches("<tr>").count(), rows);
-        assert!(!html.contains("## Report"));
+        let rows = section.lines().filter(|l| l.starts_with('|')).count() - 2;
+        assert_eq!(table.rows.len(), rows);
+        assert!(!intro.contains("## Report"));
+    }
+
+    #[test]
+    fn every_labelled_equation_has_a_row_with_an_anchor() {
+        let rows = equation_rows(&["02_lookup_and_exact_posterior.html".to_string()]);
+        assert!(rows.len() >= 10, "{} rows", rows.len());
+        let lookup = rows
+            .iter()
+            .find(|r| r.label == "eq:lookup-table")
+            .expect("eq:lookup-table in docs/equations.md");
+        assert_eq!(lookup.anchor, "eq-lookup-table");
+        assert!(rows.iter().any(|r| r.executed) && rows.iter().any(|r| !r.executed));
     }
 }

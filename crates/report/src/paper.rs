@@ -3,7 +3,8 @@
 //! default run, and labelled with the bundle's provenance. While the run is under way the section
 //! says how far it is; a bundle of another sample format fails the report with what to rerun.
 
-use crate::report_dps::{figures_html, findings, table_html};
+use crate::dps::{dps_figures, findings, table_html};
+use crate::page::FigureProvenance;
 use anyhow::{Result, bail};
 use experiments::fwi::bundle;
 use experiments::fwi::dps::{self, DpsConfig};
@@ -176,11 +177,21 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
         "provenance.json",
     ] {
         if let Ok(bytes) = std::fs::read(bundle.join(f)) {
-            crate::atomic::write(&out.join(f), &bytes)?;
+            memprior_core::atomic::write(&out.join(f), &bytes)?;
             links.push(format!("<a href=\"data/paper/{f}\">{f}</a>"));
         }
     }
-    let figs = figures_html(&r, &r.config.geometry, "paper-")?;
+    let figs: String = dps_figures(&r, &r.config.geometry, "paper-")?
+        .into_iter()
+        .map(|mut fig| {
+            fig.provenance = FigureProvenance {
+                commands: vec!["cargo xtask paper".into()],
+                data: vec!["data/paper/config.toml".into()],
+                ..Default::default()
+            };
+            fig.render()
+        })
+        .collect();
     let _ = write!(
         html,
         "<p class=\"meta\">Bundle: {label}. Data: {}.</p>{}{unconditional}\
@@ -216,7 +227,16 @@ mod tests {
         c.samples_chung = 1;
         let cache = scratch("cache");
         let (r, _) = dps::run(&c, &bundle, dps::Selection::ALL, &cache, 2, &|_| {}).unwrap();
-        crate::fwi::write_outputs(&r.unwrap(), &bundle).unwrap();
+        // What `memprior fwi` writes besides its tables: the configuration, the references and
+        // one table the section copies.
+        let r = r.unwrap();
+        std::fs::write(
+            bundle.join("config.toml"),
+            toml::to_string(&r.config).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(bundle.join(bundle::REFERENCES), bundle::references_json(&r)).unwrap();
+        std::fs::write(bundle.join("table1.csv"), "prior,n\n").unwrap();
         let html = section(&root, &bundle).unwrap();
         for id in [
             "id=\"paper-table1\"",

@@ -1,11 +1,10 @@
 //! Report section of the diffusion priors: the memorization table with its null and
 //! leave-one-out controls, Figure 3 (left) and the r histograms, and the training curves.
 
-use crate::prior::{cache_dir, write_outputs};
+use crate::page::{Figure, FigureProvenance, NotebookRef, Table};
 use anyhow::Result;
 use experiments::fwi::figures;
-use experiments::fwi::prior::{self, PriorConfig, PriorKind, PriorRun};
-use experiments::learned::Preset;
+use experiments::fwi::prior::{PriorKind, PriorRun};
 use experiments::operators::helmholtz::{Geometry, GeometryPreset};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,34 +19,43 @@ pub struct PriorSection {
     pub seeds: Vec<(String, u64)>,
 }
 
-fn table_html(run: &PriorRun) -> String {
-    let mut html = String::from(
-        "<table><tr><th>N</th><th>source</th><th>points</th><th>mean r</th><th>r ≤ 0.3</th><th>r ≤ 0.5</th>\
-         <th>r ≤ 0.7</th><th>distinct nearest neighbours</th></tr>",
-    );
-    for r in run.table() {
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>",
-            r.n_train,
-            r.source,
-            r.count,
-            r.mean_r,
-            r.fractions[0],
-            r.fractions[1],
-            r.fractions[2],
-            r.unique_nn
-        );
+fn table(run: &PriorRun) -> Table {
+    let header = [
+        "N",
+        "source",
+        "points",
+        "mean r",
+        "r ≤ 0.3",
+        "r ≤ 0.5",
+        "r ≤ 0.7",
+        "distinct nearest neighbours",
+    ];
+    Table {
+        header: header.iter().map(ToString::to_string).collect(),
+        rows: run
+            .table()
+            .iter()
+            .map(|r| {
+                vec![
+                    r.n_train.to_string(),
+                    r.source.to_string(),
+                    r.count.to_string(),
+                    format!("{:.3}", r.mean_r),
+                    format!("{:.2}", r.fractions[0]),
+                    format!("{:.2}", r.fractions[1]),
+                    format!("{:.2}", r.fractions[2]),
+                    r.unique_nn.to_string(),
+                ]
+            })
+            .collect(),
     }
-    html.push_str("</table>");
-    html
 }
 
 /// The recipe frontier measured with `tools/recipe_frontier.sh` (committed with the code).
 const FRONTIER_CSV: &str = include_str!("../../../data/prior/recipe_frontier.csv");
 
-/// The frontier as an HTML table, one row per recipe.
-fn frontier_html() -> String {
+/// The frontier as a table, one row per recipe.
+fn frontier() -> Table {
     let mut lines = FRONTIER_CSV.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
@@ -65,37 +73,24 @@ fn frontier_html() -> String {
         ("null_frac_r_le_0_3", "null r ≤ 0.3"),
         ("train_seconds", "training s"),
     ];
-    let mut html = String::from("<table><tr>");
-    for (_, label) in names {
-        let _ = write!(html, "<th>{label}</th>");
+    Table {
+        header: names.iter().map(|(_, label)| label.to_string()).collect(),
+        rows: lines
+            .map(|line| {
+                let cells: Vec<&str> = line.split(',').collect();
+                names
+                    .iter()
+                    .map(|(name, _)| {
+                        col(name)
+                            .and_then(|i| cells.get(i))
+                            .copied()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .collect(),
     }
-    html.push_str("</tr>");
-    for line in lines {
-        let cells: Vec<&str> = line.split(',').collect();
-        html.push_str("<tr>");
-        for (name, _) in names {
-            let v = col(name).and_then(|i| cells.get(i)).copied().unwrap_or("");
-            let _ = write!(html, "<td>{v}</td>");
-        }
-        html.push_str("</tr>");
-    }
-    html.push_str("</table>");
-    html
-}
-
-/// Run the prior experiment at `preset` (training or loading the networks, sampling) and write
-/// its results into `dir`: the report's experiment stage, before [`section`] reads them.
-/// Returns the seconds it took.
-///
-/// # Errors
-/// An unknown preset, a failed training run, or a file that cannot be written.
-pub fn run_experiment(preset: &str, dir: &Path) -> Result<f64> {
-    let config = PriorConfig::preset(Preset::parse(preset)?);
-    let t = std::time::Instant::now();
-    let cache = cache_dir(None);
-    let run = prior::run(&config, &cache, &|s| eprintln!("prior: {s}"))?;
-    write_outputs(&run, dir)?;
-    Ok(t.elapsed().as_secs_f64())
 }
 
 /// Render the prior section from the results directory `dir` (as `memprior prior memorization
@@ -103,25 +98,11 @@ pub fn run_experiment(preset: &str, dir: &Path) -> Result<f64> {
 ///
 /// # Errors
 /// A results directory that does not read back.
-pub fn section(
-    root: &Path,
-    notebook_present: bool,
-    dir: &Path,
-    run_secs: f64,
-) -> Result<PriorSection> {
+pub fn section(root: &Path, notebooks: &[String], dir: &Path) -> Result<PriorSection> {
     let run = experiments::fwi::prior_io::load(dir)?;
     let config = run.config.clone();
     let preset = config.preset.clone();
-    if dir != root.join("data/prior") {
-        for e in std::fs::read_dir(dir)?.flatten() {
-            if e.path().is_file() {
-                crate::atomic::write(
-                    &root.join("data/prior").join(e.file_name()),
-                    &std::fs::read(e.path())?,
-                )?;
-            }
-        }
-    }
+    crate::copy_files(dir, &root.join("data/prior"), &[])?;
 
     let g = Geometry::preset(GeometryPreset::Small);
     let kl = &run.datasets.kl;
@@ -196,17 +177,15 @@ pub fn section(
         "Denoising loss of the ε-network: training batches and held-out draws",
     );
 
-    let nb = if notebook_present {
-        "<a href=\"notebooks/06_diffusion_prior.html\">06_diffusion_prior</a>".to_string()
+    let nb = NotebookRef::new("06_diffusion_prior", notebooks);
+    let nb_html = if nb.executed {
+        "<a href=\"notebooks/06_diffusion_prior.html\">06_diffusion_prior</a>"
     } else {
-        "06_diffusion_prior (not executed in this build)".to_string()
+        "06_diffusion_prior (not executed in this build)"
     };
     let net = config.recipe.network;
     let tr = config.recipe.training;
-    let mut timings = vec![(
-        "prior experiment (training + sampling)".to_string(),
-        run_secs,
-    )];
+    let mut timings = Vec::new();
     let mut train_note = String::new();
     for p in &run.per_n {
         if p.cached {
@@ -228,9 +207,99 @@ pub fn section(
         .map(|r| format!("{r:.3}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut html = String::new();
-    let _ = write!(
-        html,
+    let data = |files: &[&str]| -> Vec<String> {
+        files.iter().map(|f| format!("data/prior/{f}")).collect()
+    };
+    let fig3 = Figure {
+        id: "fig3-left".into(),
+        title: format!("Figure 3 (left): the most memorized unconditional samples, N = {n0}"),
+        plots: pairs,
+        caption: format!(
+            "The three learned-prior samples with the smallest r and distinct nearest training models (left of each \
+             pair; a sample on an already shown model is skipped, as in the authors' panel) beside those models (right), \
+             as velocity on the small grid. Measured here: r = {shown}. The paper's network (W = 2048, L = 12, 50,000 \
+             steps) reaches r ≈ 0.01; this CPU recipe (W = {}, L = {}, {} steps) is compared with it in the table: the \
+             closed-form memorized denoiser gives r ≈ 0 and the null's r is what chance gives.",
+            net.width, net.blocks, tr.steps
+        ),
+        provenance: FigureProvenance {
+            commands: vec![format!(
+                "memprior prior memorization --preset {preset} --out DIR"
+            )],
+            notebook: Some(nb),
+            seeds: vec![
+                ("sampling".into(), config.seed),
+                ("network".into(), tr.seed),
+                ("training fields".into(), config.datasets.seed_train),
+                ("null".into(), config.datasets.seed_null),
+            ],
+            snapshot: Some(
+                "crates/experiments/tests/snapshots/prior__memorization_quick.snap (quick preset)"
+                    .into(),
+            ),
+            data: data(&[
+                "memorization.csv",
+                "ratios.csv",
+                "training_curves.csv",
+                "config.toml",
+            ]),
+            ..Default::default()
+        },
+    };
+    let hist_fig = Figure {
+        id: "prior-r-histograms".into(),
+        title: "Memorization ratio against the null, per N".into(),
+        plots: hists,
+        caption: format!(
+            "Distribution of r for {} DDIM samples of each prior, the null and leave-one-out. At N = 50 the null \
+             itself sits mostly below the paper's τ = 0.7, so a rate is only evidence of memorization where it departs \
+             from the null.",
+            config.samples
+        ),
+        provenance: FigureProvenance {
+            data: data(&["ratios.csv"]),
+            ..Default::default()
+        },
+    };
+    let training_fig = Figure {
+        id: "prior-training".into(),
+        title: "Training curves".into(),
+        plots: curve_plot.to_inline_html(Some("plot-prior-training")),
+        caption: format!(
+            "Denoising loss (mean over windows of {window} steps) on the training batches, and on the {} held-out \
+             null draws with 4 fixed (t, ε) each (dashed, the current weights every 1 % of the run): a validation loss \
+             that stops falling while the training loss goes on is the network fitting its N points rather than their \
+             prior. Adam, cosine learning rate {:.0e} → {:.0e}, batch {}, global-norm clip {}, EMA {} (used for \
+             sampling). {train_note}",
+            run.datasets.null.len(),
+            tr.lr_max,
+            tr.lr_min,
+            tr.batch,
+            tr.clip_norm,
+            tr.ema_decay,
+        ),
+        provenance: FigureProvenance {
+            data: data(&["training_curves.csv"]),
+            ..Default::default()
+        },
+    };
+    let frontier_fig = Figure {
+        id: "prior-frontier".into(),
+        title: "The recipe frontier at N = 50".into(),
+        plots: frontier().render(),
+        caption: "How the CPU recipe was chosen: the learned prior trained at N = 50 with each width W, depth L, \
+             step count, initial learning rate and EMA decay, then 100 unconditional DDIM samples measured as in Figure 3 \
+             (best r: the three most memorized with distinct nearest training models). The targets were best three r ≤ 0.02 \
+             and at least half the samples below 0.3, where the null has none, within 10 minutes of training per N on one \
+             core. Training seconds as measured, on a machine shared with other jobs."
+            .into(),
+        provenance: FigureProvenance {
+            commands: vec!["tools/recipe_frontier.sh".into()],
+            data: vec!["data/prior/recipe_frontier.csv".into()],
+            ..Default::default()
+        },
+    };
+    let html = format!(
         "<h2 id=\"prior\">Diffusion priors on KL coefficients and memorization</h2>\
          <p>A diffusion model trained on N velocity models (their 100 KL coefficients, z-scored) against two controls that \
          need no training: the closed-form empirical-optimal denoiser, the limit a network reaches when it memorizes \
@@ -241,54 +310,14 @@ pub fn section(
          directions. \
          Memorization ratio $r = d_1 / \\mathrm{{mean}}(d_2, \\dots, d_k)$, $k = \\min(50, N)$, in raw KL coefficients \
          (eq:memorization-ratio), next to the same ratio for {} held-out draws of the data-generating prior (the null) \
-         and for each training point against the others (leave-one-out). Derived in {nb}.</p>\
-         <figure id=\"fig3-left\"><h3>Figure 3 (left): the most memorized unconditional samples, N = {n0}</h3>{pairs}\
-         <figcaption>The three learned-prior samples with the smallest r and distinct nearest training models (left of each \
-         pair; a sample on an already shown model is skipped, as in the authors' panel) beside those models (right), as velocity on the small grid. \
-         Measured here: r = {shown}. The paper's network (W = 2048, L = 12, 50,000 steps) reaches \
-         r ≈ 0.01; this CPU recipe (W = {}, L = {}, {} steps) is compared with it in the table: the \
-         closed-form memorized denoiser gives r ≈ 0 and the null's r is what chance gives.</figcaption>\
-         <p class=\"meta\">Command: <code>memprior prior memorization --preset {preset} --out DIR</code> · Seeds: sampling {}, \
-         network {}, training fields {}, null {} · Pinned by: <code>crates/experiments/tests/snapshots/prior__memorization_quick.snap</code> \
-         (quick preset) · Data: <a href=\"data/prior/memorization.csv\">memorization.csv</a>, \
-         <a href=\"data/prior/ratios.csv\">ratios.csv</a>, <a href=\"data/prior/training_curves.csv\">training_curves.csv</a>, \
-         <a href=\"data/prior/config.toml\">config.toml</a></p></figure>\
-         <figure id=\"prior-r-histograms\"><h3>Memorization ratio against the null, per N</h3>{hists}\
-         <figcaption>Distribution of r for {} DDIM samples of each prior, the null and leave-one-out. At N = 50 the null \
-         itself sits mostly below the paper's τ = 0.7, so a rate is only evidence of memorization where it departs from \
-         the null.</figcaption></figure>\
-         <div id=\"prior-table\">{}</div>\
-         <figure id=\"prior-training\"><h3>Training curves</h3>{}\
-         <figcaption>Denoising loss (mean over windows of {window} steps) on the training batches, and on the {} held-out \
-         null draws with 4 fixed (t, ε) each (dashed, the current weights every 1 % of the run): a validation loss that \
-         stops falling while the training loss goes on is the network fitting its N points rather than their prior. \
-         Adam, cosine learning rate {:.0e} → {:.0e}, \
-         batch {}, global-norm clip {}, EMA {} (used for sampling). {train_note}</figcaption></figure>\
-         <figure id=\"prior-frontier\"><h3>The recipe frontier at N = 50</h3>{}\
-         <figcaption>How the CPU recipe was chosen: the learned prior trained at N = 50 with each width W, depth L, \
-         step count, initial learning rate and EMA decay, then 100 unconditional DDIM samples measured as in Figure 3 \
-         (best r: the three most memorized with distinct nearest training models). The targets were best three r ≤ 0.02 \
-         and at least half the samples below 0.3, where the null has none, within 10 minutes of training per N on one \
-         core. Training seconds as measured, on a machine shared with other jobs. Data: \
-         <code>data/prior/recipe_frontier.csv</code>, made by <code>tools/recipe_frontier.sh</code>.</figcaption></figure>",
+         and for each training point against the others (leave-one-out). Derived in {nb_html}.</p>\
+         {}{}<div id=\"prior-table\">{}</div>{}{}",
         run.datasets.null.len(),
-        net.width,
-        net.blocks,
-        tr.steps,
-        config.seed,
-        tr.seed,
-        config.datasets.seed_train,
-        config.datasets.seed_null,
-        config.samples,
-        table_html(&run),
-        curve_plot.to_inline_html(Some("plot-prior-training")),
-        run.datasets.null.len(),
-        tr.lr_max,
-        tr.lr_min,
-        tr.batch,
-        tr.clip_norm,
-        tr.ema_decay,
-        frontier_html(),
+        fig3.render(),
+        hist_fig.render(),
+        table(&run).render(),
+        training_fig.render(),
+        frontier_fig.render(),
     );
     Ok(PriorSection {
         html,

@@ -14,6 +14,7 @@ use experiments::priors::KlBasis;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod example;
 mod solvers;
 use solvers::{bad_kind, bench, operator};
 
@@ -102,6 +103,14 @@ pub enum HelmholtzCommand {
         #[arg(long, default_value = "true")]
         kind: String,
         /// Output velocity file (.npy, float64 of shape (nx, nz)).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The worked example of the report's forward-model section: the out-of-distribution true
+    /// model and one wavefield on the small geometry, with its data and settings, as .npy, TOML
+    /// and JSON files in a directory (written as a whole, atomically).
+    Example {
+        /// Output directory.
         #[arg(long)]
         out: PathBuf,
     },
@@ -326,6 +335,15 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 &out,
                 &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &v),
             )?;
+        }
+        HelmholtzCommand::Example { out } => {
+            let t = Instant::now();
+            example::write(&out)?;
+            eprintln!(
+                "helmholtz: wrote the example into {} in {:.2} s",
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(())

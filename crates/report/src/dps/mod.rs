@@ -1,15 +1,13 @@
 //! Report section of the FWI posterior experiment: Figures 2–5 and Table 1, with the exact
 //! references (lookup weights, linearised mixture) beside the DPS samples.
 
-use crate::fwi::write_outputs;
-use crate::prior::cache_dir;
-use anyhow::Result;
+use crate::page::{FigureProvenance, NotebookRef};
+use anyhow::{Result, bail};
 use experiments::analysis::effective_components as effective_count;
 use experiments::fwi::bundle;
-use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
+use experiments::fwi::dps::{DpsResults, Variant};
 use experiments::fwi::figures::{self, Scale, Series};
 use experiments::fwi::prior::PriorKind;
-use experiments::learned::Preset;
 use experiments::operators::helmholtz::Geometry;
 use experiments::plotly::common::ColorScalePalette;
 use std::fmt::Write as _;
@@ -18,7 +16,7 @@ use std::path::Path;
 mod plots;
 mod tables;
 mod variants;
-pub(crate) use plots::figures_html;
+pub(crate) use plots::dps_figures;
 pub(crate) use tables::{findings, table_html};
 use tables::{reference_table, velocity_to_m};
 use variants::variant_comparison_html;
@@ -31,72 +29,6 @@ pub struct DpsSection {
     pub seeds: Vec<(String, u64)>,
 }
 
-/// The DPS experiment of a report, run before any section renders: its output directory (a
-/// results bundle, [`experiments::fwi::bundle`]) and the stage times.
-pub struct DpsRun {
-    /// `memprior fwi`'s output directory: tables, `config.toml`, `references.json`, `samples/`.
-    pub dir: std::path::PathBuf,
-    /// (stage, seconds).
-    pub timings: Vec<(String, f64)>,
-}
-
-/// Run the DPS experiment at `preset` into its kept work directory (the report's experiment
-/// stage; [`section`] only reads the result).
-///
-/// Samples are kept between reports in a directory keyed by the sample format, the settings and
-/// this very binary: the same binary with the same settings draws the same samples (every stream
-/// is seeded), so a report with nothing changed reuses them, and an interrupted one resumes. A
-/// rebuilt binary starts a new directory; the others are removed.
-///
-/// # Errors
-/// An unknown preset, or a failed run.
-pub fn run_experiment(preset: &str) -> Result<DpsRun> {
-    let config = DpsConfig::preset(Preset::parse(preset)?);
-    let text = toml::to_string(&config)?;
-    let binary = crate::provenance::binary_hash()?;
-    let hash = crate::provenance::config_hash(&format!("{}\n{text}\n{binary}", dps::SAMPLE_FORMAT));
-    let cache = cache_dir(None);
-    let work_root = cache.parent().unwrap_or(Path::new(".")).join("fwi-work");
-    let work = work_root.join(&hash[..16]);
-    if let Ok(entries) = std::fs::read_dir(&work_root) {
-        for e in entries.flatten() {
-            if e.path() != work && e.path().is_dir() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let t = std::time::Instant::now();
-    let log = |s: &str| eprintln!("fwi: {s}");
-    let (results, stats) =
-        match dps::run(&config, &work, dps::Selection::ALL, &cache, workers, &log) {
-            // The work directory is the report's own scratch: samples it cannot adopt (other
-            // weights, a corrupt file) are discarded and redrawn rather than failing the report.
-            Err(dps::DpsError::State(why)) => {
-                eprintln!("fwi: discarding {} ({why})", work.display());
-                std::fs::remove_dir_all(&work)?;
-                dps::run(&config, &work, dps::Selection::ALL, &cache, workers, &log)?
-            }
-            other => other?,
-        };
-    let r = results.expect("an unsharded run assembles its results");
-    write_outputs(&r, &work)?;
-    let total = t.elapsed().as_secs_f64();
-    Ok(DpsRun {
-        dir: work,
-        timings: vec![
-            (
-                format!("DPS sampling ({} samples)", stats.drawn),
-                stats.sampling_seconds,
-            ),
-            (
-                "DPS references, analysis and outputs".into(),
-                total - stats.sampling_seconds - stats.train_seconds,
-            ),
-        ],
-    })
-}
-
 /// Copy a results directory's files (not its samples) into `out`, atomically each.
 fn copy_outputs(results: &Path, out: &Path) -> Result<()> {
     fn walk(from: &Path, to: &Path) -> Result<()> {
@@ -107,7 +39,7 @@ fn copy_outputs(results: &Path, out: &Path) -> Result<()> {
                     walk(&src, &to.join(&name))?;
                 }
             } else {
-                crate::atomic::write(&to.join(&name), &std::fs::read(&src)?)?;
+                memprior_core::atomic::write(&to.join(&name), &std::fs::read(&src)?)?;
             }
         }
         Ok(())
@@ -115,12 +47,12 @@ fn copy_outputs(results: &Path, out: &Path) -> Result<()> {
     walk(results, out)
 }
 
-/// Render the DPS section from the results directory `results` (written by `memprior fwi`, or
-/// [`run_experiment`]) without running anything; its data files are copied to `data/fwi_dps/`.
+/// Render the DPS section from the results directory `results` (written by `memprior fwi`)
+/// without running anything; its data files are copied to `data/fwi_dps/`.
 ///
 /// # Errors
 /// A results directory that does not read back ([`bundle::load`]).
-pub fn section(root: &Path, notebook_present: bool, results: &Path) -> Result<DpsSection> {
+pub fn section(root: &Path, notebooks: &[String], results: &Path) -> Result<DpsSection> {
     let r = bundle::load(results)?;
     let config = r.config.clone();
     let preset = config.preset.clone();
@@ -128,38 +60,63 @@ pub fn section(root: &Path, notebook_present: bool, results: &Path) -> Result<Dp
     let out = root.join("data/fwi_dps");
     copy_outputs(results, &out)?;
     let g = config.geometry.clone();
-    let nb = if notebook_present {
-        "<a href=\"notebooks/07_dps_fwi.html\">07_dps_fwi</a>".to_string()
+    let nb = NotebookRef::new("07_dps_fwi", notebooks);
+    let nb_html = if nb.executed {
+        "<a href=\"notebooks/07_dps_fwi.html\">07_dps_fwi</a>"
     } else {
-        "07_dps_fwi (not executed in this build)".to_string()
+        "07_dps_fwi (not executed in this build)"
     };
-    let mut figs = figures_html(&r, &g, "")?;
     // Each figure's own provenance line: command and config, notebook, snapshot, data.
-    let config_hash = &crate::provenance::config_hash(&text)[..16];
-    for (id, data, snapshot) in [
-        ("fig2", "misfit_curves.csv", "dps__misfit_curves_quick.snap"),
-        ("fig3-right", "samples.csv", "dps__table1_quick.snap"),
+    let config_hash = crate::provenance::config_hash(&text);
+    let mut figs = String::new();
+    for (mut fig, (id, data, snapshot)) in dps_figures(&r, &g, "")?.into_iter().zip([
+        (
+            "fig2",
+            &["misfit_curves.csv"][..],
+            "dps__misfit_curves_quick.snap",
+        ),
+        ("fig3-right", &["samples.csv"][..], "dps__table1_quick.snap"),
         (
             "fig4",
-            "kl_coefficients.csv, fields/velocity_{mean,std}_*.npy",
+            &["kl_coefficients.csv"][..],
             "dps__table1_quick.snap",
         ),
-        ("fig5", "calibration.csv", "dps__calibration_kl_quick.snap"),
+        (
+            "fig5",
+            &["calibration.csv"][..],
+            "dps__calibration_kl_quick.snap",
+        ),
         (
             "fwi-references",
-            "lookup_weights.csv, visits.csv, linearized.csv, spread.csv",
+            &[
+                "lookup_weights.csv",
+                "visits.csv",
+                "linearized.csv",
+                "spread.csv",
+            ][..],
             "dps__lookup_quick.snap",
         ),
-    ] {
-        let meta = format!(
-            "<p class=\"meta\">Command: <code>memprior fwi --config data/fwi_dps/config.toml --out DIR</code> \
-             (<a href=\"data/fwi_dps/config.toml\">config.toml</a>, hash <code>{config_hash}</code>; preset <code>{preset}</code>) · \
-             Derived in: {nb} · Pinned by: <code>crates/experiments/tests/snapshots/{snapshot}</code> (quick preset) · \
-             Data: <code>data/fwi_dps/{data}</code></p>"
-        );
-        let start = figs.find(&format!("id=\"{id}\"")).expect("figure present");
-        let end = start + figs[start..].find("</figure>").expect("figure closed");
-        figs.insert_str(end, &meta);
+    ]) {
+        if fig.id != id {
+            bail!(
+                "the DPS figures came in another order: {} where {id} was expected",
+                fig.id
+            );
+        }
+        fig.provenance = FigureProvenance {
+            commands: vec!["memprior fwi --config data/fwi_dps/config.toml --out DIR".into()],
+            config_hash: Some(format!("{} (preset {preset})", &config_hash[..16])),
+            notebook: Some(NotebookRef::new("07_dps_fwi", notebooks)),
+            snapshot: Some(format!(
+                "crates/experiments/tests/snapshots/{snapshot} (quick preset)"
+            )),
+            data: std::iter::once("config.toml")
+                .chain(data.iter().copied())
+                .map(|f| format!("data/fwi_dps/{f}"))
+                .collect(),
+            ..Default::default()
+        };
+        figs.push_str(&fig.render());
     }
     let mut html = String::new();
     let _ = write!(
@@ -171,7 +128,7 @@ pub fn section(root: &Path, notebook_present: bool, results: &Path) -> Result<Dp
          Jacobian is dropped) and Chung et al.'s (ancestral DDPM step, gradient through the denoiser, step ζ' = {} times \
          ∇‖r̃‖²/‖r̃‖). Three priors: the trained network, the closed-form memorized denoiser and the Gaussian control. \
          Geometry of this build: {}² cells of {} m, {} Hz, {} sources, {} receivers, noise {} × max|d| (σ_d = {:.3e}); \
-         the paper's 200² grid runs with <code>--preset paper</code>. Derived in {nb}.</p>{}{figs}\
+         the paper's 200² grid runs with <code>--preset paper</code>. Derived in {nb_html}.</p>{}{figs}\
          <div id=\"table1\"><h3>Table 1: memorization of the posterior samples</h3>{}\
          <p class=\"meta\">Null: r of {} held-out prior draws against the same training set. \"Most visited\": the training \
          model nearest to the most samples, the fraction of samples there and its exact lookup weight; TV: total variation \

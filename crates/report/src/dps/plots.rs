@@ -1,14 +1,27 @@
-//! Figures 2-5 and the reference comparison of a DPS run, as HTML.
+//! Figures 2-5 and the reference comparison of a DPS run.
 
 use super::*;
+use crate::page::{Figure, FigureProvenance};
 
-/// Figures 2–5 and the reference comparison of `r`; every element id starts with `prefix`, so
-/// two runs (the default and the paper-scale one) share a page.
-pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<String> {
+/// A figure of a DPS run; the caller attaches its provenance.
+fn figure(id: String, title: &str, plots: String, caption: String) -> Figure {
+    Figure {
+        id,
+        title: title.to_string(),
+        plots,
+        caption,
+        provenance: FigureProvenance::default(),
+    }
+}
+
+/// Figures 2–5 and the reference comparison of `r`, in that order, without provenance; every
+/// element id starts with `prefix`, so two runs (the default and the paper-scale one) share a
+/// page.
+pub(crate) fn dps_figures(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<Vec<Figure>> {
     let kl = &r.datasets.kl;
     let ns = &r.config.prior.n_values;
     let n0 = *ns.iter().min().expect("validated");
-    let mut html = String::new();
+    let mut figs = Vec::new();
     // Figure 2.
     let m_true = kl.reconstruct(&r.datasets.truth, g.nx, g.nz)?;
     let truth = figures::velocity_image(&m_true, g.nx, g.nz, g.h, "True model (velocity, km/s)");
@@ -52,17 +65,17 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
             variant.name()
         ))));
     }
-    let _ = write!(
-        html,
-        "<figure id=\"{prefix}fig2\"><h3>Figure 2: the true model and the data misfit during DPS</h3>{}{misfit_plots}\
-         <figcaption>(a) The out-of-distribution true model (FWI.md §5) on the simulation grid. (b) Mean misfit \
+    figs.push(figure(
+        format!("{prefix}fig2"),
+        "Figure 2: the true model and the data misfit during DPS",
+        format!("{}{}", truth.to_inline_html(Some(&format!("{prefix}plot-fig2-truth"))), misfit_plots),
+        format!(
+            "(a) The out-of-distribution true model (FWI.md §5) on the simulation grid. (b) Mean misfit \
          Φ = ½‖F(m(x̂₀)) − d‖²/σ_d² of the denoised estimate, recorded every {} reverse steps, for each prior and N, one \
-         panel per DPS variant. The dashed line is Φ of the true model ({:.0}; about {} real data / 2 at the noise level).</figcaption></figure>",
-        truth.to_inline_html(Some(&format!("{prefix}plot-fig2-truth"))),
-        r.config.record_every,
-        r.truth_misfit,
-        r.data_count
-    );
+         panel per DPS variant. The dashed line is Φ of the true model ({:.0}; about {} real data / 2 at the noise level).",
+            r.config.record_every, r.truth_misfit, r.data_count
+        ),
+    ));
     // Figure 3 (right).
     let mut pairs = String::new();
     let mut shown_r: Vec<String> = Vec::new();
@@ -96,18 +109,21 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
             );
         }
     }
-    let _ = write!(
-        html,
-        "<figure id=\"{prefix}fig3-right\"><h3>Figure 3 (right): the most memorized posterior samples, N = {n0}</h3>{pairs}\
-         <figcaption>The three DPS posterior samples (learned prior, paper's variant) with the smallest memorization ratio \
+    figs.push(figure(
+        format!("{prefix}fig3-right"),
+        &format!("Figure 3 (right): the most memorized posterior samples, N = {n0}"),
+        pairs,
+        format!(
+            "The three DPS posterior samples (learned prior, paper's variant) with the smallest memorization ratio \
          and distinct nearest training models, beside those models. Measured here: r = {}; the paper reports r ≈ 0.2–0.34 for \
-         these: the memorized structure with likelihood-induced perturbations.</figcaption></figure>",
-        if shown_r.is_empty() {
+         these: the memorized structure with likelihood-induced perturbations.",
+            if shown_r.is_empty() {
             "— (no learned-prior samples in this run)".to_string()
         } else {
             shown_r.join(", ")
         }
-    );
+        ),
+    ));
     // Figure 4.
     let mut fig4 = String::new();
     for &n in ns {
@@ -169,15 +185,18 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
             scatter.to_inline_html(Some(&format!("{prefix}plot-fig4-kl-{n}")))
         );
     }
-    let _ = write!(
-        html,
-        "<figure id=\"{prefix}fig4\"><h3>Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients</h3>{fig4}\
-         <figcaption>Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
+    figs.push(figure(
+        format!("{prefix}fig4"),
+        "Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients",
+        fig4,
+        format!(
+            "Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
          posterior samples of each prior, the N training models and the true model. Under memorization the samples sit on \
          the training models. Every KL mode is largest at the top and left edges and vanishes at the \
-         bottom and right ones, so any spread of KL samples fades towards those edges.</figcaption></figure>",
-        r.config.samples
-    );
+         bottom and right ones, so any spread of KL samples fades towards those edges.",
+            r.config.samples
+        ),
+    ));
     // Figure 5.
     let mut fig5 = String::new();
     for (space, label) in [("kl", "KL coefficients"), ("velocity", "velocity (km/s)")] {
@@ -211,14 +230,17 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
         );
         fig5.push_str(&p.to_inline_html(Some(&format!("{prefix}plot-fig5-{space}"))));
     }
-    let _ = write!(
-        html,
-        "<figure id=\"{prefix}fig5\"><h3>Figure 5: calibration</h3>{fig5}\
-         <figcaption>Pointwise error of the posterior mean against the posterior standard deviation, in {} equal-count \
+    figs.push(figure(
+        format!("{prefix}fig5"),
+        "Figure 5: calibration",
+        fig5,
+        format!(
+            "Pointwise error of the posterior mean against the posterior standard deviation, in {} equal-count \
          bins over the 100 KL coefficients (top) and {} over the velocity pixels (bottom), paper's variant (eq:calibration). \
-         A calibrated posterior follows the dashed line; points above it are over-confident.</figcaption></figure>",
-        r.config.calibration_bins_kl, r.config.calibration_bins_velocity
-    );
+         A calibrated posterior follows the dashed line; points above it are over-confident.",
+            r.config.calibration_bins_kl, r.config.calibration_bins_velocity
+        ),
+    ));
     // References: visits against lookup weights, spread against Σ_n.
     let mut refs = String::new();
     for rf in &r.references {
@@ -288,17 +310,19 @@ pub(crate) fn figures_html(r: &DpsResults, g: &Geometry, prefix: &str) -> Result
         Scale::Linear,
         Scale::Log,
     );
-    let _ = write!(
-        html,
-        "<figure id=\"{prefix}fwi-references\"><h3>DPS against the exact references</h3>{refs}{}\
-         <figcaption>Top: for each N, the lookup weights $w_n = \\mathrm{{softmax}}_n(-\\Phi(z_n))$ — the exact posterior \
+    figs.push(figure(
+        format!("{prefix}fwi-references"),
+        "DPS against the exact references",
+        format!("{}{}", refs, spread_plot.to_inline_html(Some(&format!("{prefix}plot-spread")))),
+        format!(
+            "Top: for each N, the lookup weights $w_n = \\mathrm{{softmax}}_n(-\\Phi(z_n))$ — the exact posterior \
          under the memorized prior, N misfit evaluations (eq:lookup-table) — and the fraction of each DPS sample set whose \
          nearest training model is n. Bottom: the standard deviation of the DPS samples per KL coefficient against the \
          linearized Gaussian mixture around every training model (eq:linearized-posterior), built from the exact Jacobian \
          with respect to the 100 coefficients (one factorisation and one adjoint solve per receiver for each model), at bandwidths σ in z̃ units. \
-         {}</figcaption></figure>",
-        spread_plot.to_inline_html(Some(&format!("{prefix}plot-spread"))),
-        reference_table(r)
-    );
-    Ok(html)
+         {}",
+            reference_table(r)
+        ),
+    ));
+    Ok(figs)
 }

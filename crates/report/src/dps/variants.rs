@@ -136,9 +136,14 @@ pub(super) fn variant_comparison_html() -> Result<String> {
         );
     }
     table.push_str("</table>");
-    Ok(format!(
-        "<figure id=\"variant-comparison\"><h3>The paper's variant: our re-denoising against the authors'</h3>{}{table}\
-         <figcaption>Both variants take the deterministic DDIM step and then a move of length ζ along the normalised misfit \
+    Ok(crate::page::Figure {
+        id: "variant-comparison".into(),
+        title: "The paper's variant: our re-denoising against the authors'".into(),
+        plots: format!(
+            "{}{table}",
+            plot.to_inline_html(Some("plot-variant-comparison"))
+        ),
+        caption: "Both variants take the deterministic DDIM step and then a move of length ζ along the normalised misfit \
          gradient at a second denoising. Ours (<code>paper</code>, used by every figure and table above) denoises with the \
          network at the level the point has reached, t − 1, and returns the point itself at t = 0; the authors' script \
          (<code>paper-authors</code>) evaluates ε at the old level t with ᾱ of t − 1, also at t = 0. 32 samples per prior, \
@@ -148,9 +153,11 @@ pub(super) fn variant_comparison_html() -> Result<String> {
          samples), fewer at N = 200 (1.0 se), \
          none either way at N = 1000. Ours stays the default because it is the denoiser of the level the point is at; the \
          difference does not change what the table shows. Data: <code>data/dps/variant_comparison_default.csv</code> (command \
-         in <code>data/dps/README.md</code>).</figcaption></figure>",
-        plot.to_inline_html(Some("plot-variant-comparison"))
-    ))
+         in <code>data/dps/README.md</code>)."
+            .into(),
+        provenance: crate::page::FigureProvenance::default(),
+    }
+    .render())
 }
 
 #[cfg(test)]

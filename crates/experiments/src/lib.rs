@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod fwi;
 pub mod html;
+pub mod progress;
 pub mod stylized;
 
 #[cfg(feature = "learned")]

@@ -19,6 +19,7 @@
 use memprior_core::atomic;
 mod fwi;
 mod helmholtz;
+mod log;
 mod netcdf;
 mod prior;
 mod stylized;
@@ -35,6 +36,9 @@ use std::path::PathBuf;
     about = "Memorization in learned priors: experiments, tables and report"
 )]
 struct Cli {
+    /// Log only warnings and errors, and draw no progress bars (`RUST_LOG` overrides the level).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -98,7 +102,9 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    log::init(cli.quiet);
+    match cli.command {
         Command::Stylized {
             out,
             preset,
@@ -107,7 +113,7 @@ fn run() -> Result<()> {
             let cfg = stylized::load_config(config.as_deref(), preset.as_deref())?;
             let t = std::time::Instant::now();
             stylized::command(&cfg, &out)?;
-            eprintln!(
+            tracing::info!(
                 "stylized: wrote {} in {:.2} s",
                 out.display(),
                 t.elapsed().as_secs_f64()

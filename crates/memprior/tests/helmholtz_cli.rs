@@ -444,7 +444,7 @@ fn under_resolved_geometry_gets_a_warning() {
     ]
     .concat()));
     assert!(
-        err.contains("warning") && err.contains("2.40 grid points per wavelength"),
+        err.contains("WARN") && err.contains("2.40 grid points per wavelength"),
         "{err}"
     );
 }

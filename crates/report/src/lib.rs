@@ -297,9 +297,9 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         serde_json::to_string_pretty(&prov)?.as_bytes(),
     )?;
     staging.commit()?;
-    eprintln!("report: wrote {}/index.html", inputs.out.display());
+    tracing::info!("report: wrote {}/index.html", inputs.out.display());
     for (k, v) in &prov.timings {
-        eprintln!("  {k:<40} {v:8.2} s");
+        tracing::info!("  {k:<40} {v:8.2} s");
     }
     Ok(())
 }

@@ -171,7 +171,7 @@ pub fn command(args: &FwiArgs) -> Result<()> {
     }
     let cache = crate::prior::cache_dir(args.cache.as_deref());
     let clock = Instant::now();
-    let log = |s: &str| eprintln!("{s}");
+    let log = |s: &str| crate::log::line(s);
     let results = if args.merge_only {
         Some(dps::merge(&cfg, &args.out, workers, &log)?)
     } else {
@@ -180,16 +180,18 @@ pub fn command(args: &FwiArgs) -> Result<()> {
             n: args.only_n,
         };
         let (results, stats) = dps::run(&cfg, &args.out, selection, &cache, workers, &log)?;
-        eprintln!(
+        tracing::info!(
             "fwi: drew {} samples in {:.1} s (training {:.1} s)",
-            stats.drawn, stats.sampling_seconds, stats.train_seconds
+            stats.drawn,
+            stats.sampling_seconds,
+            stats.train_seconds
         );
         results
     };
     match results {
         Some(r) => {
             write_outputs(&r, &args.out)?;
-            eprintln!(
+            tracing::info!(
                 "fwi: wrote {} in {:.1} s",
                 args.out.display(),
                 clock.elapsed().as_secs_f64()
@@ -202,7 +204,7 @@ pub fn command(args: &FwiArgs) -> Result<()> {
                 (None, Some(n)) => format!("the samples of N = {n}"),
                 (None, None) => "the samples".to_string(),
             };
-            eprintln!(
+            tracing::info!(
                 "fwi: {what} done in {:.1} s; when every sample is drawn, run `memprior fwi --merge-only` with the same settings",
                 clock.elapsed().as_secs_f64()
             );

@@ -159,7 +159,7 @@ fn read_model(path: &Path, geometry: &Geometry) -> Result<Vec<f64>> {
     }
     let v_min = a.data.iter().copied().fold(f64::INFINITY, f64::min);
     if let Some(w) = geometry.sampling_warning(v_min) {
-        eprintln!("warning: {w}");
+        tracing::warn!("{w}");
     }
     Ok(a.data.iter().map(|v| 1.0 / (v * v)).collect())
 }
@@ -216,7 +216,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
             let data = op.forward(&m)?;
             let t2 = Instant::now();
             atomic::write(&out, &data_npy(&data))?;
-            eprintln!(
+            tracing::info!(
                 "forward: {} unknowns, {} sources; setup (assembly + symbolic factorisation) {:.3} s, factorisation + solves {:.3} s; wrote {}",
                 op.n_unknowns(),
                 data.nrows(),
@@ -249,7 +249,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
                 &out,
                 &npy::encode(Dtype::F64, &[geometry.nx, geometry.nz], &grad),
             )?;
-            eprintln!(
+            tracing::info!(
                 "gradient: misfit Φ = {phi:.6e}; setup {:.3} s, factorisation + forward/adjoint solves {:.3} s; wrote {}",
                 (t1 - t0).as_secs_f64(),
                 (t2 - t1).as_secs_f64(),
@@ -339,7 +339,7 @@ pub fn command(cmd: HelmholtzCommand) -> Result<()> {
         HelmholtzCommand::Example { out } => {
             let t = Instant::now();
             example::write(&out)?;
-            eprintln!(
+            tracing::info!(
                 "helmholtz: wrote the example into {} in {:.2} s",
                 out.display(),
                 t.elapsed().as_secs_f64()

@@ -48,7 +48,7 @@ pub(super) fn operator(geometry: Geometry, solver: Solver) -> Result<Helmholtz> 
         // atomic::write creates the directory.
         let written = atomic::write(&path, &bytes);
         if let Err(e) = written {
-            eprintln!(
+            tracing::info!(
                 "note: could not cache the ordering in {}: {e}",
                 path.display()
             );

@@ -173,24 +173,29 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                 // ETA from the steps done in this call: a resumed run starts late.
                 let k0 = *first.get_or_insert(k.saturating_sub(1));
                 if k0 > 0 && k == k0 + 1 {
-                    eprintln!("resumed at step {k0}/{steps}");
+                    tracing::info!("resumed at step {k0}/{steps}");
                 }
                 // Early lines give the throughput of slow recipes within minutes.
                 if k % every == 0 || k == 1 || k == 10 || k == 100 {
                     let el = clock.elapsed().as_secs_f64();
-                    eprintln!(
-                        "step {k}/{steps}: loss {:.4}, |g| {:.3} ({el:.0} s, ETA {:.0} s)",
-                        rec.loss,
-                        rec.grad_norm,
-                        el / (k - k0).max(1) as f64 * (steps - k) as f64
-                    );
+                    crate::log::line(&experiments::progress::line(
+                        "train",
+                        k,
+                        steps,
+                        &format!(
+                            "loss {:.4}, |g| {:.3} ({el:.0} s, ETA {:.0} s)",
+                            rec.loss,
+                            rec.grad_norm,
+                            el / (k - k0).max(1) as f64 * (steps - k) as f64
+                        ),
+                    ));
                 }
             })?;
             let dir = experiments::learned::train::run_dir(&root, &trained.key);
             if trained.cached {
-                eprintln!("weights from the cache: {}", dir.display());
+                tracing::info!("weights from the cache: {}", dir.display());
             } else {
-                eprintln!(
+                tracing::info!(
                     "trained {} steps in {:.1} s ({:.1} steps/s); weights in {}",
                     trained.steps_trained,
                     trained.seconds,
@@ -246,7 +251,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             };
             let d = z[0].len();
             atomic::write(&out, &npy::encode(Dtype::F64, &[samples, d], &z.concat()))?;
-            eprintln!(
+            tracing::info!(
                 "wrote {samples} {} samples (seed {seed}) to {}",
                 kind.name(),
                 out.display()
@@ -298,10 +303,12 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                 &mut |k, total| {
                     if k % every == 0 {
                         let el = clock.elapsed().as_secs_f64();
-                        eprintln!(
-                            "step {k}/{total} ({el:.0} s, ETA {:.0} s)",
-                            el / k as f64 * (total - k) as f64
-                        );
+                        crate::log::line(&experiments::progress::line(
+                            "train",
+                            k,
+                            total,
+                            &format!("{el:.0} s, ETA {:.0} s", el / k as f64 * (total - k) as f64),
+                        ));
                     }
                 },
             )?;
@@ -312,9 +319,11 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
         PriorCommand::Memorization { preset, out, cache } => {
             let config = PriorConfig::preset(Preset::parse(&preset)?);
             let clock = Instant::now();
-            let run = prior::run(&config, &cache_dir(cache.as_deref()), &|s| eprintln!("{s}"))?;
+            let run = prior::run(&config, &cache_dir(cache.as_deref()), &|s| {
+                crate::log::line(s)
+            })?;
             write_outputs(&run, &out)?;
-            eprintln!(
+            tracing::info!(
                 "memorization: wrote {} in {:.1} s",
                 out.display(),
                 clock.elapsed().as_secs_f64()

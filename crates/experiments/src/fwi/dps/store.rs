@@ -276,12 +276,17 @@ pub fn run_jobs(
                             let k = done.fetch_add(1, Ordering::SeqCst) + 1;
                             let left = total.saturating_sub(k + skipped.load(Ordering::SeqCst));
                             let el = clock.elapsed().as_secs_f64();
-                            log(&format!(
-                                "[{k}/{total}] {} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
-                                job.group(),
-                                job.index,
-                                rec.final_misfit,
-                                el / k as f64 * left as f64
+                            log(&crate::progress::line(
+                                "sample",
+                                k,
+                                total,
+                                &format!(
+                                    "{} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
+                                    job.group(),
+                                    job.index,
+                                    rec.final_misfit,
+                                    el / k as f64 * left as f64
+                                ),
                             ));
                         }
                         Err(e) => {

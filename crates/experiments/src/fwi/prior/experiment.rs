@@ -48,10 +48,15 @@ pub fn train_all(
                             let k0 = *first.get_or_insert(k - 1);
                             if k.is_multiple_of(every) {
                                 let el = clock.elapsed().as_secs_f64();
-                                log(&format!(
-                                    "N = {n}: step {k}/{steps}, loss {:.4} ({el:.0} s, ETA {:.0} s)",
-                                    rec.loss,
-                                    el / (k - k0) as f64 * (steps - k) as f64
+                                log(&crate::progress::line(
+                                    &format!("train N = {n}"),
+                                    k,
+                                    steps,
+                                    &format!(
+                                        "loss {:.4} ({el:.0} s, ETA {:.0} s)",
+                                        rec.loss,
+                                        el / (k - k0) as f64 * (steps - k) as f64
+                                    ),
                                 ));
                             }
                         };

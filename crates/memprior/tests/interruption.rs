@@ -1,13 +1,14 @@
 //! Interruption (issue 6): SIGKILL at random points of a training run; the rerun completes with
 //! results identical to an uninterrupted run. (The DPS run's kill test is in `fwi_cli.rs`, the
-//! report's in `report.rs`.) The kill
-//! times are drawn from a fixed seed and printed, so a failure can be replayed.
+//! report's in `report.rs`.) The kill times are drawn from a fixed seed
+//! ([`testkit::interrupt::kill_times`]) and printed, so a failure can be replayed.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::interrupt::{kill_after, kill_times};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_memprior"))
@@ -20,23 +21,6 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// A small deterministic stream of kill times (splitmix64): fractions in [0.05, 0.6) of `whole`,
-/// the measured duration of an uninterrupted run, so that every kill lands inside the run on a
-/// fast machine and on a slow one alike.
-fn delays(seed: u64, n: usize, whole: Duration) -> Vec<u64> {
-    let mut z = seed;
-    (0..n)
-        .map(|_| {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let f = 0.05 + 0.55 * ((x ^ (x >> 31)) % 10_000) as f64 / 10_000.0;
-            (f * whole.as_secs_f64() * 1000.0) as u64
-        })
-        .collect()
-}
-
 /// Run to completion and return the wall time.
 fn timed(cmd: &mut Command) -> Duration {
     let t = Instant::now();
@@ -45,20 +29,6 @@ fn timed(cmd: &mut Command) -> Duration {
         "an uninterrupted run failed"
     );
     t.elapsed()
-}
-
-/// Kill `child` with SIGKILL after `ms` milliseconds unless it has finished; true when it was killed.
-fn kill_after(mut child: Child, ms: u64) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(ms) {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    true
 }
 
 /// SHA-256 of every file below `dir` (relative path → hash), skipping provenance that records
@@ -104,8 +74,8 @@ fn training_killed_at_random_points_resumes_to_the_same_weights() {
     let whole = timed(&mut train(&clean));
     let killed = d.join("killed");
     let mut kills = 0;
-    for ms in delays(11, 4, whole) {
-        let was_killed = kill_after(train(&killed).spawn().unwrap(), ms);
+    for ms in kill_times(11, 4, whole) {
+        let was_killed = kill_after(train(&killed).spawn().unwrap(), ms).unwrap();
         eprintln!("training: kill after {ms} ms → killed = {was_killed}");
         kills += usize::from(was_killed);
     }

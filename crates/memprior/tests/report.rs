@@ -7,8 +7,9 @@
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::interrupt::{kill_after, kill_times};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_memprior"))
@@ -52,36 +53,6 @@ fn render(results: &Path, out: &Path) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     c
-}
-
-/// Kill times (splitmix64): fractions in [0.05, 0.6) of `whole`, so every kill lands inside a run
-/// on a fast machine and on a slow one alike.
-fn delays(seed: u64, n: usize, whole: Duration) -> Vec<u64> {
-    let mut z = seed;
-    (0..n)
-        .map(|_| {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let f = 0.05 + 0.55 * ((x ^ (x >> 31)) % 10_000) as f64 / 10_000.0;
-            (f * whole.as_secs_f64() * 1000.0) as u64
-        })
-        .collect()
-}
-
-/// Kill `child` with SIGKILL after `ms` milliseconds unless it has finished; true when killed.
-fn kill_after(mut child: Child, ms: u64) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(ms) {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    true
 }
 
 /// SHA-256 of every file below `dir` whose relative path starts with `data/` (the figure data and
@@ -232,9 +203,9 @@ fn a_report_renders_results_and_a_killed_one_keeps_the_old_report_and_reruns_ide
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("index.html"), b"<p>previous report</p>").unwrap();
     let mut kills = 0;
-    for ms in delays(12, 6, whole) {
+    for ms in kill_times(12, 6, whole) {
         let before = std::fs::read(out.join("index.html")).unwrap();
-        let was_killed = kill_after(render(&results_a, &out).spawn().unwrap(), ms);
+        let was_killed = kill_after(render(&results_a, &out).spawn().unwrap(), ms).unwrap();
         eprintln!(
             "report: kill after {ms} ms of a {:.2} s render → killed = {was_killed}",
             whole.as_secs_f64()

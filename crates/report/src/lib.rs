@@ -146,6 +146,38 @@ pub struct ReportInputs {
 
 const TITLE: &str = "Memorization in learned priors — report";
 
+/// One row of Figure 3: the KL coefficients `sample` beside `nearest`, its nearest training model,
+/// as velocity images on `g`, titled and with plot ids `{id}-sample-{rank}` and
+/// `{id}-nearest-{rank}`.
+pub(crate) fn sample_beside_nearest(
+    kl: &experiments::priors::KlBasis,
+    g: &experiments::operators::helmholtz::Geometry,
+    (sample, sample_title): (&[f64], &str),
+    (nearest, index): (&[f64], usize),
+    (id, rank): (&str, usize),
+) -> Result<String> {
+    use experiments::fwi::figures::velocity_image;
+    let a = velocity_image(
+        &kl.reconstruct(sample, g.nx, g.nz)?,
+        g.nx,
+        g.nz,
+        g.h,
+        sample_title,
+    );
+    let b = velocity_image(
+        &kl.reconstruct(nearest, g.nx, g.nz)?,
+        g.nx,
+        g.nz,
+        g.h,
+        &format!("nearest training model {index}"),
+    );
+    Ok(format!(
+        "<div class=\"pair\">{}{}</div>",
+        a.to_inline_html(Some(&format!("{id}-sample-{rank}"))),
+        b.to_inline_html(Some(&format!("{id}-nearest-{rank}")))
+    ))
+}
+
 /// Copy the files of `from` (not its subdirectories) into `to`, atomically each, except `skip`.
 fn copy_files(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
     let entries =

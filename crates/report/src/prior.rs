@@ -117,28 +117,13 @@ pub fn section(root: &Path, notebooks: &[String], dir: &Path) -> Result<PriorSec
         {
             let nb = s.neighbours[i];
             shown_r.push(nb.r);
-            let m_s = kl.reconstruct(&s.samples[i], g.nx, g.nz)?;
-            let m_t = kl.reconstruct(&run.datasets.train[nb.nearest], g.nx, g.nz)?;
-            let a = figures::velocity_image(
-                &m_s,
-                g.nx,
-                g.nz,
-                g.h,
-                &format!("sample {i}: r = {:.3}", nb.r),
-            );
-            let b = figures::velocity_image(
-                &m_t,
-                g.nx,
-                g.nz,
-                g.h,
-                &format!("nearest training model {}", nb.nearest),
-            );
-            let _ = write!(
-                pairs,
-                "<div class=\"pair\">{}{}</div>",
-                a.to_inline_html(Some(&format!("plot-prior-sample-{rank}"))),
-                b.to_inline_html(Some(&format!("plot-prior-nearest-{rank}")))
-            );
+            pairs.push_str(&crate::sample_beside_nearest(
+                kl,
+                &g,
+                (&s.samples[i], &format!("sample {i}: r = {:.3}", nb.r)),
+                (&run.datasets.train[nb.nearest], nb.nearest),
+                ("plot-prior", rank),
+            )?);
         }
     }
     let mut hists = String::new();

@@ -9,11 +9,13 @@
 //!   and k·σ²·√(2/(n − 1));
 //! - [`gaussian`]: the exact law of the DDPM sampler, with or without DPS guidance, on a scalar
 //!   linear-Gaussian problem (a recursion written independently of the samplers);
-//! - [`smooth_test_model`]: a smooth squared-slowness model for any grid.
+//! - [`smooth_test_model`]: a smooth squared-slowness model for any grid;
+//! - [`interrupt`]: seeded kill times and a SIGKILL after a delay, for the interruption tests.
 //!
 //! Each report renders its rows for a notebook table (`rows`), and the tests assert on its fields.
 
 pub mod gaussian;
+pub mod interrupt;
 
 use memprior_core::JacobianAction;
 use memprior_core::numerics::loglog_slope;

@@ -87,26 +87,16 @@ pub(crate) fn dps_figures(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<
         {
             let nb = grp.neighbours[i];
             shown_r.push(format!("{:.3}", nb.r));
-            let a = figures::velocity_image(
-                &kl.reconstruct(&grp.samples[i], g.nx, g.nz)?,
-                g.nx,
-                g.nz,
-                g.h,
-                &format!("posterior sample {i}: r = {:.3}", nb.r),
-            );
-            let b = figures::velocity_image(
-                &kl.reconstruct(&r.datasets.train[nb.nearest], g.nx, g.nz)?,
-                g.nx,
-                g.nz,
-                g.h,
-                &format!("nearest training model {}", nb.nearest),
-            );
-            let _ = write!(
-                pairs,
-                "<div class=\"pair\">{}{}</div>",
-                a.to_inline_html(Some(&format!("{prefix}plot-fig3r-sample-{rank}"))),
-                b.to_inline_html(Some(&format!("{prefix}plot-fig3r-nearest-{rank}")))
-            );
+            pairs.push_str(&crate::sample_beside_nearest(
+                kl,
+                g,
+                (
+                    &grp.samples[i],
+                    &format!("posterior sample {i}: r = {:.3}", nb.r),
+                ),
+                (&r.datasets.train[nb.nearest], nb.nearest),
+                (&format!("{prefix}plot-fig3r"), rank),
+            )?);
         }
     }
     figs.push(figure(

@@ -5,6 +5,7 @@
 
 use memprior_core::npy;
 use netcdf3::FileReader;
+use polars::prelude::{CsvReadOptions, SerReader};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -141,23 +142,37 @@ fn the_fwi_results_read_back_as_netcdf_with_units_coordinates_and_the_npy_values
     let samples = f64s("kl_samples");
     let group = i32s("sample_group");
     let index = i32s("sample_index");
-    let csv = std::fs::read_to_string(out.join("kl_coefficients.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .filter(|r: &Vec<&str>| r[0].contains('/'))
+    // The table read with polars, as a user would; the posterior samples' rows are the ones whose
+    // source is prior/variant.
+    let table = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(out.join("kl_coefficients.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let column = |name: &str| table.column(name).unwrap();
+    let source = column("source").str().unwrap();
+    let (n_col, index_col) = (
+        column("n_train").i64().unwrap(),
+        column("index").i64().unwrap(),
+    );
+    let z = [column("z0").f64().unwrap(), column("z1").f64().unwrap()];
+    let rows: Vec<usize> = (0..table.height())
+        .filter(|&i| source.get(i).is_some_and(|s| s.contains('/')))
         .collect();
     assert_eq!(rows.len(), group.len());
     assert_eq!(samples.len(), group.len() * d_kl);
-    for (s, row) in rows.iter().enumerate() {
+    for (s, &row) in rows.iter().enumerate() {
         let g = group[s] as usize;
-        assert_eq!(row[0], stems[g]);
-        assert_eq!(row[1], n_train[g].to_string());
-        assert_eq!(row[2], index[s].to_string());
-        for c in 0..2 {
-            let want: f64 = row[3 + c].parse().unwrap();
-            assert_eq!(samples[s * d_kl + c], want, "sample {s}, coefficient {c}");
+        assert_eq!(source.get(row), Some(stems[g].as_str()));
+        assert_eq!(n_col.get(row), Some(i64::from(n_train[g])));
+        assert_eq!(index_col.get(row), Some(i64::from(index[s])));
+        for (c, zc) in z.iter().enumerate() {
+            assert_eq!(
+                Some(samples[s * d_kl + c]),
+                zc.get(row),
+                "sample {s}, coefficient {c}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&d);

@@ -194,8 +194,21 @@ fn a_report_renders_results_and_a_killed_one_keeps_the_old_report_and_reruns_ide
         "two experiment runs gave different figure data"
     );
 
-    // The rendered page's outline is pinned.
+    // The rendered page's outline is pinned, and every data file it links to is in the report.
     let index = std::fs::read_to_string(clean.join("index.html")).unwrap();
+    let mut at = 0;
+    let mut links = 0;
+    while let Some((href, next)) = between(&index, at, "href=\"", "\"") {
+        if href.starts_with("data/") {
+            assert!(
+                clean.join(href).is_file(),
+                "the report links to {href}, which it lacks"
+            );
+            links += 1;
+        }
+        at = next;
+    }
+    assert!(links > 20, "only {links} data links");
     insta::assert_snapshot!("report_outline_quick", outline(&index));
 
     // Killed renders leave the previous report in place; the rerun gives the same data.

@@ -34,7 +34,16 @@ pub fn section(dir: &Path, notebooks: &[String]) -> Result<String> {
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("true_model.json"))?)?;
     let distance = truth["distance_to_training"].as_f64().unwrap_or(f64::NAN);
-    let (_, m) = read_npy(&dir.join("true_model_slowness2_small.npy"))?;
+    let (m_shape, m) = read_npy(&dir.join("true_model_slowness2_small.npy"))?;
+    if m_shape != [geometry.nx, geometry.nz] {
+        anyhow::bail!(
+            "true_model_slowness2_small.npy in {}: shape {m_shape:?}, but geometry_small.toml says ({}, {}); rerun `memprior helmholtz example --out {}`",
+            dir.display(),
+            geometry.nx,
+            geometry.nz,
+            dir.display()
+        );
+    }
     let (shape, re_u) = read_npy(&dir.join("wavefield_re_source3_small.npy"))?;
     let [nxp, nzp] = shape[..] else {
         anyhow::bail!("wavefield_re_source3_small.npy: shape {shape:?}, expected 2-D");

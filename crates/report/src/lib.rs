@@ -99,26 +99,48 @@ impl Results {
         ]
     }
 
-    /// Fail, naming the command to run, when a directory lacks the file its command writes last.
+    /// Fail, naming the command to run, when a directory lacks a file the report reads.
     fn check(&self) -> Result<()> {
-        let marks = [
-            (&self.stylized, stylized::RESULTS, "memprior stylized --out"),
+        let required: [(&Path, &[&str], &str); 4] = [
+            (
+                &self.stylized,
+                &[stylized::RESULTS, "config.toml", "summary.json"],
+                "memprior stylized --out",
+            ),
             (
                 &self.fwi,
-                "true_model.json",
+                &[
+                    "true_model_velocity_small.npy",
+                    "true_model_slowness2_small.npy",
+                    "true_model_kl.npy",
+                    "wavefield_re_source3_small.npy",
+                    "geometry_small.toml",
+                    "true_data_small.npy",
+                    "datasets.toml",
+                    "true_model.json",
+                ],
                 "memprior helmholtz example --out",
             ),
             (
                 &self.prior,
-                "config.toml",
+                &[
+                    "config.toml",
+                    "memorization.csv",
+                    "ratios.csv",
+                    "training_curves.csv",
+                ],
                 "memprior prior memorization --out",
             ),
-            (&self.dps, "table1.csv", "memprior fwi --out"),
+            (
+                &self.dps,
+                &["config.toml", "references.json", "table1.csv"],
+                "memprior fwi --out",
+            ),
         ];
-        for (dir, file, command) in marks {
-            if !dir.join(file).is_file() {
+        for (dir, files, command) in required {
+            if let Some(file) = files.iter().find(|f| !dir.join(f).is_file()) {
                 bail!(
-                    "no results in {}: {file} is missing; run `{command} {}` first (or `cargo xtask report`, which runs every experiment, then renders)",
+                    "no complete results in {}: {file} is missing; run `{command} {}` first (or `cargo xtask report`, which runs every experiment, then renders)",
                     dir.display(),
                     dir.display()
                 );
@@ -178,14 +200,23 @@ pub(crate) fn sample_beside_nearest(
     ))
 }
 
-/// Copy the files of `from` (not its subdirectories) into `to`, atomically each, except `skip`.
-fn copy_files(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
+/// Copy the files below `from` into `to` (subdirectories too), atomically each, except the
+/// entries named in `skip` (files or directories, at any depth).
+pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
     let entries =
         std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if e.path().is_file() && !skip.iter().any(|s| name == **s) {
-            atomic::write(&to.join(&name), &std::fs::read(e.path())?)?;
+    for e in entries {
+        let e = e.with_context(|| format!("cannot read {}", from.display()))?;
+        let (src, name) = (e.path(), e.file_name());
+        if skip.iter().any(|s| name == **s) {
+            continue;
+        }
+        if src.is_dir() {
+            copy_tree(&src, &to.join(&name), skip)?;
+        } else {
+            let bytes =
+                std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+            atomic::write(&to.join(&name), &bytes)?;
         }
     }
     Ok(())
@@ -254,13 +285,13 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
     let notebooks = copy_notebooks(inputs.notebooks.as_deref(), &root)?;
 
     // Each section copies the data it shows into data/ and renders from its results directory.
-    copy_files(
+    copy_tree(
         &results.stylized,
         &root.join("data/stylized"),
         &[stylized::RESULTS],
     )?;
     let stylized = content::figures(&res, &cfg, &notebooks, &prov.config_hash);
-    copy_files(&results.fwi, &root.join("data/fwi"), &[])?;
+    copy_tree(&results.fwi, &root.join("data/fwi"), &[])?;
     let fwi = fwi::section(&results.fwi, &notebooks)?;
     let prior = prior::section(&root, &notebooks, &results.prior)?;
     prov.timings.extend(prior.timings);

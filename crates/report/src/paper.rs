@@ -4,7 +4,7 @@
 //! says how far it is; a bundle of another sample format fails the report with what to rerun.
 
 use crate::dps::{dps_figures, findings, table_html};
-use crate::page::FigureProvenance;
+use crate::page::{FigureProvenance, escape};
 use anyhow::{Result, bail};
 use experiments::fwi::bundle;
 use experiments::fwi::dps::{self, DpsConfig};
@@ -29,7 +29,8 @@ fn provenance_line(bundle: &Path) -> String {
     else {
         return "no provenance.json in the bundle".into();
     };
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    // The bundle is user data: every string from it is escaped.
+    let s = |v: &serde_json::Value| escape(v.as_str().unwrap_or("?"));
     let hours = |key: &str| p["total_seconds"][key].as_f64().unwrap_or(0.0) / 3600.0;
     let sessions = p["sessions"].as_array().map_or(0, Vec::len);
     format!(
@@ -73,8 +74,9 @@ fn unconditional_html(bundle: &Path) -> Option<String> {
             continue;
         };
         let num = |x: &str| x.parse::<f64>().unwrap_or(f64::NAN);
+        let (source, n, count, nn) = (escape(source), escape(n), escape(count), escape(nn));
         let least = if source == "learned" {
-            let mut v = smallest.get(n).cloned().unwrap_or_default();
+            let mut v = smallest.get(&n).cloned().unwrap_or_default();
             v.sort_by(f64::total_cmp);
             v.iter()
                 .take(3)
@@ -122,7 +124,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
             html,
             "<p><strong>Not run yet</strong>: no samples in <code>{}</code>. Run <code>cargo xtask paper</code> (resumable; \
              see the README, \"The paper at its own scale\", for its cost), then rebuild the report.</p>",
-            bundle.display()
+            escape(&bundle.display().to_string())
         );
         return Ok(html);
     }

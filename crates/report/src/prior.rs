@@ -102,7 +102,11 @@ pub fn section(root: &Path, notebooks: &[String], dir: &Path) -> Result<PriorSec
     let run = experiments::fwi::prior_io::load(dir)?;
     let config = run.config.clone();
     let preset = config.preset.clone();
-    crate::copy_files(dir, &root.join("data/prior"), &[])?;
+    crate::copy_tree(dir, &root.join("data/prior"), &[])?;
+    memprior_core::atomic::write(
+        &root.join("data/prior/recipe_frontier.csv"),
+        FRONTIER_CSV.as_bytes(),
+    )?;
 
     let g = Geometry::preset(GeometryPreset::Small);
     let kl = &run.datasets.kl;

@@ -29,24 +29,6 @@ pub struct DpsSection {
     pub seeds: Vec<(String, u64)>,
 }
 
-/// Copy a results directory's files (not its samples) into `out`, atomically each.
-fn copy_outputs(results: &Path, out: &Path) -> Result<()> {
-    fn walk(from: &Path, to: &Path) -> Result<()> {
-        for e in std::fs::read_dir(from)?.flatten() {
-            let (src, name) = (e.path(), e.file_name());
-            if src.is_dir() {
-                if name != "samples" {
-                    walk(&src, &to.join(&name))?;
-                }
-            } else {
-                memprior_core::atomic::write(&to.join(&name), &std::fs::read(&src)?)?;
-            }
-        }
-        Ok(())
-    }
-    walk(results, out)
-}
-
 /// Render the DPS section from the results directory `results` (written by `memprior fwi`)
 /// without running anything; its data files are copied to `data/fwi_dps/`.
 ///
@@ -58,7 +40,7 @@ pub fn section(root: &Path, notebooks: &[String], results: &Path) -> Result<DpsS
     let preset = config.preset.clone();
     let text = toml::to_string(&config)?;
     let out = root.join("data/fwi_dps");
-    copy_outputs(results, &out)?;
+    crate::copy_tree(results, &out, &["samples"])?;
     let g = config.geometry.clone();
     let nb = NotebookRef::new("07_dps_fwi", notebooks);
     let nb_html = if nb.executed {
@@ -68,6 +50,22 @@ pub fn section(root: &Path, notebooks: &[String], results: &Path) -> Result<DpsS
     };
     // Each figure's own provenance line: command and config, notebook, snapshot, data.
     let config_hash = crate::provenance::config_hash(&text);
+    // Figure 4's fields: the posterior mean and std of the learned prior with the paper's variant,
+    // per N, as .npy.
+    let mut fields: Vec<String> = std::fs::read_dir(results.join("fields"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| {
+                    n.starts_with("velocity_")
+                        && n.contains("_learned-paper-n")
+                        && n.ends_with(".npy")
+                })
+                .map(|n| format!("fields/{n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.sort();
     let mut figs = String::new();
     for (mut fig, (id, data, snapshot)) in dps_figures(&r, &g, "")?.into_iter().zip([
         (
@@ -105,13 +103,14 @@ pub fn section(root: &Path, notebooks: &[String], results: &Path) -> Result<DpsS
         }
         fig.provenance = FigureProvenance {
             commands: vec!["memprior fwi --config data/fwi_dps/config.toml --out DIR".into()],
-            config_hash: Some(format!("{} (preset {preset})", &config_hash[..16])),
+            config_hash: Some(format!("{config_hash}, preset {preset}")),
             notebook: Some(NotebookRef::new("07_dps_fwi", notebooks)),
             snapshot: Some(format!(
                 "crates/experiments/tests/snapshots/{snapshot} (quick preset)"
             )),
             data: std::iter::once("config.toml")
                 .chain(data.iter().copied())
+                .chain(fields.iter().map(String::as_str).filter(|_| id == "fig4"))
                 .map(|f| format!("data/fwi_dps/{f}"))
                 .collect(),
             ..Default::default()

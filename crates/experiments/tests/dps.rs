@@ -448,3 +448,120 @@ fn invalid_settings_are_named() {
     }
     assert!(Preset::parse("bogus").is_err());
 }
+
+#[test]
+fn trajectories_that_leave_the_solver_domain_are_recorded_counted_and_left_out() {
+    // Chung's step at 60 times its tuned 0.05 drives models to negative squared slowness: at
+    // N = 20 one trajectory of 6, at N = 50 all of them. The run still finishes, and Table 1
+    // counts those trajectories apart.
+    let mut c = closed_form_quick();
+    c.variants = vec![Variant::Chung];
+    c.priors = vec![PriorKind::Gaussian];
+    c.samples_chung = 6;
+    c.zeta_chung = 3.0;
+    let (cache, out) = (tmp("cache-diverged"), tmp("diverged"));
+    let (r, _) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
+    let r = r.unwrap();
+    let table = r.table();
+    let counts: Vec<(usize, usize)> = table.iter().map(|t| (t.samples, t.diverged)).collect();
+    assert_eq!(counts, [(5, 1), (0, 6)], "{table:?}");
+    for (t, g) in table.iter().zip(&r.groups) {
+        assert_eq!(t.samples + t.diverged, c.samples_chung);
+        assert_eq!(g.samples.len(), t.samples);
+        assert_eq!(g.index.len(), t.samples);
+        assert!(g.final_misfit.iter().all(|f| f.is_finite()));
+        for (i, d) in &g.diverged {
+            assert!(!g.index.contains(i));
+            let file = dps::Job {
+                n: g.n,
+                kind: g.kind,
+                variant: g.variant,
+                index: *i,
+            }
+            .path(&out);
+            let rec = dps::SampleRecord::decode(
+                &std::fs::read(file).unwrap(),
+                c.recorded_levels().len(),
+                100,
+            )
+            .unwrap();
+            assert_eq!(rec.diverged, Some(*d));
+            assert!(rec.final_misfit.is_nan());
+        }
+    }
+    // A rerun resumes from the recorded outcomes and draws nothing.
+    let (again, stats) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
+    assert_eq!(stats.drawn, 0);
+    // (NaN statistics of the empty group: compared as printed.)
+    assert_eq!(
+        format!("{:?}", again.unwrap().table()),
+        format!("{table:?}")
+    );
+    for d in [cache, out] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn sample_files_round_trip_and_v1_directories_are_upgraded() {
+    use dps::{Diverged, SampleRecord};
+    let finished = SampleRecord {
+        z: vec![0.5, -1.0, 2.0],
+        final_misfit: 12.5,
+        trace: vec![100.0, 50.0],
+        diverged: None,
+    };
+    let back = SampleRecord::decode(&finished.encode(), 2, 3).unwrap();
+    assert_eq!(back, finished);
+    for at in [
+        Diverged::Level(0),
+        Diverged::Level(137),
+        Diverged::FinalSample,
+    ] {
+        let rec = SampleRecord {
+            final_misfit: f64::NAN,
+            trace: vec![100.0, f64::NAN],
+            diverged: Some(at),
+            ..finished.clone()
+        };
+        let back = SampleRecord::decode(&rec.encode(), 2, 3).unwrap();
+        assert_eq!(back.diverged, Some(at));
+        assert_eq!(back.z, rec.z);
+        assert!(back.final_misfit.is_nan() && back.trace[1].is_nan());
+    }
+    // A trailing value that is no level.
+    let mut bad = finished.clone();
+    bad.z.push(0.25);
+    let e = SampleRecord::decode(&bad.encode(), 2, 3).unwrap_err();
+    assert!(e.contains("neither a reverse level"), "{e}");
+
+    // A directory drawn by sample format v1 resumes (its files are finished samples) and is
+    // relabelled; an unknown format is still refused.
+    let c = closed_form_quick();
+    let (cache, out) = (tmp("cache-upgrade"), tmp("upgrade"));
+    let (r, _) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
+    let run_toml = out.join("samples/run.toml");
+    let text = std::fs::read_to_string(&run_toml).unwrap();
+    assert!(dps::UPGRADABLE_FORMATS.contains(&"memprior-dps samples v1"));
+    std::fs::write(
+        &run_toml,
+        text.replace(dps::SAMPLE_FORMAT, "memprior-dps samples v1"),
+    )
+    .unwrap();
+    let (again, stats) = run(&c, &out, Selection::ALL, &cache, 2, &|_| {}).unwrap();
+    assert_eq!(stats.drawn, 0);
+    assert_eq!(again.unwrap().table(), r.unwrap().table());
+    assert_eq!(std::fs::read_to_string(&run_toml).unwrap(), text);
+    std::fs::write(
+        &run_toml,
+        text.replace(dps::SAMPLE_FORMAT, "memprior-dps samples v0"),
+    )
+    .unwrap();
+    let e = run(&c, &out, Selection::ALL, &cache, 2, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another version of the sampler"), "{e}");
+    for d in [cache, out] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -59,12 +59,29 @@ fn seed_corpus() -> Result<(), String> {
         z: (0..100).map(|k| (k as f64 * 0.37).sin()).collect(),
         final_misfit: 1234.5,
         trace: (0..20).map(|k| 1e4 / (1.0 + k as f64)).collect(),
+        diverged: None,
     };
     put("sample", "paper_layout.npy", &record.encode())?;
+    let diverged = SampleRecord {
+        final_misfit: f64::NAN,
+        trace: (0..20)
+            .map(|k| {
+                if k < 12 {
+                    1e4 / (1.0 + k as f64)
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect(),
+        diverged: Some(experiments::fwi::dps::Diverged::Level(88)),
+        ..record.clone()
+    };
+    put("sample", "diverged_layout.npy", &diverged.encode())?;
     let tiny = SampleRecord {
         z: vec![0.5],
         final_misfit: 1.0,
         trace: Vec::new(),
+        diverged: None,
     };
     put("sample", "degenerate_layout.npy", &tiny.encode())?;
     // A checkpoint of a tiny network (so that mutants stay small), written by the real writer.

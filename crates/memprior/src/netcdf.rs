@@ -12,7 +12,7 @@
 //! | `velocity_mean`, `velocity_std` | (group, x, z) | per-pixel posterior mean and std per (prior, variant, N) |
 //! | `prior`, `variant`, `n_train` | (group) | what each group is (flag values with their meanings) |
 //! | `kl_true`, `kl_train` | (kl), (train_all, kl) | KL coefficients of the truth and of all N_max training models |
-//! | `kl_samples`, `sample_group`, `sample_index` | (sample, kl), (sample) | KL coefficients of every posterior sample, its group and index |
+//! | `kl_samples`, `sample_group`, `sample_index` | (sample, kl), (sample) | KL coefficients of every posterior sample, its group and job index (absent when every trajectory diverged) |
 //!
 //! Global attributes carry the provenance: commit, the configuration's hash, the sample-format
 //! version, the preset and every seed (as decimal strings: NetCDF-3 has no 64-bit integers).
@@ -62,7 +62,11 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
         ("group", r.groups.len()),
         ("sample", n_samples),
     ] {
-        ds.add_fixed_dim(name, len).map_err(nc)?;
+        // NetCDF-3 has no fixed dimension of length 0: a run whose every trajectory diverged has
+        // no sample dimension and no sample variables.
+        if len > 0 || name != "sample" {
+            ds.add_fixed_dim(name, len).map_err(nc)?;
+        }
     }
     ds.add_var_f64("x", &["x"]).map_err(nc)?;
     describe(&mut ds, "x", "km", "horizontal distance")?;
@@ -138,23 +142,25 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
         "1",
         "Karhunen-Loeve coefficients of the training models (the first N form the N-sample set)",
     )?;
-    ds.add_var_f64("kl_samples", &["sample", "kl"])
-        .map_err(nc)?;
-    describe(
-        &mut ds,
-        "kl_samples",
-        "1",
-        "Karhunen-Loeve coefficients of the posterior samples",
-    )?;
-    ds.add_var_i32("sample_group", &["sample"]).map_err(nc)?;
-    describe(&mut ds, "sample_group", "1", "group index of each sample")?;
-    ds.add_var_i32("sample_index", &["sample"]).map_err(nc)?;
-    describe(
-        &mut ds,
-        "sample_index",
-        "1",
-        "index of each sample in its group",
-    )?;
+    if n_samples > 0 {
+        ds.add_var_f64("kl_samples", &["sample", "kl"])
+            .map_err(nc)?;
+        describe(
+            &mut ds,
+            "kl_samples",
+            "1",
+            "Karhunen-Loeve coefficients of the posterior samples",
+        )?;
+        ds.add_var_i32("sample_group", &["sample"]).map_err(nc)?;
+        describe(&mut ds, "sample_group", "1", "group index of each sample")?;
+        ds.add_var_i32("sample_index", &["sample"]).map_err(nc)?;
+        describe(
+            &mut ds,
+            "sample_index",
+            "1",
+            "index of each sample in its group",
+        )?;
+    }
 
     let config_text = toml::to_string(cfg).context("serialising the config")?;
     let prov = provenance::Provenance::collect(&config_text, Vec::new());
@@ -205,7 +211,7 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
         for (si, z) in grp.samples.iter().enumerate() {
             kl_samples.extend_from_slice(z);
             sample_group.push(gi as i32);
-            sample_index.push(si as i32);
+            sample_index.push(grp.index[si] as i32);
         }
     }
     let kl_train: Vec<f64> = r.datasets.train.iter().flatten().copied().collect();
@@ -224,7 +230,6 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
             ("velocity_std", &v_std),
             ("kl_true", &r.datasets.truth),
             ("kl_train", &kl_train),
-            ("kl_samples", &kl_samples),
         ] {
             w.write_var_f64(var, data).map_err(io)?;
         }
@@ -232,10 +237,13 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
             ("prior", &prior_idx),
             ("variant", &variant_idx),
             ("n_train", &n_train),
-            ("sample_group", &sample_group),
-            ("sample_index", &sample_index),
         ] {
             w.write_var_i32(var, data).map_err(io)?;
+        }
+        if n_samples > 0 {
+            w.write_var_f64("kl_samples", &kl_samples).map_err(io)?;
+            w.write_var_i32("sample_group", &sample_group).map_err(io)?;
+            w.write_var_i32("sample_index", &sample_index).map_err(io)?;
         }
         w.close().map_err(io)
     })

@@ -35,6 +35,15 @@ impl Table {
         self
     }
 
+    /// Append a signed-integer column.
+    pub fn i64(mut self, name: &str, values: impl IntoIterator<Item = i64>) -> Self {
+        self.columns.push(Column::new(
+            name.into(),
+            values.into_iter().collect::<Vec<i64>>(),
+        ));
+        self
+    }
+
     /// Append a string column.
     pub fn str(mut self, name: &str, values: impl IntoIterator<Item = String>) -> Self {
         self.columns.push(Column::new(

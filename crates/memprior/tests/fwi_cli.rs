@@ -90,7 +90,7 @@ fn contract_kill_and_resume_and_shards() {
     let header = std::fs::read_to_string(clean.join("table1.csv")).unwrap();
     assert_eq!(
         header.lines().next().unwrap(),
-        "prior,n_train,samples,mean_r,frac_r_le_0_3,frac_r_le_0_5,frac_r_le_0_7,null_frac_r_le_0_3,null_frac_r_le_0_5,null_frac_r_le_0_7,unique_nn,rmse_velocity,final_misfit"
+        "prior,n_train,samples,diverged,mean_r,frac_r_le_0_3,frac_r_le_0_5,frac_r_le_0_7,null_frac_r_le_0_3,null_frac_r_le_0_5,null_frac_r_le_0_7,unique_nn,rmse_velocity,final_misfit"
     );
     // 2 N × 2 priors, paper variant only.
     assert_eq!(header.lines().count(), 1 + 4);

@@ -129,7 +129,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
         return Ok(html);
     }
     let format = bundle::sample_format(bundle)?;
-    if format != dps::SAMPLE_FORMAT {
+    if !dps::reads_format(&format) {
         bail!(
             "the paper-scale bundle {} holds samples of `{format}`, and this code draws `{}`: its numbers are not this \
              code's. Delete {} and rerun `cargo xtask paper`, or build the report at the commit its provenance.json names",

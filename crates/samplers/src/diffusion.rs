@@ -230,22 +230,36 @@ where
         denoiser.dim(),
         "x_start has the wrong dimension"
     );
-    let Ok(x) = try_reverse(denoiser, step, x_start, rng, observer);
-    x
+    match try_reverse(denoiser, step, x_start, rng, observer) {
+        Ok(x) => x,
+        Err(failure) => match failure.source {},
+    }
+}
+
+/// A step of the reverse loop that failed: its level, the iterate it started from (the last
+/// state the loop accepted) and the step's error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepFailure<E> {
+    /// Level t of the failing step.
+    pub t: usize,
+    /// The iterate x_t the step started from.
+    pub x: Batch,
+    /// The step's error.
+    pub source: E,
 }
 
 /// Run the reverse process of any step, guided ones included, stopping at the first step that
 /// fails.
 ///
 /// # Errors
-/// The first failing step's error.
+/// The first failing step: its level, the iterate it started from and its error.
 pub fn try_reverse<D, S, R, O>(
     denoiser: &D,
     step: &S,
     x_start: Batch,
     rng: &mut R,
     observer: &mut O,
-) -> Result<Batch, S::Error>
+) -> Result<Batch, StepFailure<S::Error>>
 where
     D: Denoiser + ?Sized,
     S: ReverseStep<D>,
@@ -254,7 +268,10 @@ where
 {
     let mut x = x_start;
     for t in (0..denoiser.schedule().steps()).rev() {
-        let out = step.step(denoiser, &x, t, rng)?;
+        let out = match step.step(denoiser, &x, t, rng) {
+            Ok(out) => out,
+            Err(source) => return Err(StepFailure { t, x, source }),
+        };
         observer.observe(t, &out);
         x = out.x_prev;
     }

@@ -136,7 +136,7 @@ pub fn sample_format(dir: &Path) -> Result<String, DpsError> {
 /// file, or references that do not match the configuration.
 pub fn load(dir: &Path) -> Result<DpsResults, DpsError> {
     let format = sample_format(dir)?;
-    if format != dps::SAMPLE_FORMAT {
+    if !dps::reads_format(&format) {
         return Err(state(format!(
             "{} holds samples of `{format}`, and this code draws `{}`: its numbers are not this code's. \
              Rerun the experiment into it (`cargo xtask paper` for data/paper/, after deleting its samples/), \
@@ -152,7 +152,7 @@ pub fn load(dir: &Path) -> Result<DpsResults, DpsError> {
     let refs_path = dir.join(REFERENCES);
     let file: ReferencesFile = serde_json::from_str(&read(&refs_path)?)
         .map_err(|e| state(format!("{}: {e}", refs_path.display())))?;
-    if file.format != dps::SAMPLE_FORMAT {
+    if !dps::reads_format(&file.format) {
         return Err(state(format!(
             "{} was written by `{}`, this code writes `{}`: merge the bundle again (`memprior fwi --merge-only`)",
             refs_path.display(),

@@ -60,7 +60,7 @@ pub enum PriorIoError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A file that cannot be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,

@@ -14,6 +14,7 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .str("prior", paper.iter().map(|t| t.prior.clone()))
         .u64("n_train", paper.iter().map(|t| t.n_train as u64))
         .u64("samples", paper.iter().map(|t| t.samples as u64))
+        .u64("diverged", paper.iter().map(|t| t.diverged as u64))
         .f64("mean_r", paper.iter().map(|t| t.mean_r))
         .f64("frac_r_le_0_3", paper.iter().map(|t| t.frac[0]))
         .f64("frac_r_le_0_5", paper.iter().map(|t| t.frac[1]))
@@ -32,6 +33,7 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .str("variant", rows.iter().map(|t| t.variant.clone()))
         .u64("n_train", rows.iter().map(|t| t.n_train as u64))
         .u64("samples", rows.iter().map(|t| t.samples as u64))
+        .u64("diverged", rows.iter().map(|t| t.diverged as u64))
         .f64("mean_r", rows.iter().map(|t| t.mean_r))
         .f64("frac_r_le_0_3", rows.iter().map(|t| t.frac[0]))
         .f64("frac_r_le_0_5", rows.iter().map(|t| t.frac[1]))
@@ -163,7 +165,7 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             pr.push(g.kind.name().to_string());
             va.push(g.variant.name().to_string());
             nn.push(g.n as u64);
-            idx.push(i as u64);
+            idx.push(g.index[i] as u64);
             rr.push(b.r);
             near.push(b.nearest as u64);
             d1.push(b.d1);
@@ -184,12 +186,34 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
         .frame()?;
     write_csv_parquet(&mut df, dir, "samples")?;
 
+    let (mut pr, mut va, mut nn, mut idx, mut at) = (vec![], vec![], vec![], vec![], vec![]);
+    for g in &r.groups {
+        for (i, d) in &g.diverged {
+            pr.push(g.kind.name().to_string());
+            va.push(g.variant.name().to_string());
+            nn.push(g.n as u64);
+            idx.push(*i as u64);
+            at.push(match d {
+                dps::Diverged::Level(t) => *t as i64,
+                dps::Diverged::FinalSample => -1,
+            });
+        }
+    }
+    let mut df = Table::new()
+        .str("prior", pr)
+        .str("variant", va)
+        .u64("n_train", nn)
+        .u64("index", idx)
+        .i64("level", at)
+        .frame()?;
+    write_csv_parquet(&mut df, dir, "diverged")?;
+
     let (mut src, mut nn, mut idx, mut z0, mut z1) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut push = |s: String, n: usize, list: &[Vec<f64>]| {
+    let mut push = |s: String, n: usize, list: &[Vec<f64>], index: Option<&[usize]>| {
         for (i, z) in list.iter().enumerate() {
             src.push(s.clone());
             nn.push(n as u64);
-            idx.push(i as u64);
+            idx.push(index.map_or(i, |x| x[i]) as u64);
             z0.push(z[0]);
             z1.push(z[1]);
         }
@@ -199,12 +223,18 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
             format!("{}/{}", g.kind.name(), g.variant.name()),
             g.n,
             &g.samples,
+            Some(&g.index),
         );
     }
     for &n in &r.config.prior.n_values {
-        push("training".into(), n, &r.datasets.train[..n]);
+        push("training".into(), n, &r.datasets.train[..n], None);
     }
-    push("truth".into(), 0, std::slice::from_ref(&r.datasets.truth));
+    push(
+        "truth".into(),
+        0,
+        std::slice::from_ref(&r.datasets.truth),
+        None,
+    );
     let mut df = Table::new()
         .str("source", src)
         .u64("n_train", nn)

@@ -16,7 +16,11 @@ pub(crate) fn table_html(r: &DpsResults) -> String {
             t.prior,
             t.variant,
             t.n_train,
-            t.samples,
+            if t.diverged > 0 {
+                format!("{} (+ {} diverged)", t.samples, t.diverged)
+            } else {
+                t.samples.to_string()
+            },
             t.mean_r,
             t.frac[0],
             t.frac[1],

@@ -121,11 +121,26 @@ impl StepSize {
 #[derive(Debug, thiserror::Error)]
 pub enum DpsStepError<E> {
     /// A step size that does not fit the schedule.
-    #[error("invalid DPS step: {0}")]
+    #[error("invalid DPS step")]
     Config(#[from] ConfigError),
-    /// The misfit failed at some level.
-    #[error(transparent)]
-    Misfit(E),
+    /// The misfit failed on the way: the iterate left the misfit's domain (for the Helmholtz
+    /// operator, a model whose squared slowness is not positive), or its solver failed.
+    #[error("{}", match .level {
+        Some(t) => format!("the misfit failed in the reverse step at level {t}"),
+        None => "the misfit failed at the final sample".to_string(),
+    })]
+    Misfit {
+        /// Level t of the failing step; `None` when Φ of the final sample failed.
+        level: Option<usize>,
+        /// The last iterate the sampler accepted (x_t entering the failing step, or the final
+        /// sample), first row.
+        last: Vec<f64>,
+        /// (t, Φ(x̂₀)) recorded before the failure.
+        misfit_trace: Vec<(usize, f64)>,
+        /// The misfit's error.
+        #[source]
+        source: E,
+    },
 }
 
 /// Move every row of `x` by `step` along the gradients `g` (one per row), in place.

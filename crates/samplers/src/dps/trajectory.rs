@@ -72,9 +72,25 @@ where
         .into());
     }
     let mut trace = MisfitTrace::new(record_every);
-    let x = try_reverse(denoiser, step, start, rng, &mut trace).map_err(DpsStepError::Misfit)?;
+    let x =
+        try_reverse(denoiser, step, start, rng, &mut trace).map_err(|f| DpsStepError::Misfit {
+            level: Some(f.t),
+            last: f.x.row(0).to_vec(),
+            misfit_trace: std::mem::take(&mut trace.trace),
+            source: f.source,
+        })?;
     let x = x.row(0).to_vec();
-    let final_misfit = final_misfit(&x).map_err(DpsStepError::Misfit)?;
+    let final_misfit = match final_misfit(&x) {
+        Ok(phi) => phi,
+        Err(source) => {
+            return Err(DpsStepError::Misfit {
+                level: None,
+                misfit_trace: trace.trace,
+                last: x,
+                source,
+            });
+        }
+    };
     Ok(DpsTrace {
         x,
         misfit_trace: trace.trace,

@@ -144,43 +144,103 @@ pub fn shard(jobs: &[Job], i: usize, n: usize) -> Result<Vec<Job>, ConfigError> 
         .collect())
 }
 
-/// A finished job: the final sample (raw z), its misfit and the recorded misfit trace.
+/// Where a trajectory left the solver's domain (see [`SampleRecord::diverged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Diverged {
+    /// In the reverse step at level t: the misfit rejected the step's estimate x̂₀.
+    Level(usize),
+    /// After the last step: the misfit rejected the final sample.
+    FinalSample,
+}
+
+impl Diverged {
+    /// The code stored in a sample file: t, or −1 for the final sample.
+    fn code(self) -> f64 {
+        match self {
+            Self::Level(t) => t as f64,
+            Self::FinalSample => -1.0,
+        }
+    }
+
+    fn from_code(c: f64) -> Option<Self> {
+        if c == -1.0 {
+            Some(Self::FinalSample)
+        } else if c >= 0.0 && c.fract() == 0.0 && c < 1e9 {
+            Some(Self::Level(c as usize))
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Level(t) => write!(f, "in the reverse step at level {t}"),
+            Self::FinalSample => f.write_str("at the final sample"),
+        }
+    }
+}
+
+/// A finished job: the final sample (raw z), its misfit and the recorded misfit trace — or a
+/// trajectory that left the solver's domain on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleRecord {
-    /// Raw KL coefficients of the final sample.
+    /// Raw KL coefficients of the final sample; of a diverged trajectory, the last iterate the
+    /// sampler accepted (a noisy state, not a posterior sample).
     pub z: Vec<f64>,
-    /// Φ at the final sample.
+    /// Φ at the final sample (NaN when diverged).
     pub final_misfit: f64,
-    /// Φ(x̂₀) at the recorded levels.
+    /// Φ(x̂₀) at the recorded levels (NaN from the failure on).
     pub trace: Vec<f64>,
+    /// Where the trajectory left the solver's domain: a sampler outcome, recorded so that a
+    /// resumed run does not stop on it and Table 1 counts it; such samples are left out of every
+    /// statistic of the posterior.
+    pub diverged: Option<Diverged>,
 }
 
 impl SampleRecord {
-    /// The sample file's bytes: a float64 `.npy` vector [Φ, trace, z].
+    /// The sample file's bytes: a float64 `.npy` vector [Φ, trace, z], and for a diverged
+    /// trajectory one more value, the level it failed at (−1: the final sample). Files of
+    /// finished samples are laid out as in sample format v1.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = vec![self.final_misfit];
         v.extend(&self.trace);
         v.extend(&self.z);
+        if let Some(d) = self.diverged {
+            v.push(d.code());
+        }
         npy::encode(Dtype::F64, &[v.len()], &v)
     }
 
     /// Decode a sample file of a run with `levels` trace points and `d` coefficients.
     ///
     /// # Errors
-    /// Not a float64 `.npy` vector of 1 + `levels` + `d` values.
+    /// Not a float64 `.npy` vector of 1 + `levels` + `d` values (a finished sample) or one more
+    /// (a diverged one, whose last value must be a level or −1).
     pub fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
         let a = npy::decode(bytes, Dtype::F64).map_err(|e| e.to_string())?;
-        if a.data.len() != 1 + levels + d {
-            return Err(format!(
-                "holds {} values, expected {}",
-                a.data.len(),
-                1 + levels + d
-            ));
-        }
+        let len = 1 + levels + d;
+        let diverged =
+            if a.data.len() == len {
+                None
+            } else if a.data.len() == len + 1 {
+                let c = a.data[len];
+                Some(Diverged::from_code(c).ok_or_else(|| {
+                    format!("ends with {c}, which is neither a reverse level nor −1")
+                })?)
+            } else {
+                return Err(format!(
+                    "holds {} values, expected {len} (or {} for a diverged trajectory)",
+                    a.data.len(),
+                    len + 1
+                ));
+            };
         Ok(Self {
             final_misfit: a.data[0],
             trace: a.data[1..=levels].to_vec(),
-            z: a.data[1 + levels..].to_vec(),
+            z: a.data[1 + levels..len].to_vec(),
+            diverged,
         })
     }
 }

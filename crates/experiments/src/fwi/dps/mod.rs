@@ -49,9 +49,11 @@ pub use crate::fwi::{quick_geometry, report_geometry};
 
 pub use config::{DpsConfig, Variant};
 use jobs::check_n;
-pub use jobs::{Job, SampleRecord, Selection, shard};
+pub use jobs::{Diverged, Job, SampleRecord, Selection, shard};
 pub use results::{DpsResults, Group, Reference, TableRow};
-pub use store::{Fingerprint, SAMPLE_FORMAT, claim, load, run_jobs};
+pub use store::{
+    Fingerprint, SAMPLE_FORMAT, UPGRADABLE_FORMATS, claim, load, reads_format, run_jobs,
+};
 use store::{check_fingerprint, read_fingerprint};
 pub use summary::{References, analyse, references, summarise, velocity};
 
@@ -65,7 +67,7 @@ pub enum DpsError {
     #[error(transparent)]
     Prior(#[from] PriorError),
     /// The simulator rejected a model.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Solver {
         /// Which sample or reference.
         context: String,
@@ -73,7 +75,7 @@ pub enum DpsError {
         source: HelmholtzError,
     },
     /// Reading or writing results.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// The file and what was being done.
         context: String,
@@ -244,22 +246,52 @@ pub fn run_job(
             &mut rng,
             cfg.record_every,
         ),
-    }
-    .map_err(|e| match e {
-        DpsStepError::Config(e) => DpsError::Config(e),
-        DpsStepError::Misfit(source) => DpsError::Solver {
-            context: format!(
-                "{} sample {} left the solver's domain",
-                job.group(),
-                job.index
-            ),
-            source,
-        },
-    })?;
+    };
+    let trace = match trace {
+        Ok(trace) => trace,
+        Err(DpsStepError::Config(e)) => return Err(DpsError::Config(e)),
+        // The iterate left the solver's domain (a model with non-positive squared slowness):
+        // an outcome of the sampler, recorded as such.
+        Err(DpsStepError::Misfit {
+            level,
+            last,
+            misfit_trace,
+            source: HelmholtzError::Config(_),
+        }) => {
+            let levels = cfg.recorded_levels();
+            let trace = levels
+                .iter()
+                .map(|t| {
+                    misfit_trace
+                        .iter()
+                        .find(|(s, _)| s == t)
+                        .map_or(f64::NAN, |p| p.1)
+                })
+                .collect();
+            return Ok(SampleRecord {
+                z: zscore.denormalize(&last),
+                final_misfit: f64::NAN,
+                trace,
+                diverged: Some(level.map_or(Diverged::FinalSample, Diverged::Level)),
+            });
+        }
+        Err(DpsStepError::Misfit { level, source, .. }) => {
+            return Err(DpsError::Solver {
+                context: format!(
+                    "{} sample {}: the solver failed {}",
+                    job.group(),
+                    job.index,
+                    level.map_or(Diverged::FinalSample, Diverged::Level)
+                ),
+                source,
+            });
+        }
+    };
     Ok(SampleRecord {
         z: zscore.denormalize(&trace.x),
         final_misfit: trace.final_misfit,
         trace: trace.misfit_trace.iter().map(|(_, p)| *p).collect(),
+        diverged: None,
     })
 }
 

@@ -18,6 +18,11 @@ pub struct Group {
     pub variant: Variant,
     /// Training-set size.
     pub n: usize,
+    /// The trajectories that left the solver's domain: job index and where; they are not in
+    /// `samples` nor in any statistic below.
+    pub diverged: Vec<(usize, Diverged)>,
+    /// Job index of each sample (equal to the position unless trajectories diverged).
+    pub index: Vec<usize>,
     /// Raw KL coefficients of the samples.
     pub samples: Vec<Vec<f64>>,
     /// Final misfits.
@@ -104,8 +109,10 @@ pub struct TableRow {
     pub variant: String,
     /// N.
     pub n_train: usize,
-    /// Posterior samples.
+    /// Posterior samples (finished trajectories; every statistic below is over them).
     pub samples: usize,
+    /// Trajectories that left the solver's domain (not in `samples`).
+    pub diverged: usize,
     /// Mean memorization ratio.
     pub mean_r: f64,
     /// Fractions r ≤ 0.3, 0.5, 0.7.
@@ -156,6 +163,7 @@ impl DpsResults {
                     variant: g.variant.name().into(),
                     n_train: g.n,
                     samples: g.samples.len(),
+                    diverged: g.diverged.len(),
                     mean_r: g.summary.mean_r,
                     frac: g.summary.fractions,
                     null_frac: r.null.fractions,

@@ -19,7 +19,21 @@ use super::*;
 
 /// Bumped whenever the sampler or the sample-file layout changes, so that a resume or merge never
 /// mixes samples drawn by different code.
-pub const SAMPLE_FORMAT: &str = "memprior-dps samples v1";
+///
+/// v2 records a trajectory that leaves the solver's domain as a diverged sample instead of
+/// stopping the run ([`SampleRecord::diverged`]); its samplers are v1's.
+pub const SAMPLE_FORMAT: &str = "memprior-dps samples v2";
+
+/// Older formats whose directories this code resumes and reads: their samplers are this code's
+/// and their files decode unchanged. v1 knew no diverged samples, so its files are all finished
+/// samples, laid out as v2 lays them out. A directory of one of them is relabelled
+/// [`SAMPLE_FORMAT`] when a run claims it.
+pub const UPGRADABLE_FORMATS: &[&str] = &["memprior-dps samples v1"];
+
+/// Whether this code reads samples of `format` ([`SAMPLE_FORMAT`] or an upgradable one).
+pub fn reads_format(format: &str) -> bool {
+    format == SAMPLE_FORMAT || UPGRADABLE_FORMATS.contains(&format)
+}
 
 /// What marks an output directory's samples: the code's sample format, the configuration and a
 /// hash of every network the samples were drawn with.
@@ -117,13 +131,16 @@ pub fn claim(setup: &Setup, out: &Path) -> Result<(), DpsError> {
     match read_fingerprint(out)? {
         Some(existing) => {
             check_fingerprint(&existing, &mine, out, true)?;
-            // A run of one N brings only its network: record the ones not yet recorded.
-            if mine
-                .weights
-                .keys()
-                .any(|k| !existing.weights.contains_key(k))
+            // A run of one N brings only its network: record the ones not yet recorded; and an
+            // upgradable format is relabelled as this code's.
+            if existing.format != mine.format
+                || mine
+                    .weights
+                    .keys()
+                    .any(|k| !existing.weights.contains_key(k))
             {
                 let mut both = existing;
+                both.format = mine.format;
                 both.weights.extend(mine.weights);
                 write_atomic(
                     &fingerprint_path(out),
@@ -154,7 +171,9 @@ pub(super) fn check_fingerprint(
     out: &Path,
     weights: bool,
 ) -> Result<(), DpsError> {
-    let what = if existing.format != mine.format {
+    let what = if existing.format != mine.format
+        && !(mine.format == SAMPLE_FORMAT && UPGRADABLE_FORMATS.contains(&existing.format.as_str()))
+    {
         Some(format!(
             "another version of the sampler ({}, this binary writes {})",
             existing.format, mine.format

@@ -149,15 +149,27 @@ pub fn summarise(
     let g = &cfg.geometry;
     let v_true = velocity(&kl.reconstruct(&datasets.truth, g.nx, g.nz)?);
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_group: Vec<((PriorKind, Variant, usize), Vec<SampleRecord>)> = Vec::new();
+    // (prior, variant, N) → its records with their job indices, in job order.
+    type Indexed = Vec<(usize, SampleRecord)>;
+    let mut by_group: Vec<((PriorKind, Variant, usize), Indexed)> = Vec::new();
     for (job, rec) in records {
         let key = (job.kind, job.variant, job.n);
         match by_group.last_mut() {
-            Some((k, v)) if *k == key => v.push(rec),
-            _ => by_group.push((key, vec![rec])),
+            Some((k, v)) if *k == key => v.push((job.index, rec)),
+            _ => by_group.push((key, vec![(job.index, rec)])),
         }
     }
-    for ((kind, variant, n), recs) in by_group {
+    for ((kind, variant, n), all) in by_group {
+        // Trajectories that left the solver's domain are counted, and left out of every
+        // statistic of the posterior.
+        let diverged: Vec<(usize, Diverged)> = all
+            .iter()
+            .filter_map(|(i, r)| r.diverged.map(|d| (*i, d)))
+            .collect();
+        let (index, recs): (Vec<usize>, Vec<SampleRecord>) = all
+            .into_iter()
+            .filter(|(_, r)| r.diverged.is_none())
+            .unzip();
         let raw = datasets.training_set(n)?;
         let samples: Vec<Vec<f64>> = recs.iter().map(|r| r.z.clone()).collect();
         let neighbours = ratios(&samples, raw)?;
@@ -168,8 +180,20 @@ pub fn summarise(
             .map(|z| kl.reconstruct(z, g.nx, g.nz).map(|m| velocity(&m)))
             .collect::<Result<_, _>>()?;
         let rmse_velocity = velocities.iter().map(|v| stats::rmse(v, &v_true)).collect();
-        let (velocity_mean, velocity_std) = posterior::mean_std(&velocities);
-        let (z_mean, z_std) = posterior::mean_std(&samples);
+        let (velocity_mean, velocity_std, z_mean, z_std) = if samples.is_empty() {
+            // Every trajectory diverged: no posterior to summarise.
+            let nan = |len| vec![f64::NAN; len];
+            (
+                nan(g.nx * g.nz),
+                nan(g.nx * g.nz),
+                nan(kl.dim()),
+                nan(kl.dim()),
+            )
+        } else {
+            let (vm, vs) = posterior::mean_std(&velocities);
+            let (zm, zs) = posterior::mean_std(&samples);
+            (vm, vs, zm, zs)
+        };
         let err_kl: Vec<f64> = z_mean
             .iter()
             .zip(&datasets.truth)
@@ -180,7 +204,7 @@ pub fn summarise(
             .zip(&v_true)
             .map(|(a, b)| (a - b).abs())
             .collect();
-        let levels = recs[0].trace.len();
+        let levels = cfg.recorded_levels().len();
         // The authors average their trace over the first 4 samples only.
         let traced = match variant {
             Variant::PaperAuthors => &recs[..recs.len().min(4)],
@@ -193,6 +217,8 @@ pub fn summarise(
             kind,
             variant,
             n,
+            diverged,
+            index,
             final_misfit: recs.iter().map(|r| r.final_misfit).collect(),
             mean_trace,
             calibration_kl: posterior::calibration_bins(&z_std, &err_kl, cfg.calibration_bins_kl),

@@ -300,10 +300,15 @@ pub fn run_jobs(
                                 k,
                                 total,
                                 &format!(
-                                    "{} #{}: final misfit {:.1} ({el:.0} s, ETA {:.0} s)",
+                                    "{} #{}: {} ({el:.0} s, ETA {:.0} s)",
                                     job.group(),
                                     job.index,
-                                    rec.final_misfit,
+                                    match rec.diverged {
+                                        None => format!("final misfit {:.1}", rec.final_misfit),
+                                        Some(d) => format!(
+                                            "left the solver's domain {d} (recorded as diverged)"
+                                        ),
+                                    },
                                     el / k as f64 * left as f64
                                 ),
                             ));

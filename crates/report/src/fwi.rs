@@ -118,7 +118,7 @@ pub fn section(dir: &Path, notebooks: &[String]) -> Result<String> {
          <p>Frequency-domain Helmholtz data $d_{{s,r}} = (P A(m)^{{-1}} b_s)_r$ with a PML (FWI.md §3) and its adjoint-state \
          gradient, verified by dot-product, Taylor, finite-difference and Green's-function tests in {nb_html}. \
          Speed against the authors' SciPy path: <a href=\"performance.html\">performance page</a>.</p>{}",
-        figure.render()
+        figure.render()?
     ))
 }
 

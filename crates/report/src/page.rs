@@ -124,14 +124,11 @@ impl FigureProvenance {
 
 impl Figure {
     /// The figure as HTML (the `figure.html` template).
-    pub fn render(&self) -> String {
-        FigureTemplate { fig: self }.render().unwrap_or_else(|e| {
-            format!(
-                "<p>figure {} failed to render: {}</p>",
-                escape(&self.id),
-                escape(&e.to_string())
-            )
-        })
+    ///
+    /// # Errors
+    /// The template failing (a formatting error of a field).
+    pub fn render(&self) -> Result<String, askama::Error> {
+        FigureTemplate { fig: self }.render()
     }
 }
 
@@ -189,8 +186,11 @@ impl Table {
     }
 
     /// The table as HTML.
-    pub fn render(&self) -> String {
-        TableTemplate { table: self }.render().unwrap_or_default()
+    ///
+    /// # Errors
+    /// The template failing (a formatting error of a cell).
+    pub fn render(&self) -> Result<String, askama::Error> {
+        TableTemplate { table: self }.render()
     }
 }
 
@@ -321,7 +321,7 @@ mod tests {
                 ..Default::default()
             },
         };
-        let html = fig.render();
+        let html = fig.render().unwrap();
         assert!(
             html.contains("<h3>a &#60; b &#38; &#34;c&#34;</h3>")
                 || html.contains("<h3>a &lt; b &amp; &quot;c&quot;</h3>"),
@@ -339,7 +339,7 @@ mod tests {
             provenance: FigureProvenance::default(),
             ..fig
         };
-        assert!(!bare.render().contains("class=\"meta\""));
+        assert!(!bare.render().unwrap().contains("class=\"meta\""));
     }
 
     #[test]
@@ -347,7 +347,7 @@ mod tests {
         let t = Table::from_csv("a,b\n1,2\n\n3,<4>\n");
         assert_eq!(t.header, ["a", "b"]);
         assert_eq!(t.rows.len(), 2);
-        assert!(!t.render().contains("<4>"));
+        assert!(!t.render().unwrap().contains("<4>"));
         let m = Table::from_markdown("x\n| k | `v` |\n|---|:-:|\n| 1 | `2` |\n");
         assert_eq!(m.header, ["k", "v"]);
         assert_eq!(m.rows, [vec!["1".to_string(), "2".to_string()]]);

@@ -193,7 +193,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
             };
             fig.render()
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let _ = write!(
         html,
         "<p class=\"meta\">Bundle: {label}. Data: {}.</p>{}{unconditional}\

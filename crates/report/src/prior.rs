@@ -275,7 +275,7 @@ pub fn section(root: &Path, notebooks: &[String], dir: &Path) -> Result<PriorSec
     let frontier_fig = Figure {
         id: "prior-frontier".into(),
         title: "The recipe frontier at N = 50".into(),
-        plots: frontier().render(),
+        plots: frontier().render()?,
         caption: "How the CPU recipe was chosen: the learned prior trained at N = 50 with each width W, depth L, \
              step count, initial learning rate and EMA decay, then 100 unconditional DDIM samples measured as in Figure 3 \
              (best r: the three most memorized with distinct nearest training models). The targets were best three r ≤ 0.02 \
@@ -302,11 +302,11 @@ pub fn section(root: &Path, notebooks: &[String], dir: &Path) -> Result<PriorSec
          and for each training point against the others (leave-one-out). Derived in {nb_html}.</p>\
          {}{}<div id=\"prior-table\">{}</div>{}{}",
         run.datasets.null.len(),
-        fig3.render(),
-        hist_fig.render(),
-        table(&run).render(),
-        training_fig.render(),
-        frontier_fig.render(),
+        fig3.render()?,
+        hist_fig.render()?,
+        table(&run).render()?,
+        training_fig.render()?,
+        frontier_fig.render()?,
     );
     Ok(PriorSection {
         html,

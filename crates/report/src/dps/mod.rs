@@ -115,7 +115,7 @@ pub fn section(root: &Path, notebooks: &[String], results: &Path) -> Result<DpsS
                 .collect(),
             ..Default::default()
         };
-        figs.push_str(&fig.render());
+        figs.push_str(&fig.render()?);
     }
     let mut html = String::new();
     let _ = write!(

@@ -157,7 +157,7 @@ pub(super) fn variant_comparison_html() -> Result<String> {
             .into(),
         provenance: crate::page::FigureProvenance::default(),
     }
-    .render())
+    .render()?)
 }
 
 #[cfg(test)]

@@ -10,11 +10,10 @@ pub(crate) struct Finding {
     fix: String,
 }
 
-pub(crate) fn version_of(cmd: &mut Command) -> Option<String> {
-    let out = cmd.output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
+/// The first line of what `cmd` prints (stdout, then stderr), or `None` when it cannot run or
+/// fails.
+pub(crate) fn version_of(cmd: Cmd<'_>) -> Option<String> {
+    let out = cmd.quiet().output().ok()?;
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     Some(text.lines().next().unwrap_or_default().trim().to_string())
@@ -23,14 +22,26 @@ pub(crate) fn version_of(cmd: &mut Command) -> Option<String> {
 /// Check what `cargo xtask report` and `cargo xtask test` need, without installing anything.
 pub(crate) fn doctor_findings() -> Vec<Finding> {
     let mut f = Vec::new();
-    let rustc = version_of(Command::new("rustc").arg("--version"));
+    let sh = match shell() {
+        Ok(sh) => sh,
+        Err(e) => {
+            f.push(Finding {
+                need: "a working directory and a shell for the checks",
+                ok: false,
+                detail: e,
+                fix: "run cargo xtask doctor from inside the workspace".into(),
+            });
+            return f;
+        }
+    };
+    let rustc = version_of(cmd!(sh, "rustc --version"));
     f.push(Finding {
         need: "Rust toolchain (rustc, cargo)",
         ok: rustc.is_some(),
         detail: rustc.unwrap_or_else(|| "rustc not found".into()),
         fix: "install rustup: https://rustup.rs (the README's commands need only cargo)".into(),
     });
-    let python = which("python3").and_then(|p| version_of(Command::new(p).arg("--version")));
+    let python = which("python3").and_then(|p| version_of(cmd!(sh, "{p} --version")));
     f.push(Finding {
         need: "Python 3 (creates the project venv)",
         ok: python.is_some(),
@@ -64,13 +75,10 @@ pub(crate) fn doctor_findings() -> Vec<Finding> {
         ),
         fix: format!("cargo install evcxr_jupyter --locked --version {EVCXR_VERSION} (or cargo xtask setup; ~12 min)"),
     });
-    let kernel = venv_bin("jupyter").is_file()
-        && Command::new(venv_bin("jupyter"))
-            .args(["kernelspec", "list", "--json"])
-            .env("PATH", path_env())
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"rust\""))
-            .unwrap_or(false);
+    let kernel = venv_bin("jupyter").is_file() && {
+        let jupyter = venv_bin("jupyter");
+        read(cmd!(sh, "{jupyter} kernelspec list --json")).is_some_and(|o| o.contains("\"rust\""))
+    };
     f.push(Finding {
         need: "Jupyter kernel `rust` registered",
         ok: kernel,
@@ -81,7 +89,7 @@ pub(crate) fn doctor_findings() -> Vec<Finding> {
         },
         fix: "evcxr_jupyter --install (or cargo xtask setup)".into(),
     });
-    let sysroot_lib = version_of(Command::new("rustc").args(["--print", "sysroot"]))
+    let sysroot_lib = version_of(cmd!(sh, "rustc --print sysroot"))
         .map(|s| PathBuf::from(s).join("lib/rustlib"))
         .filter(|p| p.is_dir());
     f.push(Finding {

@@ -58,17 +58,24 @@ pub(crate) fn path_env() -> String {
     )
 }
 
-pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    cmd.env("PATH", path_env());
+/// The shell every command of xtask runs in: the workspace root as its directory, and PATH with
+/// the venv and cargo's bin first ([`path_env`]).
+pub(crate) fn shell() -> Result<Shell> {
+    let sh = Shell::new().map_err(|e| format!("cannot start a shell: {e}"))?;
+    sh.change_dir(root());
+    sh.set_var("PATH", path_env());
+    Ok(sh)
+}
+
+/// Run `cmd` to completion, saying `what` it does first; an error names `what` and the cause.
+pub(crate) fn run(cmd: Cmd<'_>, what: &str) -> Result<()> {
     eprintln!("xtask: {what}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what}: failed ({status})"))
-    }
+    cmd.quiet().run().map_err(|e| format!("{what}: {e}"))
+}
+
+/// The trimmed standard output of `cmd`, or `None` when it cannot run or fails.
+pub(crate) fn read(cmd: Cmd<'_>) -> Option<String> {
+    cmd.quiet().ignore_stderr().read().ok()
 }
 
 pub(crate) fn which(name: &str) -> Option<PathBuf> {
@@ -79,9 +86,8 @@ pub(crate) fn which(name: &str) -> Option<PathBuf> {
 }
 
 pub(crate) fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    shell()
+        .ok()
+        .and_then(|sh| read(cmd!(sh, "id -u")))
+        .is_some_and(|u| u == "0")
 }

@@ -7,11 +7,12 @@
 //! `--check` starts the server, waits until its REST API answers, and stops it (SIGTERM, so that
 //! it removes its runtime files): the test command runs this.
 
-use super::{Result, build_memprior, evcxr_tmp_root, path_env, root, run, setup, venv_bin};
+use super::{Result, build_memprior, evcxr_tmp_root, read, root, run, setup, shell, venv_bin};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use xshell::cmd;
 
 /// The JupyterLab release installed into the venv.
 const JUPYTERLAB: &str = "jupyterlab==4.6.6";
@@ -20,15 +21,13 @@ fn ensure_jupyterlab() -> Result<()> {
     if venv_bin("jupyter-lab").is_file() {
         return Ok(());
     }
+    let sh = shell()?;
+    let python = venv_bin("python");
     run(
-        Command::new(venv_bin("python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            JUPYTERLAB,
-        ]),
+        cmd!(
+            sh,
+            "{python} -m pip install --quiet --disable-pip-version-check {JUPYTERLAB}"
+        ),
         &format!("install JupyterLab into .venv ({JUPYTERLAB}, first time only)"),
     )
 }
@@ -54,9 +53,10 @@ fn answers(port: u16) -> bool {
 
 fn stop(child: &mut Child) {
     // SIGTERM lets the server delete its runtime files; SIGKILL only if it does not exit.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let pid = child.id().to_string();
+    if let Ok(sh) = shell() {
+        let _ = cmd!(sh, "kill -TERM {pid}").quiet().run();
+    }
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
         if let Ok(Some(_)) = child.try_wait() {
@@ -110,22 +110,26 @@ pub fn lab(args: &[String]) -> Result<()> {
         false,
         "build the memprior command (notebooks 06 and 07 run it)",
     )?;
-    let mut cmd = Command::new(venv_bin("jupyter"));
-    cmd.args(["lab", "--no-browser", "--ip=127.0.0.1"])
-        .arg(format!("--ServerApp.port={port}"))
-        .arg("--ServerApp.port_retries=0")
-        .arg(format!(
-            "--ServerApp.root_dir={}",
-            root().join("notebooks").display()
-        ))
-        .env("PATH", path_env())
+    let sh = shell()?;
+    let jupyter = venv_bin("jupyter");
+    let root_dir = format!(
+        "--ServerApp.root_dir={}",
+        root().join("notebooks").display()
+    );
+    // Containers and CI machines run as root; Jupyter refuses that unless told.
+    let allow_root = super::is_root().then_some("--allow-root");
+    let port_arg = format!("--ServerApp.port={port}");
+    // The server runs in the foreground, or in the background for the check: a process.
+    let mut cmd = Command::from(
+        cmd!(
+            sh,
+            "{jupyter} lab --no-browser --ip=127.0.0.1 {port_arg}
+             --ServerApp.port_retries=0 {root_dir} {allow_root...}"
+        )
         .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr"))
         .env("EVCXR_TMPDIR", evcxr_tmp_root().join("lab"))
-        .env("MEMPRIOR_BIN", &bin);
-    if super::is_root() {
-        // Containers and CI machines run as root; Jupyter refuses that unless told.
-        cmd.arg("--allow-root");
-    }
+        .env("MEMPRIOR_BIN", &bin),
+    );
     if !check {
         eprintln!(
             "xtask: JupyterLab on notebooks/ at http://127.0.0.1:{port}/lab (the token is printed below); Ctrl-C stops it"
@@ -172,12 +176,9 @@ pub fn lab(args: &[String]) -> Result<()> {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     result?;
     // The server listed the kernel the notebooks need.
-    let kernels = Command::new(venv_bin("jupyter"))
-        .args(["kernelspec", "list"])
-        .env("PATH", path_env())
-        .output()
-        .map_err(|e| format!("cannot run jupyter kernelspec: {e}"))?;
-    if !String::from_utf8_lossy(&kernels.stdout)
+    let kernels = read(cmd!(sh, "{jupyter} kernelspec list"))
+        .ok_or("cannot run jupyter kernelspec list: run cargo xtask setup")?;
+    if !kernels
         .lines()
         .any(|l| l.split_whitespace().next() == Some("rust"))
     {

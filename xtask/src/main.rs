@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use xshell::{Cmd, Shell, cmd};
+
 mod doctor;
 mod env;
 mod lab;
@@ -47,10 +49,9 @@ fn main() {
         Some("setup") => setup(args.iter().any(|a| a == "--browser")),
         Some("notebooks") => setup(false)
             .and_then(|_| {
+                let sh = shell()?;
                 run(
-                    Command::new("cargo")
-                        .args(["build", "--package", "memprior"])
-                        .current_dir(root()),
+                    cmd!(sh, "cargo build --package memprior"),
                     "build the memprior command (notebook 06 runs it)",
                 )
             })

@@ -97,20 +97,15 @@ pub(crate) fn notebook_shared_inputs() -> Result<Vec<u8>> {
     let dirs = ["crates", "notebooks/evcxr", "notebooks/template"];
     // The files git knows or would add (not ignored scratch such as fuzzing corpora); outside a
     // git checkout, every file under the directories.
-    let listed = Command::new("git")
-        .args([
-            "ls-files",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "-z",
-            "--",
-        ])
-        .args(dirs)
-        .current_dir(root())
-        .output()
-        .ok()
-        .filter(|o| o.status.success());
+    let sh = shell()?;
+    let listed = cmd!(
+        sh,
+        "git ls-files --cached --others --exclude-standard -z -- {dirs...}"
+    )
+    .quiet()
+    .ignore_stderr()
+    .output()
+    .ok();
     let mut files = Vec::new();
     match listed {
         Some(o) => files.extend(
@@ -142,11 +137,11 @@ pub(crate) fn notebook_shared_inputs() -> Result<Vec<u8>> {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
-    let rustc = Command::new("rustc")
-        .arg("-vV")
-        .output()
+    let rustc = cmd!(sh, "rustc -vV")
+        .quiet()
+        .read()
         .map_err(|e| format!("cannot run rustc: {e}"))?;
-    h.update(&rustc.stdout);
+    h.update(rustc.as_bytes());
     Ok(h.finalize().to_vec())
 }
 
@@ -241,30 +236,22 @@ pub(crate) fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
         // work tree): two kernels building in it at once corrupt each other's `:dep` builds, so
         // one notebook run at a time holds it.
         let _lock = lock_dir(&tmp)?;
+        let sh = shell()?;
+        let jupyter = venv_bin("jupyter");
+        // `--allow-errors`: keep going past a failing cell so that the executed copy is written
+        // and `notebook_problems` can name the cell and its error (panics included).
         let exec = run(
-            Command::new(venv_bin("jupyter"))
-                .args([
-                    "nbconvert",
-                    "--to",
-                    "notebook",
-                    "--execute",
-                    // Keep going past a failing cell so that the executed copy is written and
-                    // `notebook_problems` can name the cell and its error (panics included).
-                    "--allow-errors",
-                    "--log-level=WARN",
-                ])
-                .args([
-                    "--ExecutePreprocessor.kernel_name=rust",
-                    "--ExecutePreprocessor.timeout=3600",
-                ])
-                .arg("--output-dir")
-                .arg(&executed_dir)
-                .arg(&nb)
-                .env("EVCXR_TMPDIR", &tmp)
-                .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr"))
-                // Notebook 06 runs the trained-network experiment through the command line, so
-                // that evcxr never compiles the deep-learning stack.
-                .env("MEMPRIOR_BIN", memprior_binary()),
+            cmd!(
+                sh,
+                "{jupyter} nbconvert --to notebook --execute --allow-errors --log-level=WARN
+                 --ExecutePreprocessor.kernel_name=rust --ExecutePreprocessor.timeout=3600
+                 --output-dir {executed_dir} {nb}"
+            )
+            .env("EVCXR_TMPDIR", &tmp)
+            .env("EVCXR_CONFIG_DIR", root().join("notebooks/evcxr"))
+            // Notebook 06 runs the trained-network experiment through the command line, so
+            // that evcxr never compiles the deep-learning stack.
+            .env("MEMPRIOR_BIN", memprior_binary()),
             &format!("execute notebook {stem}"),
         );
         let problems = match exec {
@@ -272,23 +259,16 @@ pub(crate) fn notebooks(only: &[String]) -> Result<BTreeMap<String, f64>> {
             Err(e) => vec![e],
         };
         if problems.is_empty() {
+            let templates = format!(
+                "--TemplateExporter.extra_template_basedirs={}",
+                root().join("notebooks/template").display()
+            );
             run(
-                Command::new(venv_bin("jupyter"))
-                    .args([
-                        "nbconvert",
-                        "--to",
-                        "html",
-                        "--log-level=WARN",
-                        "--template",
-                        "memprior",
-                    ])
-                    .arg(format!(
-                        "--TemplateExporter.extra_template_basedirs={}",
-                        root().join("notebooks/template").display()
-                    ))
-                    .arg("--output-dir")
-                    .arg(&html_dir)
-                    .arg(&executed),
+                cmd!(
+                    sh,
+                    "{jupyter} nbconvert --to html --log-level=WARN --template memprior {templates}
+                     --output-dir {html_dir} {executed}"
+                ),
                 &format!("export notebook {stem} to HTML"),
             )?;
             let secs = t.elapsed().as_secs_f64();

@@ -18,23 +18,17 @@
 //! time of each stage in every session, appended as sessions resume. Network weights stay in the
 //! weight cache (lost weights retrain deterministically, bit for bit).
 
-use super::{Result, root, run};
+use super::{Result, read, root, run, shell};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use xshell::cmd;
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
-}
-
-fn stdout_of(cmd: &mut Command) -> Option<String> {
-    let o = cmd.output().ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 fn cpu_model() -> String {
@@ -76,18 +70,10 @@ fn write_provenance(bundle: &Path, preset: &str, session: serde_json::Value) -> 
     sessions.retain(|s| s.get("id") != session.get("id"));
     sessions.push(session);
     let total = |key: &str| -> f64 { sessions.iter().filter_map(|s| s.get(key)?.as_f64()).sum() };
-    let commit = stdout_of(
-        Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(root()),
-    )
-    .unwrap_or_else(|| "unknown".into());
-    let dirty = stdout_of(
-        Command::new("git")
-            .args(["status", "--porcelain", "--untracked-files=no"])
-            .current_dir(root()),
-    )
-    .is_some_and(|s| !s.is_empty());
+    let sh = shell()?;
+    let commit = read(cmd!(sh, "git rev-parse HEAD")).unwrap_or_else(|| "unknown".into());
+    let dirty = read(cmd!(sh, "git status --porcelain --untracked-files=no"))
+        .is_some_and(|s| !s.is_empty());
     let doc = serde_json::json!({
         "preset": preset,
         "commit": commit,
@@ -188,11 +174,11 @@ fn spawn(task: Task, cmd: &mut Command) -> Result<Running> {
 
 /// `(N, sample count)` of every N of the configuration.
 fn job_counts(bin: &Path, preset: &str, bundle: &Path) -> Result<Vec<(usize, usize)>> {
-    let text = stdout_of(
-        Command::new(bin)
-            .args(["fwi", "--preset", preset, "--print-jobs", "--out"])
-            .arg(bundle),
-    )
+    let sh = shell()?;
+    let text = read(cmd!(
+        sh,
+        "{bin} fwi --preset {preset} --print-jobs --out {bundle}"
+    ))
     .ok_or_else(|| {
         format!("memprior does not accept the preset `{preset}` (quick, default or paper)")
     })?;
@@ -253,6 +239,7 @@ pub fn paper(args: &[String]) -> Result<()> {
     };
     let started = Instant::now();
     let bin = frozen(&super::build_memprior(true, "build the memprior command")?)?;
+    let sh = shell()?;
     let counts = job_counts(&bin, &preset, &bundle)?;
     let total: usize = counts.iter().map(|c| c.1).sum();
     eprintln!(
@@ -359,28 +346,19 @@ pub fn paper(args: &[String]) -> Result<()> {
                 Task::Train(n) | Task::Sample(n) => n.to_string(),
                 Task::Memorization => String::new(),
             };
-            let mut cmd = Command::new(&bin);
-            match task {
-                Task::Memorization => cmd
-                    .args(["prior", "memorization", "--preset", &preset, "--out"])
-                    .arg(bundle.join("prior")),
-                Task::Train(_) => {
-                    cmd.args(["prior", "train", "--preset", &preset, "--n-train", &n])
-                }
-                Task::Sample(_) => cmd
-                    .args([
-                        "fwi",
-                        "--preset",
-                        &preset,
-                        "--n",
-                        &n,
-                        "--workers",
-                        "1",
-                        "--out",
-                    ])
-                    .arg(&bundle),
+            let prior_out = bundle.join("prior");
+            let cmd = match task {
+                Task::Memorization => cmd!(
+                    sh,
+                    "{bin} prior memorization --preset {preset} --out {prior_out}"
+                ),
+                Task::Train(_) => cmd!(sh, "{bin} prior train --preset {preset} --n-train {n}"),
+                Task::Sample(_) => cmd!(
+                    sh,
+                    "{bin} fwi --preset {preset} --n {n} --workers 1 --out {bundle}"
+                ),
             };
-            running.push(spawn(task, &mut cmd)?);
+            running.push(spawn(task, &mut Command::from(cmd))?);
         }
         if running.is_empty() {
             break;
@@ -426,17 +404,13 @@ pub fn paper(args: &[String]) -> Result<()> {
     let merged = match &failure {
         Some(f) => Err(f.clone()),
         None => run(
-            Command::new(&bin)
-                .args([
-                    "fwi",
-                    "--preset",
-                    &preset,
-                    "--merge-only",
-                    "--workers",
-                    &slots.to_string(),
-                    "--out",
-                ])
-                .arg(&bundle),
+            {
+                let slots = slots.to_string();
+                cmd!(
+                    sh,
+                    "{bin} fwi --preset {preset} --merge-only --workers {slots} --out {bundle}"
+                )
+            },
             &format!("paper: merge into {}", bundle.display()),
         ),
     };

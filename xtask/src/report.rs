@@ -10,12 +10,8 @@ pub(crate) fn memprior_binary() -> PathBuf {
 /// Build the memprior command (`always`, or when the binary is missing) and return its path.
 pub(crate) fn build_memprior(always: bool, what: &str) -> Result<PathBuf> {
     if always || !memprior_binary().is_file() {
-        run(
-            Command::new("cargo")
-                .args(["build", "--package", "memprior"])
-                .current_dir(root()),
-            what,
-        )?;
+        let sh = shell()?;
+        run(cmd!(sh, "cargo build --package memprior"), what)?;
     }
     Ok(memprior_binary())
 }
@@ -65,30 +61,22 @@ pub(crate) fn performance() -> Result<PathBuf> {
         return Ok(out);
     }
     let _ = std::fs::remove_file(&stamp);
+    let sh = shell()?;
+    let (bin, python) = (memprior_binary(), venv_bin("python"));
     for preset in ["small", "paper"] {
         run(
-            Command::new(memprior_binary())
-                .args([
-                    "helmholtz",
-                    "bench",
-                    "--preset",
-                    preset,
-                    "--repeats",
-                    "3",
-                    "--out",
-                ])
-                .arg(&out),
+            cmd!(
+                sh,
+                "{bin} helmholtz bench --preset {preset} --repeats 3 --out {out}"
+            ),
             &format!("time the Helmholtz solvers on the {preset} geometry"),
         )?;
     }
     run(
-        Command::new(venv_bin("python"))
-            .arg(root().join("tools/bench_helmholtz.py"))
-            .arg("--memprior")
-            .arg(memprior_binary())
-            .arg("--out")
-            .arg(&out)
-            .args(["--presets", "small,paper", "--repeats", "3"]),
+        cmd!(
+            sh,
+            "{python} tools/bench_helmholtz.py --memprior {bin} --out {out} --presets small,paper --repeats 3"
+        ),
         "time memprior against the SciPy baseline",
     )?;
     std::fs::write(&stamp, key).map_err(|e| e.to_string())?;
@@ -181,10 +169,11 @@ fn experiments(preset: &str) -> Result<(PathBuf, Vec<(String, f64)>)> {
         }
     }
     let mut timings = Vec::new();
+    let sh = shell()?;
     for (stage, args) in stages {
         let t = Instant::now();
         let what = format!("run the {stage} (memprior {})", args.join(" "));
-        let status = run(Command::new(&bin).args(&args).current_dir(root()), &what);
+        let status = run(cmd!(sh, "{bin}").args(&args), &what);
         if let Err(e) = status {
             // The kept DPS directory may hold samples it cannot adopt (a corrupt file, weights
             // of another run): it is the report's own scratch, so it is drawn once afresh.
@@ -197,7 +186,7 @@ fn experiments(preset: &str) -> Result<(PathBuf, Vec<(String, f64)>)> {
                 dps.display()
             );
             std::fs::remove_dir_all(&dps).map_err(|e| format!("{}: {e}", dps.display()))?;
-            run(Command::new(&bin).args(&args).current_dir(root()), &what)?;
+            run(cmd!(sh, "{bin}").args(&args), &what)?;
         }
         timings.push((stage.to_string(), t.elapsed().as_secs_f64()));
     }
@@ -226,31 +215,23 @@ pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
         serde_json::to_string_pretty(&timings).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
+    let sh = shell()?;
+    let (bin, python) = (memprior_binary(), venv_bin("python"));
+    let html = target_dir().join("notebooks/html");
     run(
-        Command::new(memprior_binary())
-            .args(["report", "--out"])
-            .arg(root().join("reports"))
-            .arg("--results")
-            .arg(&results)
-            .arg("--notebooks")
-            .arg(target_dir().join("notebooks/html"))
-            .arg("--timings")
-            .arg(&timings_path)
-            .arg("--performance")
-            .arg(&perf)
-            .arg("--paper-bundle")
-            .arg(root().join("data/paper"))
-            .current_dir(root()),
+        cmd!(
+            sh,
+            "{bin} report --out reports --results {results} --notebooks {html} --timings {timings_path} --performance {perf} --paper-bundle data/paper"
+        ),
         "render the report from the results",
     )?;
     // Static copies for papers and talks: every figure as SVG and PNG, the index as PDF.
     match chromium() {
         Some(chrome) => run(
-            Command::new(venv_bin("python"))
-                .arg(root().join("tools/export_figures.py"))
-                .arg(root().join("reports"))
-                .arg("--chromium")
-                .arg(chrome),
+            cmd!(
+                sh,
+                "{python} tools/export_figures.py reports --chromium {chrome}"
+            ),
             "export the figures (SVG, PNG) and the PDF of the report",
         )?,
         None => eprintln!(
@@ -269,12 +250,13 @@ pub(crate) fn report(preset: &str, build: bool) -> Result<()> {
 /// Open every report page in headless Chromium; returns the number of pages checked.
 pub(crate) fn browser_check() -> Result<usize> {
     let chrome = chromium().ok_or("Chromium not found: run `cargo xtask setup --browser`")?;
+    let sh = shell()?;
+    let python = venv_bin("python");
     run(
-        Command::new(venv_bin("python"))
-            .arg(root().join("tools/check_report.py"))
-            .arg(root().join("reports"))
-            .arg("--chromium")
-            .arg(chrome),
+        cmd!(
+            sh,
+            "{python} tools/check_report.py reports --chromium {chrome}"
+        ),
         "open every report page in headless Chromium",
     )?;
     let count = |dir: PathBuf| {

@@ -6,10 +6,12 @@ pub(crate) fn setup_venv() -> Result<()> {
     let req_path = root().join("tools/requirements.txt");
     let req = std::fs::read_to_string(&req_path)
         .map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
+    let sh = shell()?;
     if !venv_bin("python").is_file() {
         let python = which("python3")
             .ok_or("python3 not found: install Python 3 (apt-get install python3 python3-venv)")?;
-        run(Command::new(python).args(["-m", "venv"]).arg(venv()), "create the project venv .venv").map_err(|e| {
+        let venv = venv();
+        run(cmd!(sh, "{python} -m venv {venv}"), "create the project venv .venv").map_err(|e| {
             format!("{e}\n  fix: apt-get install python3-venv (Debian's python3 needs it for `python3 -m venv`)")
         })?;
     }
@@ -17,44 +19,36 @@ pub(crate) fn setup_venv() -> Result<()> {
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(req.as_str()) {
         return Ok(());
     }
+    let python = venv_bin("python");
     run(
-        Command::new(venv_bin("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&req_path),
+        cmd!(
+            sh,
+            "{python} -m pip install --quiet --disable-pip-version-check -r {req_path}"
+        ),
         "install notebook and browser-test tools into .venv (tools/requirements.txt)",
     )?;
     std::fs::write(&stamp, req).map_err(|e| e.to_string())
 }
 
 pub(crate) fn setup_evcxr() -> Result<()> {
+    let sh = shell()?;
     if which("evcxr_jupyter").is_none() {
         run(
-            Command::new("cargo").args([
-                "install",
-                "evcxr_jupyter",
-                "--locked",
-                "--version",
-                EVCXR_VERSION,
-            ]),
+            cmd!(
+                sh,
+                "cargo install evcxr_jupyter --locked --version {EVCXR_VERSION}"
+            ),
             "install the evcxr Jupyter kernel (first time only, ~12 min)",
         )?;
     }
-    let specs = Command::new(venv_bin("jupyter"))
-        .args(["kernelspec", "list", "--json"])
-        .env("PATH", path_env())
-        .output()
+    let jupyter = venv_bin("jupyter");
+    let specs = cmd!(sh, "{jupyter} kernelspec list --json")
+        .quiet()
+        .read()
         .map_err(|e| format!("cannot run jupyter kernelspec: {e}"))?;
-    let listed = String::from_utf8_lossy(&specs.stdout).contains("\"rust\"");
-    if !listed {
+    if !specs.contains("\"rust\"") {
         run(
-            Command::new("evcxr_jupyter").arg("--install"),
+            cmd!(sh, "evcxr_jupyter --install"),
             "register the evcxr kernel (kernel name `rust`)",
         )?;
     }
@@ -85,17 +79,17 @@ pub(crate) fn setup_browser() -> Result<()> {
             "Chromium is missing and this user cannot install packages\n  fix: {fix} (as root)"
         ));
     };
+    let sh = shell()?;
     let apt = |args: &[&str]| {
         let mut full: Vec<&str> = prefix.clone();
         full.push("apt-get");
         full.extend_from_slice(args);
-        let mut c = Command::new(full[0]);
-        c.args(&full[1..]).env("DEBIAN_FRONTEND", "noninteractive");
-        c
+        let (program, rest) = full.split_first().expect("apt-get is listed");
+        cmd!(sh, "{program} {rest...}").env("DEBIAN_FRONTEND", "noninteractive")
     };
-    run(&mut apt(&["update", "-q"]), "apt-get update").map_err(|e| format!("{e}\n  fix: {fix}"))?;
+    run(apt(&["update", "-q"]), "apt-get update").map_err(|e| format!("{e}\n  fix: {fix}"))?;
     run(
-        &mut apt(&["install", "-y", "-q", "chromium"]),
+        apt(&["install", "-y", "-q", "chromium"]),
         "install Chromium for the browser check",
     )
     .map_err(|e| format!("{e}\n  fix: {fix}"))

@@ -12,10 +12,11 @@
 //! (per-N sampling processes sharing the samples through their locks).
 //! The daemons this command started are stopped by their pids on the way out, whatever happened.
 
-use super::{Result, root, run, target_dir};
+use super::{Result, run, shell, target_dir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use xshell::{Cmd, Shell, cmd};
 
 pub const PACKAGES: [&str; 5] = ["slurmctld", "slurmd", "slurm-client", "munge", "parallel"];
 const CTLD_PORT: u16 = 16817;
@@ -32,12 +33,7 @@ fn find(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn output(cmd: &mut Command) -> Option<String> {
-    let o = cmd.stderr(Stdio::null()).output().ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).to_string())
-}
+use super::read as output;
 
 /// The programs of the test that are not installed.
 pub fn missing() -> Vec<&'static str> {
@@ -56,19 +52,17 @@ fn install() -> Result<()> {
         "apt-get update && apt-get install -y {}",
         PACKAGES.join(" ")
     );
-    let apt = |args: &[&str]| {
-        let mut c = Command::new("apt-get");
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
+    let sh = shell()?;
+    let apt =
+        |args: &[&str]| cmd!(sh, "apt-get {args...}").env("DEBIAN_FRONTEND", "noninteractive");
     let what = format!("install Slurm and munge ({} missing)", missing.join(", "));
     let mut args = vec!["install", "-y", "-q"];
     args.extend(PACKAGES);
-    if run(&mut apt(&args), &what).is_err() {
+    if run(apt(&args), &what).is_err() {
         // A fresh machine may have no package lists yet.
-        run(&mut apt(&["update", "-q"]), "apt-get update")
+        run(apt(&["update", "-q"]), "apt-get update")
             .map_err(|e| format!("slurm install: {e}\n  fix: {fix}"))?;
-        run(&mut apt(&args), &what).map_err(|e| format!("slurm install: {e}\n  fix: {fix}"))?;
+        run(apt(&args), &what).map_err(|e| format!("slurm install: {e}\n  fix: {fix}"))?;
     }
     Ok(())
 }
@@ -93,28 +87,30 @@ fn stop(pid: u32, comm: &str) {
     if !alive(pid, comm) {
         return;
     }
-    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let Ok(sh) = shell() else { return };
+    let pid_s = pid.to_string();
+    let _ = cmd!(sh, "kill {pid_s}").quiet().ignore_stderr().run();
     let t = Instant::now();
     while alive(pid, comm) && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
     if alive(pid, comm) {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        let _ = cmd!(sh, "kill -9 {pid_s}").quiet().ignore_stderr().run();
     }
 }
 
 /// The daemons this run started; dropping it cancels the jobs and stops them.
 struct Cluster {
+    /// The shell of the cluster's commands: `SLURM_CONF` names the private configuration.
+    sh: Shell,
     dir: PathBuf,
     conf: PathBuf,
     munged: Option<u32>,
 }
 
 impl Cluster {
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env("SLURM_CONF", &self.conf);
-        c
+    fn command(&self, program: &str) -> Cmd<'_> {
+        cmd!(self.sh, "{program}")
     }
 
     fn log_tails(&self) -> String {
@@ -137,10 +133,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self
             .command("scancel")
-            .arg("--full")
-            .arg("--partition=debug")
-            .stderr(Stdio::null())
-            .status();
+            .args(["--full", "--partition=debug"])
+            .quiet()
+            .ignore_stderr()
+            .run();
         for (file, comm) in [("slurmd.pid", "slurmd"), ("slurmctld.pid", "slurmctld")] {
             if let Some(pid) = read_pid(&self.dir.join(file)) {
                 stop(pid, comm);
@@ -153,62 +149,49 @@ impl Drop for Cluster {
     }
 }
 
-fn munge_answers() -> bool {
-    let Ok(mut enc) = Command::new("munge")
-        .arg("-n")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
+/// Whether `munge -n | unmunge` succeeds.
+fn munge_answers(sh: &Shell) -> bool {
+    let Some(cred) = output(cmd!(sh, "munge -n")) else {
         return false;
     };
-    let Some(cred) = enc.stdout.take() else {
-        return false;
-    };
-    let ok = Command::new("unmunge")
+    cmd!(sh, "unmunge")
         .stdin(cred)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    enc.wait().is_ok_and(|s| s.success()) && ok
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
 }
 
 /// Start munged if none answers; returns its pid if this call started it.
-fn start_munge() -> Result<Option<u32>> {
-    if munge_answers() {
+fn start_munge(sh: &Shell) -> Result<Option<u32>> {
+    if munge_answers(sh) {
         return Ok(None);
     }
     let fail = |e: String| format!("slurm daemon start (munged): {e}");
     let key = Path::new("/etc/munge/munge.key");
     if !key.is_file() {
         run(
-            Command::new("mungekey")
-                .args(["--create", "--keyfile"])
-                .arg(key),
+            cmd!(sh, "mungekey --create --keyfile {key}"),
             "create the munge key",
         )
         .map_err(fail)?;
         run(
-            Command::new("chown").args(["munge:munge"]).arg(key),
+            cmd!(sh, "chown munge:munge {key}"),
             "give the munge key to munge",
         )
         .map_err(fail)?;
     }
     std::fs::create_dir_all("/run/munge").map_err(|e| fail(e.to_string()))?;
     run(
-        Command::new("chown").args(["munge:munge", "/run/munge"]),
+        cmd!(sh, "chown munge:munge /run/munge"),
         "give /run/munge to munge",
     )
     .map_err(fail)?;
-    run(
-        Command::new("runuser").args(["-u", "munge", "--", "munged"]),
-        "start munged",
-    )
-    .map_err(fail)?;
+    run(cmd!(sh, "runuser -u munge -- munged"), "start munged").map_err(fail)?;
     let pid = read_pid(Path::new("/run/munge/munged.pid"));
     let t = Instant::now();
-    while !munge_answers() {
+    while !munge_answers(sh) {
         if t.elapsed() > Duration::from_secs(20) {
             return Err(fail(
                 "munged started but does not answer `munge -n | unmunge`".into(),
@@ -219,14 +202,14 @@ fn start_munge() -> Result<Option<u32>> {
     Ok(pid)
 }
 
-fn slurm_conf(dir: &Path) -> Result<String> {
-    let host = output(Command::new("hostname").arg("-s"))
+fn slurm_conf(sh: &Shell, dir: &Path) -> Result<String> {
+    let host = output(cmd!(sh, "hostname -s"))
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .ok_or("slurm daemon start: `hostname -s` gave no name")?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     // `slurmd -C` reports what the node has; leave a tenth (at least 1 GiB) for the system.
-    let real = output(Command::new("slurmd").arg("-C"))
+    let real = output(cmd!(sh, "slurmd -C"))
         .and_then(|s| {
             s.split_whitespace()
                 .find_map(|w| w.strip_prefix("RealMemory=")?.parse::<u64>().ok())
@@ -274,16 +257,19 @@ fn start(dir: &Path) -> Result<Cluster> {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("slurm daemon start: {e}"))?;
     }
     let conf = dir.join("slurm.conf");
-    std::fs::write(&conf, slurm_conf(dir)?).map_err(|e| format!("slurm daemon start: {e}"))?;
-    let munged = start_munge()?;
+    let sh = shell()?;
+    std::fs::write(&conf, slurm_conf(&sh, dir)?).map_err(|e| format!("slurm daemon start: {e}"))?;
+    let munged = start_munge(&sh)?;
+    sh.set_var("SLURM_CONF", &conf);
     let cluster = Cluster {
+        sh,
         dir: dir.to_path_buf(),
         conf,
         munged,
     };
     let t = Instant::now();
     for daemon in ["slurmctld", "slurmd"] {
-        run(&mut cluster.command(daemon), &format!("start {daemon}"))
+        run(cluster.command(daemon), &format!("start {daemon}"))
             .map_err(|e| format!("slurm daemon start: {e}\n{}", cluster.log_tails()))?;
     }
     loop {
@@ -378,26 +364,25 @@ pub fn slurm(build: bool) -> Result<()> {
     let runs = work.join("runs");
     std::fs::create_dir_all(&runs).map_err(|e| e.to_string())?;
     let single = runs.join("single");
+    let sh = shell()?;
+    let weights = runs.join("weights-single");
     run(
-        Command::new(&bin)
-            .args(["fwi", "--preset", "quick", "--workers", "2", "--out"])
-            .arg(&single)
-            .arg("--cache")
-            .arg(runs.join("weights-single")),
+        cmd!(
+            sh,
+            "{bin} fwi --preset quick --workers 2 --out {single} --cache {weights}"
+        ),
         "slurm: the reference, `memprior fwi --preset quick` in one process",
     )
     .map_err(|e| format!("slurm job (reference run): {e}"))?;
 
     let para = runs.join("parallel");
+    let weights = runs.join("weights-parallel");
     run(
-        Command::new("bash")
-            .arg(root().join("tools/slurm/parallel.sh"))
-            .args(["--preset", "quick", "--shards", "3", "--memprior"])
-            .arg(&bin)
-            .arg("--out")
-            .arg(&para)
-            .arg("--cache")
-            .arg(runs.join("weights-parallel")),
+        cmd!(
+            sh,
+            "bash tools/slurm/parallel.sh --preset quick --shards 3 --memprior {bin}
+             --out {para} --cache {weights}"
+        ),
         "slurm: the GNU parallel recipe (tools/slurm/parallel.sh, 3 shards)",
     )
     .map_err(|e| format!("slurm job (GNU parallel recipe): {e}"))?;
@@ -426,32 +411,15 @@ pub fn slurm(build: bool) -> Result<()> {
     let cluster = start(&work.join("cluster"))?;
     let out = runs.join("cluster");
     let t = Instant::now();
-    let mut submit = cluster.command("bash");
-    submit
-        .arg(root().join("tools/slurm/submit.sh"))
-        .args([
-            "--preset",
-            "quick",
-            "--shards",
-            "2",
-            "--cpus",
-            "1",
-            "--mem",
-            "2G",
-            "--time",
-            "00:15:00",
-            "--partition",
-            "debug",
-            "--wait",
-            "--memprior",
-        ])
-        .arg(&bin)
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache")
-        .arg(runs.join("weights-cluster"));
+    let weights = runs.join("weights-cluster");
+    let submit = cmd!(
+        cluster.sh,
+        "bash tools/slurm/submit.sh --preset quick --shards 2 --cpus 1 --mem 2G --time 00:15:00
+         --partition debug --wait --memprior {bin} --out {out} --cache {weights}"
+    );
     eprintln!("xtask: slurm: submit the quick preset as train → 2 sample shards → merge");
-    let mut child = submit
+    // Spawned, so that the test can give up on a job that hangs.
+    let mut child = Command::from(submit)
         .spawn()
         .map_err(|e| format!("slurm job: cannot start tools/slurm/submit.sh: {e}"))?;
     let status = loop {

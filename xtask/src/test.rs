@@ -7,20 +7,16 @@ use super::*;
 pub(crate) fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: cargo test --workspace");
-    let mut child = Command::new("cargo")
-        // Every test binary runs even after one fails, so that one run lists every failure.
-        .args([
-            "test",
-            "--workspace",
-            "--exclude",
-            "memprior-bench",
-            "--no-fail-fast",
-        ])
-        .current_dir(root())
-        .env("PATH", path_env())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let sh = shell()?;
+    // Every test binary runs even after one fails, so that one run lists every failure. The
+    // output is echoed line by line as it comes, so the command is spawned.
+    let mut child = Command::from(cmd!(
+        sh,
+        "cargo test --workspace --exclude memprior-bench --no-fail-fast"
+    ))
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .map_err(|e| format!("cannot start cargo test: {e}"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| e.to_string())?;
@@ -49,10 +45,9 @@ pub(crate) fn cargo_test(counts: &mut (usize, usize)) -> Result<()> {
 pub(crate) struct Gate(&'static [&'static str]);
 
 impl Gate {
-    fn into_command(self) -> Command {
-        let mut c = Command::new("cargo");
-        c.args(self.0).current_dir(root());
-        c
+    fn command(self, sh: &Shell) -> Cmd<'_> {
+        let args = self.0;
+        cmd!(sh, "cargo {args...}")
     }
 }
 
@@ -84,8 +79,9 @@ pub(crate) fn test() -> Result<()> {
     // (passed, failed) over cargo tests, notebooks and report pages.
     let mut counts = (0, 0);
     let mut failures = Vec::new();
-    for (what, cmd) in gates() {
-        match run(&mut cmd.into_command(), what) {
+    let sh = shell()?;
+    for (what, gate) in gates() {
+        match run(gate.command(&sh), what) {
             Ok(()) => counts.0 += 1,
             Err(e) => {
                 counts.1 += 1;
@@ -120,10 +116,9 @@ pub(crate) fn test() -> Result<()> {
         Ok(()) => {
             counts.0 += notebooks_total;
             // The FWI results open in xarray with coordinates, units and the .npy values.
+            let python = venv_bin("python");
             match run(
-                Command::new(venv_bin("python"))
-                    .arg(root().join("tools/check_netcdf.py"))
-                    .arg(root().join("reports/data/fwi_dps")),
+                cmd!(sh, "{python} tools/check_netcdf.py reports/data/fwi_dps"),
                 "open the FWI results (NetCDF) with xarray",
             ) {
                 Ok(()) => counts.0 += 1,

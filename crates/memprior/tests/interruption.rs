@@ -3,7 +3,6 @@
 //! report's in `report.rs`.) The kill times are drawn from a fixed seed
 //! ([`testkit::interrupt::kill_times`]) and printed, so a failure can be replayed.
 
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,21 +33,7 @@ fn timed(cmd: &mut Command) -> Duration {
 /// SHA-256 of every file below `dir` (relative path → hash), skipping provenance that records
 /// wall times, dates and the commit.
 fn hashes(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                let h = Sha256::digest(std::fs::read(&p).unwrap());
-                out.insert(rel, h.iter().map(|b| format!("{b:02x}")).collect());
-            }
-        }
-    }
-    out
+    testkit::interrupt::tree_hashes(dir, |_| true).unwrap()
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! without results refuses with the command to run; the rendered page's outline (sections,
 //! figures, captions, provenance lines, table headers) is pinned by an insta snapshot.
 
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,23 +57,10 @@ fn render(results: &Path, out: &Path) -> Command {
 /// SHA-256 of every file below `dir` whose relative path starts with `data/` (the figure data and
 /// tables), except provenance files, which record times and the commit.
 fn data_hashes(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                if rel.starts_with("data/") && !rel.ends_with("/provenance.json") {
-                    let h = Sha256::digest(std::fs::read(&p).unwrap());
-                    out.insert(rel, h.iter().map(|b| format!("{b:02x}")).collect());
-                }
-            }
-        }
-    }
-    out
+    testkit::interrupt::tree_hashes(dir, |rel| {
+        rel.starts_with("data/") && !rel.ends_with("/provenance.json")
+    })
+    .unwrap()
 }
 
 /// The text between `open` and `close` after `from`, and the position after it.

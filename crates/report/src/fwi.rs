@@ -79,7 +79,7 @@ pub fn section(dir: &Path, notebooks: &[String]) -> Result<String> {
         id: "fwi-true-model".into(),
         title: "The out-of-distribution true model and a wavefield".into(),
         plots: format!(
-            "{}{}",
+            "<div class=\"pair\">{}{}</div>",
             true_plot.to_inline_html(Some("plot-fwi-true-model")),
             wave_plot.to_inline_html(Some("plot-fwi-wavefield"))
         ),

@@ -1,6 +1,8 @@
 //! Interrupting a process at seeded random points, for the tests that kill a run mid-way and
 //! check that the rerun gives the same results and nothing is left behind.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,39 @@ pub fn kill_after(mut child: Child, ms: u64) -> std::io::Result<bool> {
     child.kill()?;
     child.wait()?;
     Ok(true)
+}
+
+/// SHA-256 (hex) of every file under `dir` whose path relative to `dir` passes `keep`, keyed by
+/// that path: what a test compares between an interrupted-and-resumed run and a clean one.
+///
+/// # Errors
+/// A directory or file that cannot be read.
+pub fn tree_hashes(
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> std::io::Result<BTreeMap<String, String>> {
+    use sha2::{Digest, Sha256};
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .to_string();
+            if keep(&rel) {
+                let h = Sha256::digest(std::fs::read(&p)?);
+                out.insert(rel, h.iter().map(|b| format!("{b:02x}")).collect());
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

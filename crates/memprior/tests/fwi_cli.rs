@@ -109,6 +109,33 @@ fn contract_kill_and_resume_and_shards() {
     }
     let total = count_samples(&clean);
     assert_eq!(total, 2 * 2 * (6 + 3));
+    // `--progress`: every group complete, its mean r that of table1_all.csv.
+    let o = run(&["--progress", "--out", clean.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("group\tdrawn\ttotal\tdiverged\tmean_r"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 1 + 2 * 2 * 2, "{text}");
+    let all = std::fs::read_to_string(clean.join("table1_all.csv")).unwrap();
+    let row = all
+        .lines()
+        .find(|l| l.starts_with("gaussian,paper,50,"))
+        .unwrap();
+    let mean_r: f64 = row.split(',').nth(5).unwrap().parse().unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("gaussian-paper-n50\t"))
+        .unwrap();
+    let f: Vec<&str> = line.split('\t').collect();
+    assert_eq!(&f[1..4], ["6", "6", "0"], "{line}");
+    assert_eq!(f[4], format!("{mean_r:.4}"), "{line}");
+    let empty = d.join("empty");
+    let o = run(&["--progress", "--out", empty.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing has been drawn"));
 
     // Kill -9 once a few samples are on disk, then resume.
     let killed = d.join("killed");

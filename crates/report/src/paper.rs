@@ -7,19 +7,9 @@ use crate::dps::{dps_figures, findings, table_html};
 use crate::page::{FigureProvenance, escape};
 use anyhow::{Result, bail};
 use experiments::fwi::bundle;
-use experiments::fwi::dps::{self, DpsConfig};
-use experiments::learned::Preset;
+use experiments::fwi::dps;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// Sample files in `bundle/samples/<group>/`.
-fn drawn(bundle: &Path, group: &str) -> usize {
-    std::fs::read_dir(bundle.join("samples").join(group)).map_or(0, |f| {
-        f.flatten()
-            .filter(|f| f.path().extension().is_some_and(|e| e == "npy"))
-            .count()
-    })
-}
 
 /// The provenance line of the bundle: commit, machine and the core hours of each stage.
 fn provenance_line(bundle: &Path) -> String {
@@ -141,25 +131,54 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
     let label = provenance_line(bundle);
     let unconditional = unconditional_html(bundle).unwrap_or_default();
     if !bundle.join(bundle::REFERENCES).is_file() {
-        // Under way: how many samples of each group are on disk.
-        let config = DpsConfig::preset(Preset::Paper);
+        // Under way: how many samples of each group are on disk, and the memorization of every
+        // group already complete.
+        let groups = bundle::progress(bundle)?.unwrap_or_default();
         let mut rows = String::new();
         let (mut done, mut total) = (0, 0);
-        let jobs = config.jobs();
-        let mut groups: Vec<String> = jobs.iter().map(dps::Job::group).collect();
-        groups.dedup();
         for g in &groups {
-            let want = jobs.iter().filter(|j| &j.group() == g).count();
-            let have = drawn(bundle, g).min(want);
-            done += have;
-            total += want;
-            let _ = write!(rows, "<tr><td>{g}</td><td>{have} / {want}</td></tr>");
+            done += g.drawn.min(g.total);
+            total += g.total;
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{} / {}</td>",
+                escape(&g.group),
+                g.drawn.min(g.total),
+                g.total
+            );
+            match &g.memorization {
+                Some(m) => {
+                    let s = &m.summary;
+                    let smallest: Vec<String> =
+                        m.smallest_r.iter().map(|r| format!("{r:.3}")).collect();
+                    let _ = write!(
+                        rows,
+                        "<td>{}</td><td>{:.3}</td><td>{:.2} / {:.2} / {:.2}</td><td>{:.2} / {:.2} / {:.2} ({:.3})</td><td>{}</td></tr>",
+                        m.diverged,
+                        s.mean_r,
+                        s.fractions[0],
+                        s.fractions[1],
+                        s.fractions[2],
+                        m.null.fractions[0],
+                        m.null.fractions[1],
+                        m.null.fractions[2],
+                        m.null.mean_r,
+                        smallest.join(", ")
+                    );
+                }
+                None => rows.push_str("<td colspan=\"5\">drawing</td></tr>"),
+            }
         }
         let _ = write!(
             html,
-            "<p><strong>Under way</strong>: {done} of {total} samples drawn; the tables and figures appear when \
-             <code>cargo xtask paper</code> has drawn them all and merged. Resume it with the same command.</p>\
-             <table><tr><th>group (prior-variant-N)</th><th>samples drawn</th></tr>{rows}</table>\
+            "<p><strong>Under way</strong>: {done} of {total} samples drawn; Table 1 and the figures appear when \
+             <code>cargo xtask paper</code> has drawn them all and merged. Resume it with the same command. Each group \
+             whose samples are all drawn shows its memorization ratios already (r in raw KL coefficients against the \
+             group's training set; the null: held-out prior draws; diverged trajectories left the solver's domain and are \
+             not counted).</p>\
+             <table><tr><th>group (prior-variant-N)</th><th>samples drawn</th><th>diverged</th><th>mean r</th>\
+             <th>r ≤ 0.3 / 0.5 / 0.7</th><th>null: r ≤ 0.3 / 0.5 / 0.7 (mean r)</th>\
+             <th>three smallest r (distinct nearest models)</th></tr>{rows}</table>\
              <p class=\"meta\">Bundle: {label}</p>{unconditional}"
         );
         return Ok(html);
@@ -223,6 +242,8 @@ mod tests {
         assert!(html.contains("Not run yet"), "{html}");
 
         // A complete bundle: the closed-form priors of the quick preset, as `memprior fwi` writes it.
+        use experiments::fwi::dps::DpsConfig;
+        use experiments::learned::Preset;
         let mut c = DpsConfig::preset(Preset::Quick);
         c.priors = vec![PriorKind::Memorized, PriorKind::Gaussian];
         c.samples = 2;
@@ -275,10 +296,33 @@ mod tests {
         );
         assert!(html.contains("<td>0.013, 0.300, 0.500</td>"), "{html}");
 
-        // Merged but its references gone: under way again, with the counts per group.
+        // Merged but its references gone: under way again, with the counts per group and the
+        // memorization of the complete ones; a group with a sample missing is drawing.
         std::fs::rename(bundle.join(bundle::REFERENCES), bundle.join("refs.bak")).unwrap();
         let html = section(&root, &bundle).unwrap();
         assert!(html.contains("Under way"), "{html}");
+        let row = |g: &str| {
+            let at = html
+                .find(&format!("<td>{g}</td>"))
+                .unwrap_or_else(|| panic!("{g}: {html}"));
+            html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+        };
+        let table = r.table();
+        let t = table
+            .iter()
+            .find(|t| t.prior == "memorized" && t.variant == "paper" && t.n_train == 20)
+            .unwrap();
+        let complete = row("memorized-paper-n20");
+        assert!(
+            complete.contains(&format!("<td>2 / 2</td><td>0</td><td>{:.3}</td>", t.mean_r)),
+            "{complete}"
+        );
+        std::fs::remove_file(bundle.join("samples/memorized-paper-n20/00001.npy")).unwrap();
+        let html = section(&root, &bundle).unwrap();
+        let at = html.find("<td>memorized-paper-n20</td>").unwrap();
+        assert!(html[at..].starts_with(
+            "<td>memorized-paper-n20</td><td>1 / 2</td><td colspan=\"5\">drawing</td>"
+        ));
 
         // Samples of another sampler version fail the report, saying what to rerun.
         let run = bundle.join("samples/run.toml");

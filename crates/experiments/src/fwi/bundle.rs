@@ -225,3 +225,103 @@ pub fn load(dir: &Path) -> Result<DpsResults, DpsError> {
         records,
     )
 }
+
+/// The memorization of a group whose samples are all drawn (see [`progress`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMemorization {
+    /// Over the finished samples.
+    pub summary: MemorizationSummary,
+    /// The null at this N: held-out prior draws against the training set.
+    pub null: MemorizationSummary,
+    /// r of the three most memorized samples with distinct nearest training models.
+    pub smallest_r: Vec<f64>,
+    /// Trajectories that left the solver's domain (not in `summary`).
+    pub diverged: usize,
+}
+
+/// One group's progress (see [`progress`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupProgress {
+    /// The group's directory name (prior-variant-N).
+    pub group: String,
+    /// Sample files on disk.
+    pub drawn: usize,
+    /// Samples the run draws.
+    pub total: usize,
+    /// Its memorization, once every sample is drawn.
+    pub memorization: Option<GroupMemorization>,
+}
+
+/// How far the sampling into `dir` has come, group by group, with the memorization ratios of
+/// every group whose samples are all on disk: what a report shows while a long run is under way.
+/// The configuration is the one `samples/run.toml` records; `None` when there is none.
+///
+/// # Errors
+/// An unreadable `samples/run.toml` or sample file, or invalid settings in it.
+pub fn progress(dir: &Path) -> Result<Option<Vec<GroupProgress>>, DpsError> {
+    use analysis::memorization::{most_memorized_distinct, ratios};
+    let Some(fp) = dps::read_fingerprint(dir)? else {
+        return Ok(None);
+    };
+    let config = fp.config;
+    config.validate()?;
+    let datasets = FwiDatasets::generate(&config.prior.datasets, &KlBasis::default())?;
+    let levels = config.recorded_levels().len();
+    let d = datasets.kl.dim();
+    let jobs = config.jobs();
+    let mut out: Vec<GroupProgress> = Vec::new();
+    let mut start = 0;
+    while start < jobs.len() {
+        let group = jobs[start].group();
+        let end = start
+            + jobs[start..]
+                .iter()
+                .take_while(|j| j.group() == group)
+                .count();
+        let group_jobs = &jobs[start..end];
+        start = end;
+        let present: Vec<_> = group_jobs
+            .iter()
+            .filter(|j| j.path(dir).is_file())
+            .collect();
+        let memorization = if present.len() == group_jobs.len() {
+            let mut samples = Vec::new();
+            let mut diverged = 0;
+            for job in group_jobs {
+                let path = job.path(dir);
+                let bytes = fs::read(&path).map_err(|source| DpsError::Io {
+                    context: format!("cannot read {}", path.display()),
+                    source,
+                })?;
+                let rec = dps::SampleRecord::decode(&bytes, levels, d)
+                    .map_err(|e| state(format!("{} is corrupt ({e})", path.display())))?;
+                match rec.diverged {
+                    Some(_) => diverged += 1,
+                    None => samples.push(rec.z),
+                }
+            }
+            let n = group_jobs[0].n;
+            let raw = datasets.training_set(n)?;
+            let nb = ratios(&samples, raw)?;
+            let smallest_r = most_memorized_distinct(&nb, 3)
+                .into_iter()
+                .map(|i| nb[i].r)
+                .collect();
+            Some(GroupMemorization {
+                summary: MemorizationSummary::of(&nb),
+                null: MemorizationSummary::of(&ratios(&datasets.null, raw)?),
+                smallest_r,
+                diverged,
+            })
+        } else {
+            None
+        };
+        out.push(GroupProgress {
+            group,
+            drawn: present.len(),
+            total: group_jobs.len(),
+            memorization,
+        });
+    }
+    Ok(Some(out))
+}

@@ -76,6 +76,11 @@ pub struct FwiArgs {
     /// what a scheduler needs to track progress.
     #[arg(long = "print-jobs")]
     pub print_jobs: bool,
+    /// Print how far the sampling in OUT has come, group by group, with the memorization ratios
+    /// of every group whose samples are all drawn (tab-separated, one line per group), and exit;
+    /// the configuration is the one OUT/samples/run.toml records.
+    #[arg(long)]
+    pub progress: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -139,8 +144,46 @@ pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
     Ok(cfg)
 }
 
+/// `--progress`: one tab-separated line per group.
+fn print_progress(out: &Path) -> Result<()> {
+    let Some(groups) = experiments::fwi::bundle::progress(out)? else {
+        bail!(
+            "{} holds no samples/run.toml: nothing has been drawn there",
+            out.display()
+        );
+    };
+    println!(
+        "group\tdrawn\ttotal\tdiverged\tmean_r\tfrac_r_le_0_3\tfrac_r_le_0_5\tfrac_r_le_0_7\tnull_mean_r\tnull_frac_r_le_0_3\tsmallest_r"
+    );
+    for g in groups {
+        let m = g.memorization.as_ref().map_or_else(
+            || "\t\t\t\t\t\t\t".to_string(),
+            |m| {
+                let smallest: Vec<String> =
+                    m.smallest_r.iter().map(|r| format!("{r:.4}")).collect();
+                format!(
+                    "{}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{:.4}\t{:.3}\t{}",
+                    m.diverged,
+                    m.summary.mean_r,
+                    m.summary.fractions[0],
+                    m.summary.fractions[1],
+                    m.summary.fractions[2],
+                    m.null.mean_r,
+                    m.null.fractions[0],
+                    smallest.join(",")
+                )
+            },
+        );
+        println!("{}\t{}\t{}\t{m}", g.group, g.drawn, g.total);
+    }
+    Ok(())
+}
+
 /// Run `memprior fwi`.
 pub fn command(args: &FwiArgs) -> Result<()> {
+    if args.progress {
+        return print_progress(&args.out);
+    }
     let cfg = config_from(args)?;
     if args.print_n_values {
         let ns: Vec<String> = cfg.prior.n_values.iter().map(ToString::to_string).collect();

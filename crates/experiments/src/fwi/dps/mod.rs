@@ -51,10 +51,11 @@ pub use config::{DpsConfig, Variant};
 use jobs::check_n;
 pub use jobs::{Diverged, Job, SampleRecord, Selection, shard};
 pub use results::{DpsResults, Group, Reference, TableRow};
+use store::check_fingerprint;
 pub use store::{
-    Fingerprint, SAMPLE_FORMAT, UPGRADABLE_FORMATS, claim, load, reads_format, run_jobs,
+    Fingerprint, SAMPLE_FORMAT, UPGRADABLE_FORMATS, claim, load, read_fingerprint, reads_format,
+    run_jobs,
 };
-use store::{check_fingerprint, read_fingerprint};
 pub use summary::{References, analyse, references, summarise, velocity};
 
 /// Why a DPS run failed.

@@ -97,7 +97,11 @@ fn has_samples(out: &Path) -> bool {
     })
 }
 
-pub(super) fn read_fingerprint(out: &Path) -> Result<Option<Fingerprint>, DpsError> {
+/// The fingerprint of `out`'s samples (`samples/run.toml`), if there is one.
+///
+/// # Errors
+/// An unreadable or invalid file.
+pub fn read_fingerprint(out: &Path) -> Result<Option<Fingerprint>, DpsError> {
     let path = fingerprint_path(out);
     match fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map(Some).map_err(|e| {

@@ -117,50 +117,33 @@ fn experiments(preset: &str, binary_hash: &str) -> Result<(PathBuf, Vec<(String,
         std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         std::fs::write(&stamp, &key).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
-    // The same four commands as `report::Results::stages`, which the report's tests run.
-    let out = |name: &str| results.join(name).display().to_string();
-    let stages: [(&str, Vec<String>); 4] = [
-        (
-            "stylized experiments and tables (CSV, Parquet)",
-            vec![
-                "stylized".into(),
-                "--preset".into(),
-                preset.into(),
-                "--out".into(),
-                out("stylized"),
-            ],
-        ),
-        (
-            "FWI forward model (true model and wavefield)",
-            vec![
-                "helmholtz".into(),
-                "example".into(),
-                "--out".into(),
-                out("fwi"),
-            ],
-        ),
-        (
-            "prior experiment (training + sampling)",
-            vec![
-                "prior".into(),
-                "memorization".into(),
-                "--preset".into(),
-                preset.into(),
-                "--out".into(),
-                out("prior"),
-            ],
-        ),
-        (
-            "DPS experiment (sampling, references, tables)",
-            vec![
-                "fwi".into(),
-                "--preset".into(),
-                preset.into(),
-                "--out".into(),
-                out("dps"),
-            ],
-        ),
-    ];
+    // The stages of `crates/report/stages.tsv`, which `report::Results::stages` (and so the
+    // report's tests) reads too.
+    let table = root().join("crates/report/stages.tsv");
+    let text = std::fs::read_to_string(&table)
+        .map_err(|e| format!("cannot read {}: {e}", table.display()))?;
+    let stages: Vec<(String, Vec<String>)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            match f[..] {
+                [dir, what, args] => Ok((
+                    what.to_string(),
+                    args.split_whitespace()
+                        .map(|a| {
+                            a.replace("{preset}", preset)
+                                .replace("{out}", &results.join(dir).display().to_string())
+                        })
+                        .collect(),
+                )),
+                _ => Err(format!(
+                    "{}: expected dir<TAB>what<TAB>arguments, got `{l}`",
+                    table.display()
+                )),
+            }
+        })
+        .collect::<Result<_>>()?;
     // The stages other than DPS take seconds: their directories are rewritten from scratch, so
     // that no file of an earlier preset (another N, say) stays behind and reaches the report.
     for name in ["stylized", "fwi", "prior"] {

@@ -27,6 +27,20 @@ pub mod stylized;
 use page::{EquationsPage, IndexPage, NotebookFooter, PerformancePage, Table};
 use provenance::Provenance;
 
+/// The report's experiment stages (`stages.tsv`): directory, what it does, `memprior` arguments.
+pub const STAGES: &str = include_str!("../stages.tsv");
+
+/// The (directory, description, arguments) lines of [`STAGES`].
+fn stage_lines() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    STAGES
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+}
+
 /// The results directories a report is rendered from, one per experiment, each as its command
 /// writes it.
 #[derive(Debug, Clone)]
@@ -52,51 +66,27 @@ impl Results {
         }
     }
 
-    /// Each directory with the command that writes it, in the order a report runs them.
+    /// Each directory with the command that writes it, in the order a report runs them (from
+    /// [`STAGES`], which `cargo xtask report` runs as well).
     pub fn stages(&self, preset: &str) -> Vec<(&Path, Vec<String>)> {
-        let out = |p: &Path| p.display().to_string();
-        vec![
-            (
-                self.stylized.as_path(),
-                vec![
-                    "stylized".into(),
-                    "--preset".into(),
-                    preset.into(),
-                    "--out".into(),
-                    out(&self.stylized),
-                ],
-            ),
-            (
-                self.fwi.as_path(),
-                vec![
-                    "helmholtz".into(),
-                    "example".into(),
-                    "--out".into(),
-                    out(&self.fwi),
-                ],
-            ),
-            (
-                self.prior.as_path(),
-                vec![
-                    "prior".into(),
-                    "memorization".into(),
-                    "--preset".into(),
-                    preset.into(),
-                    "--out".into(),
-                    out(&self.prior),
-                ],
-            ),
-            (
-                self.dps.as_path(),
-                vec![
-                    "fwi".into(),
-                    "--preset".into(),
-                    preset.into(),
-                    "--out".into(),
-                    out(&self.dps),
-                ],
-            ),
-        ]
+        stage_lines()
+            .map(|(dir, _, args)| {
+                let path = match dir {
+                    "stylized" => self.stylized.as_path(),
+                    "fwi" => self.fwi.as_path(),
+                    "prior" => self.prior.as_path(),
+                    _ => self.dps.as_path(),
+                };
+                let args = args
+                    .split_whitespace()
+                    .map(|a| {
+                        a.replace("{preset}", preset)
+                            .replace("{out}", &path.display().to_string())
+                    })
+                    .collect();
+                (path, args)
+            })
+            .collect()
     }
 
     /// Fail, naming the command to run, when a directory lacks a file the report reads.
@@ -365,4 +355,21 @@ pub fn build(inputs: &ReportInputs) -> Result<()> {
         tracing::info!("  {k:<40} {v:8.2} s");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stages_write_every_results_directory_once() {
+        let dirs: Vec<&str> = stage_lines().map(|(d, _, _)| d).collect();
+        assert_eq!(dirs, ["stylized", "fwi", "prior", "dps"]);
+        let r = Results::under(Path::new("/r"));
+        for (path, args) in r.stages("quick") {
+            let out = args.iter().position(|a| a == "--out").unwrap();
+            assert_eq!(Path::new(&args[out + 1]), path);
+            assert!(!args.iter().any(|a| a.contains('{')), "{args:?}");
+        }
+    }
 }

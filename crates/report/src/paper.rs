@@ -4,7 +4,7 @@
 //! says how far it is; a bundle of another sample format fails the report with what to rerun.
 
 use crate::dps::{dps_figures, findings, table_html};
-use crate::page::{FigureProvenance, escape};
+use crate::page::{FigureProvenance, Table, escape};
 use anyhow::{Result, bail};
 use experiments::fwi::bundle;
 use experiments::fwi::dps;
@@ -134,40 +134,54 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
         // Under way: how many samples of each group are on disk, and the memorization of every
         // group already complete.
         let groups = bundle::progress(bundle)?.unwrap_or_default();
-        let mut rows = String::new();
         let (mut done, mut total) = (0, 0);
+        let mut table = Table {
+            header: [
+                "group (prior-variant-N)",
+                "samples drawn",
+                "diverged",
+                "mean r",
+                "r ≤ 0.3 / 0.5 / 0.7",
+                "null: r ≤ 0.3 / 0.5 / 0.7 (mean r)",
+                "three smallest r (distinct nearest models)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+        };
         for g in &groups {
-            done += g.drawn.min(g.total);
+            let drawn = g.drawn.min(g.total);
+            done += drawn;
             total += g.total;
-            let _ = write!(
-                rows,
-                "<tr><td>{}</td><td>{} / {}</td>",
-                escape(&g.group),
-                g.drawn.min(g.total),
-                g.total
-            );
+            let mut row = vec![g.group.clone(), format!("{drawn} / {}", g.total)];
             match &g.memorization {
                 Some(m) => {
-                    let s = &m.summary;
+                    let (s, null) = (&m.summary, &m.null);
                     let smallest: Vec<String> =
                         m.smallest_r.iter().map(|r| format!("{r:.3}")).collect();
-                    let _ = write!(
-                        rows,
-                        "<td>{}</td><td>{:.3}</td><td>{:.2} / {:.2} / {:.2}</td><td>{:.2} / {:.2} / {:.2} ({:.3})</td><td>{}</td></tr>",
-                        m.diverged,
-                        s.mean_r,
-                        s.fractions[0],
-                        s.fractions[1],
-                        s.fractions[2],
-                        m.null.fractions[0],
-                        m.null.fractions[1],
-                        m.null.fractions[2],
-                        m.null.mean_r,
-                        smallest.join(", ")
-                    );
+                    row.extend([
+                        m.diverged.to_string(),
+                        format!("{:.3}", s.mean_r),
+                        format!(
+                            "{:.2} / {:.2} / {:.2}",
+                            s.fractions[0], s.fractions[1], s.fractions[2]
+                        ),
+                        format!(
+                            "{:.2} / {:.2} / {:.2} ({:.3})",
+                            null.fractions[0], null.fractions[1], null.fractions[2], null.mean_r
+                        ),
+                        smallest.join(", "),
+                    ]);
                 }
-                None => rows.push_str("<td colspan=\"5\">drawing</td></tr>"),
+                None => row.extend([
+                    "drawing".to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]),
             }
+            table.rows.push(row);
         }
         let _ = write!(
             html,
@@ -175,11 +189,8 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
              <code>cargo xtask paper</code> has drawn them all and merged. Resume it with the same command. Each group \
              whose samples are all drawn shows its memorization ratios already (r in raw KL coefficients against the \
              group's training set; the null: held-out prior draws; diverged trajectories left the solver's domain and are \
-             not counted).</p>\
-             <table><tr><th>group (prior-variant-N)</th><th>samples drawn</th><th>diverged</th><th>mean r</th>\
-             <th>r ≤ 0.3 / 0.5 / 0.7</th><th>null: r ≤ 0.3 / 0.5 / 0.7 (mean r)</th>\
-             <th>three smallest r (distinct nearest models)</th></tr>{rows}</table>\
-             <p class=\"meta\">Bundle: {label}</p>{unconditional}"
+             not counted).</p>{}<p class=\"meta\">Bundle: {label}</p>{unconditional}",
+            table.render()?
         );
         return Ok(html);
     }
@@ -320,9 +331,9 @@ mod tests {
         std::fs::remove_file(bundle.join("samples/memorized-paper-n20/00001.npy")).unwrap();
         let html = section(&root, &bundle).unwrap();
         let at = html.find("<td>memorized-paper-n20</td>").unwrap();
-        assert!(html[at..].starts_with(
-            "<td>memorized-paper-n20</td><td>1 / 2</td><td colspan=\"5\">drawing</td>"
-        ));
+        assert!(
+            html[at..].starts_with("<td>memorized-paper-n20</td><td>1 / 2</td><td>drawing</td>")
+        );
 
         // Samples of another sampler version fail the report, saying what to rerun.
         let run = bundle.join("samples/run.toml");

@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod fwi;
 pub mod html;
+pub mod jobs;
 pub mod progress;
 pub mod stylized;
 

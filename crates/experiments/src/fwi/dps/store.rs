@@ -1,12 +1,10 @@
 //! The sample store of an output directory: its fingerprint (`samples/run.toml`), the claim that
-//! guards it, the worker pool that draws the pending jobs under per-sample locks, and the loader.
+//! guards it, the drawing of the pending jobs through the job store ([`crate::jobs`]), and the
+//! loader.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use memprior_core::diffusion::DifferentiableDenoiser;
 use operators::helmholtz::Helmholtz;
@@ -205,17 +203,24 @@ pub(super) fn check_fingerprint(
     }
 }
 
-/// The lock a process holds while it draws `job` (beside the job's file).
-fn job_lock_path(job: &Job, out: &Path) -> PathBuf {
-    job.path(out).with_extension("npy.lock")
+impl crate::jobs::JobFile for Job {
+    fn path(&self, out: &Path) -> PathBuf {
+        Job::path(self, out)
+    }
+}
+
+impl crate::jobs::StoreError for DpsError {
+    fn io(context: String, source: std::io::Error) -> Self {
+        DpsError::Io { context, source }
+    }
 }
 
 /// Run `jobs` (skipping those already on disk) on `workers` threads; returns how many ran.
 ///
-/// Processes that share `out` cooperate: a job is drawn under a lock on its file, and a job whose
-/// lock another process holds is left to it. Any number of processes (shards, or whole runs of the
-/// same selection started on several machines) can therefore work on one directory at once,
-/// and none draws a sample twice.
+/// Processes that share `out` cooperate through the job store ([`crate::jobs::run_pool`]): a
+/// job is drawn under a lock on its file, and a job whose lock another process holds is left to
+/// it. Any number of processes (shards, or whole runs of the same selection started on several
+/// machines) can therefore work on one directory at once, and none draws a sample twice.
 ///
 /// # Errors
 /// The first failing job (the others stop after their current sample; finished files stay).
@@ -227,109 +232,40 @@ pub fn run_jobs(
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<usize, DpsError> {
     claim(setup, out)?;
-    let pending: Vec<Job> = jobs
-        .iter()
-        .copied()
-        .filter(|j| !j.path(out).exists())
-        .collect();
-    if pending.len() < jobs.len() {
-        log(&format!(
-            "{} of {} samples already on disk: resuming",
-            jobs.len() - pending.len(),
-            jobs.len()
-        ));
-    }
-    let workers = workers.max(1).min(pending.len().max(1));
-    log(&format!(
-        "{} samples to draw on {workers} threads",
-        pending.len()
-    ));
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let skipped = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let first_error: Mutex<Option<DpsError>> = Mutex::new(None);
-    let clock = Instant::now();
-    let total = pending.len();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let op = match Helmholtz::new(setup.config.geometry.clone()) {
-                    Ok(op) => op,
-                    Err(source) => {
-                        *first_error.lock().unwrap() = Some(DpsError::Solver {
-                            context: "geometry".into(),
-                            source,
-                        });
-                        stop.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                };
-                let mut dens: HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>> =
-                    HashMap::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(job) = pending.get(i) else { break };
-                    let result = (|| {
-                        let lock = job_lock_path(job, out);
-                        let Some(_held) = memprior_core::lock::PathLock::try_acquire(&lock)
-                            .map_err(io(format!("cannot lock {}", lock.display())))?
-                        else {
-                            // Another process draws it.
-                            return Ok(None);
-                        };
-                        if job.path(out).exists() {
-                            // Another process drew it since this one listed the pending jobs.
-                            return Ok(None);
-                        }
-                        if let std::collections::hash_map::Entry::Vacant(e) =
-                            dens.entry((job.kind, job.n))
-                        {
-                            e.insert(denoiser(setup, job.kind, job.n)?);
-                        }
-                        let rec = run_job(setup, &op, dens[&(job.kind, job.n)].as_ref(), job)?;
-                        write_atomic(&job.path(out), &rec.encode())?;
-                        Ok::<_, DpsError>(Some(rec))
-                    })();
-                    match result {
-                        Ok(None) => {
-                            skipped.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok(Some(rec)) => {
-                            let k = done.fetch_add(1, Ordering::SeqCst) + 1;
-                            let left = total.saturating_sub(k + skipped.load(Ordering::SeqCst));
-                            let el = clock.elapsed().as_secs_f64();
-                            log(&crate::progress::line(
-                                "sample",
-                                k,
-                                total,
-                                &format!(
-                                    "{} #{}: {} ({el:.0} s, ETA {:.0} s)",
-                                    job.group(),
-                                    job.index,
-                                    match rec.diverged {
-                                        None => format!("final misfit {:.1}", rec.final_misfit),
-                                        Some(d) => format!(
-                                            "left the solver's domain {d} (recorded as diverged)"
-                                        ),
-                                    },
-                                    el / k as f64 * left as f64
-                                ),
-                            ));
-                        }
-                        Err(e) => {
-                            first_error.lock().unwrap().get_or_insert(e);
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                    }
+    type Denoisers = HashMap<(PriorKind, usize), Box<dyn DifferentiableDenoiser>>;
+    crate::jobs::run_pool(
+        jobs,
+        out,
+        workers,
+        || {
+            let op = Helmholtz::new(setup.config.geometry.clone()).map_err(|source| {
+                DpsError::Solver {
+                    context: "geometry".into(),
+                    source,
                 }
-            });
-        }
-    });
-    match first_error.into_inner().unwrap() {
-        Some(e) => Err(e),
-        None => Ok(done.into_inner()),
-    }
+            })?;
+            Ok((op, Denoisers::new()))
+        },
+        |(op, dens), job| {
+            if let std::collections::hash_map::Entry::Vacant(e) = dens.entry((job.kind, job.n)) {
+                e.insert(denoiser(setup, job.kind, job.n)?);
+            }
+            let rec = run_job(setup, op, dens[&(job.kind, job.n)].as_ref(), job)?;
+            Ok(crate::jobs::Done {
+                bytes: rec.encode(),
+                summary: format!(
+                    "{} #{}: {}",
+                    job.group(),
+                    job.index,
+                    match rec.diverged {
+                        None => format!("final misfit {:.1}", rec.final_misfit),
+                        Some(d) => format!("left the solver's domain {d} (recorded as diverged)"),
+                    }
+                ),
+            })
+        },
+        log,
+    )
 }
 
 /// Read every job's file, in job order.

@@ -111,17 +111,21 @@ where
                             .map_err(|e| E::io(format!("cannot write {}", path.display()), e))?;
                         Ok(Some(finished.summary))
                     })();
+                    // The progress counts the jobs other processes took as well, so that a bar
+                    // over the pending jobs gets near its total (it is short by the jobs others
+                    // take after this process's last one).
                     match result {
                         Ok(None) => {
                             skipped.fetch_add(1, Ordering::SeqCst);
                         }
                         Ok(Some(summary)) => {
                             let k = done.fetch_add(1, Ordering::SeqCst) + 1;
-                            let left = total.saturating_sub(k + skipped.load(Ordering::SeqCst));
+                            let s = skipped.load(Ordering::SeqCst);
+                            let left = total.saturating_sub(k + s);
                             let el = clock.elapsed().as_secs_f64();
                             log(&crate::progress::line(
                                 "sample",
-                                k,
+                                k + s,
                                 total,
                                 &format!(
                                     "{summary} ({el:.0} s, ETA {:.0} s)",

@@ -12,6 +12,8 @@ use experiments::fwi::dps::{self, DpsConfig, DpsResults, Variant};
 use experiments::fwi::prior::PriorKind;
 use experiments::learned::Preset;
 use experiments::memprior_core::npy::{self, Dtype};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -152,17 +154,19 @@ fn print_progress(out: &Path) -> Result<()> {
             out.display()
         );
     };
-    println!(
-        "group\tdrawn\ttotal\tdiverged\tmean_r\tfrac_r_le_0_3\tfrac_r_le_0_5\tfrac_r_le_0_7\tnull_mean_r\tnull_frac_r_le_0_3\tsmallest_r"
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "group\tdrawn\ttotal\tdiverged\tmean_r\tfrac_r_le_0_3\tfrac_r_le_0_5\tfrac_r_le_0_7\tnull_mean_r\tnull_frac_r_le_0_3\tnull_frac_r_le_0_5\tnull_frac_r_le_0_7\tsmallest_r"
     );
     for g in groups {
         let m = g.memorization.as_ref().map_or_else(
-            || "\t\t\t\t\t\t\t".to_string(),
+            || "\t".repeat(9),
             |m| {
                 let smallest: Vec<String> =
                     m.smallest_r.iter().map(|r| format!("{r:.4}")).collect();
                 format!(
-                    "{}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{:.4}\t{:.3}\t{}",
+                    "{}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{}",
                     m.diverged,
                     m.summary.mean_r,
                     m.summary.fractions[0],
@@ -170,13 +174,23 @@ fn print_progress(out: &Path) -> Result<()> {
                     m.summary.fractions[2],
                     m.null.mean_r,
                     m.null.fractions[0],
+                    m.null.fractions[1],
+                    m.null.fractions[2],
                     smallest.join(",")
                 )
             },
         );
-        println!("{}\t{}\t{}\t{m}", g.group, g.drawn, g.total);
+        let _ = writeln!(text, "{}\t{}\t{}\t{m}", g.group, g.drawn, g.total);
     }
-    Ok(())
+    // A reader that stops early (`| head`) is not an error.
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing the progress table to stdout"),
+    }
 }
 
 /// Run `memprior fwi`.

@@ -15,9 +15,11 @@ pub(crate) fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory; a relative `CARGO_TARGET_DIR` is taken from the workspace root, as
+/// cargo takes it when run there (the commands of xtask run in the root).
 pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+        .map(|d| root().join(d))
         .unwrap_or_else(|| root().join("target"))
 }
 

@@ -226,7 +226,8 @@ pub fn paper(args: &[String]) -> Result<()> {
                 root().join(format!("target/bundle-{preset}"))
             }
         },
-        PathBuf::from,
+        // Absolute: the memprior processes run in the workspace root, the caller anywhere.
+        |b| std::path::absolute(b).unwrap_or_else(|_| PathBuf::from(b)),
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slots: usize = match flag(args, "--workers") {

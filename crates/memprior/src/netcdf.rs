@@ -158,7 +158,7 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
             &mut ds,
             "sample_index",
             "1",
-            "index of each sample in its group",
+            "job index of each sample in its group (the number of its sample file)",
         )?;
     }
 

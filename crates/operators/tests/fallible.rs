@@ -47,6 +47,20 @@ fn helmholtz_rejects_nan_negative_and_wrong_length_models() {
         message(op.jacobian(m));
     }
     assert!(message(op.apply(&nan)).contains("finite and > 0"));
+    // A finite non-positive value lies outside the operator's domain (where a sampler may lead
+    // a model); a NaN or a wrong length is invalid input.
+    assert!(matches!(
+        op.solve(&negative).err(),
+        Some(HelmholtzError::OutsideDomain(_))
+    ));
+    assert!(matches!(
+        op.solve(&nan).err(),
+        Some(HelmholtzError::Config(_))
+    ));
+    assert!(matches!(
+        op.solve(&short).err(),
+        Some(HelmholtzError::Config(_))
+    ));
     assert!(message(op.apply(&short)).contains(&format!("{n} values")));
     // A valid model with directions or data of the wrong length.
     assert!(message(op.jacobian_apply(&good, &[1.0; 5])).contains("`dx`"));

@@ -205,6 +205,7 @@ pub fn section(root: &Path, bundle: &Path) -> Result<String> {
         "misfit_curves.csv",
         "calibration.csv",
         "samples.csv",
+        "diverged.csv",
         "config.toml",
         "provenance.json",
     ] {

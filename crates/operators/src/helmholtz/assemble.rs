@@ -222,7 +222,28 @@ impl Helmholtz {
         }
     }
 
+    /// [`Helmholtz::check_model`], with a finite value ≤ 0 reported as
+    /// [`HelmholtzError::OutsideDomain`].
+    ///
+    /// # Errors
+    /// As [`Helmholtz::check_model`].
+    pub fn check_model_domain(&self, m: &[f64]) -> Result<(), HelmholtzError> {
+        self.check_model(m).map_err(|e| {
+            let outside = m.len() == self.geometry.n_pixels()
+                && m.iter().all(|v| v.is_finite())
+                && m.iter().any(|v| *v <= 0.0);
+            if outside {
+                HelmholtzError::OutsideDomain(e)
+            } else {
+                HelmholtzError::Config(e)
+            }
+        })
+    }
+
     /// Check that `m` is a finite, positive squared-slowness model of the interior grid.
+    ///
+    /// # Errors
+    /// A model of another length, or a value that is not finite and > 0 (the first named).
     pub fn check_model(&self, m: &[f64]) -> Result<(), ConfigError> {
         let g = &self.geometry;
         if m.len() != g.n_pixels() {

@@ -51,6 +51,9 @@ use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 pub enum HelmholtzError {
     /// A setting or an input value is out of range.
     Config(ConfigError),
+    /// A finite model value that is not a squared slowness (≤ 0): the model lies outside the
+    /// operator's domain, where an iterative method (a DPS trajectory, say) can lead it.
+    OutsideDomain(ConfigError),
     /// The sparse LU failed (a zero pivot: the model makes A singular at this frequency).
     Factorization(String),
 }
@@ -58,7 +61,7 @@ pub enum HelmholtzError {
 impl std::fmt::Display for HelmholtzError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Config(e) => e.fmt(f),
+            Self::Config(e) | Self::OutsideDomain(e) => e.fmt(f),
             Self::Factorization(msg) => {
                 write!(f, "sparse LU of the Helmholtz matrix failed: {msg}")
             }

@@ -6,7 +6,7 @@ use super::*;
 impl Helmholtz {
     /// Numeric factorisation of A(m) only (reusing the symbolic factorisation).
     pub fn factorize(&self, m: &[f64]) -> Result<Factor<'_>, HelmholtzError> {
-        self.check_model(m)?;
+        self.check_model_domain(m)?;
         self.factorize_padded(&self.pad_unchecked(m), true)
     }
 
@@ -157,7 +157,7 @@ impl Helmholtz {
 
     /// Factorise A(m) and solve for every source wavefield: the state all derivatives start from.
     pub fn solve(&self, m: &[f64]) -> Result<State<'_>, HelmholtzError> {
-        self.check_model(m)?;
+        self.check_model_domain(m)?;
         let m_pad = self.pad_unchecked(m);
         let mut lu = self.factorize_padded(&m_pad, false)?;
         let inv_h2 = 1.0 / (self.geometry.h * self.geometry.h);

@@ -92,7 +92,7 @@ pub(crate) fn dps_figures(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<
                 g,
                 (
                     &grp.samples[i],
-                    &format!("posterior sample {i}: r = {:.3}", nb.r),
+                    &format!("posterior sample {}: r = {:.3}", grp.index[i], nb.r),
                 ),
                 (&r.datasets.train[nb.nearest], nb.nearest),
                 (&format!("{prefix}plot-fig3r"), rank),
@@ -175,12 +175,23 @@ pub(crate) fn dps_figures(r: &DpsResults, g: &Geometry, prefix: &str) -> Result<
             scatter.to_inline_html(Some(&format!("{prefix}plot-fig4-kl-{n}")))
         );
     }
+    let diverged: usize = r
+        .groups
+        .iter()
+        .filter(|g| g.kind == PriorKind::Learned && g.variant == Variant::Paper)
+        .map(|g| g.diverged.len())
+        .sum();
+    let left_out = if diverged > 0 {
+        format!(" ({diverged} trajectories that left the solver's domain are left out)")
+    } else {
+        String::new()
+    };
     figs.push(figure(
         format!("{prefix}fig4"),
         "Figure 4: posterior mean, pointwise standard deviation and the first two KL coefficients",
         fig4,
         format!(
-            "Learned prior, the paper's DPS variant, {} samples per N. Below each pair: the first two KL coefficients of the \
+            "Learned prior, the paper's DPS variant, {} samples per N{left_out}. Below each pair: the first two KL coefficients of the \
          posterior samples of each prior, the N training models and the true model. Under memorization the samples sit on \
          the training models. Every KL mode is largest at the top and left edges and vanishes at the \
          bottom and right ones, so any spread of KL samples fades towards those edges.",

@@ -165,7 +165,10 @@ impl Diverged {
     fn from_code(c: f64) -> Option<Self> {
         if c == -1.0 {
             Some(Self::FinalSample)
-        } else if c >= 0.0 && c.fract() == 0.0 && c < 1e9 {
+        } else if c >= 0.0
+            && c.fract() == 0.0
+            && c < memprior_core::diffusion::NoiseSchedule::paper().steps() as f64
+        {
             Some(Self::Level(c as usize))
         } else {
             None
@@ -217,7 +220,7 @@ impl SampleRecord {
     ///
     /// # Errors
     /// Not a float64 `.npy` vector of 1 + `levels` + `d` values (a finished sample) or one more
-    /// (a diverged one, whose last value must be a level or −1).
+    /// (a diverged one, whose last value must be a level of the schedule or −1).
     pub fn decode(bytes: &[u8], levels: usize, d: usize) -> Result<Self, String> {
         let a = npy::decode(bytes, Dtype::F64).map_err(|e| e.to_string())?;
         let len = 1 + levels + d;

@@ -251,13 +251,14 @@ pub fn run_job(
     let trace = match trace {
         Ok(trace) => trace,
         Err(DpsStepError::Config(e)) => return Err(DpsError::Config(e)),
-        // The iterate left the solver's domain (a model with non-positive squared slowness):
-        // an outcome of the sampler, recorded as such.
+        // The iterate left the solver's domain (a finite model with a non-positive squared
+        // slowness): an outcome of the sampler, recorded as such. Any other failure (a NaN
+        // model, a failed factorisation) stops the run.
         Err(DpsStepError::Misfit {
             level,
             last,
             misfit_trace,
-            source: HelmholtzError::Config(_),
+            source: HelmholtzError::OutsideDomain(_),
         }) => {
             let levels = cfg.recorded_levels();
             let trace = levels

@@ -205,9 +205,11 @@ pub fn summarise(
             .map(|(a, b)| (a - b).abs())
             .collect();
         let levels = cfg.recorded_levels().len();
-        // The authors average their trace over the first 4 samples only.
+        // The authors average their trace over the first 4 samples only (of jobs 0–3, those
+        // that finished).
+        let first_four = index.iter().take_while(|&&i| i < 4).count();
         let traced = match variant {
-            Variant::PaperAuthors => &recs[..recs.len().min(4)],
+            Variant::PaperAuthors => &recs[..first_four],
             _ => &recs[..],
         };
         let mean_trace = (0..levels)

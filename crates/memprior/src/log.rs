@@ -85,3 +85,16 @@ pub fn line(text: &str) {
     }
     tracing::info!("{text}");
 }
+
+/// Write `text` to standard output (the results of a command that prints them, as opposed to the
+/// log on stderr). A reader that stops early (`| head`) is not an error.
+///
+/// # Errors
+/// Any other write failure.
+pub fn stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}

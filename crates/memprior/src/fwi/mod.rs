@@ -13,7 +13,6 @@ use experiments::fwi::prior::PriorKind;
 use experiments::learned::Preset;
 use experiments::memprior_core::npy::{self, Dtype};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -182,15 +181,7 @@ fn print_progress(out: &Path) -> Result<()> {
         );
         let _ = writeln!(text, "{}\t{}\t{}\t{m}", g.group, g.drawn, g.total);
     }
-    // A reader that stops early (`| head`) is not an error.
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("writing the progress table to stdout"),
-    }
+    crate::log::stdout(&text)
 }
 
 /// Run `memprior fwi`.
@@ -201,15 +192,15 @@ pub fn command(args: &FwiArgs) -> Result<()> {
     let cfg = config_from(args)?;
     if args.print_n_values {
         let ns: Vec<String> = cfg.prior.n_values.iter().map(ToString::to_string).collect();
-        println!("{}", ns.join(" "));
-        return Ok(());
+        return crate::log::stdout(&format!("{}\n", ns.join(" ")));
     }
     if args.print_jobs {
         let jobs = cfg.jobs();
+        let mut text = String::new();
         for &n in &cfg.prior.n_values {
-            println!("{n} {}", jobs.iter().filter(|j| j.n == n).count());
+            let _ = writeln!(text, "{n} {}", jobs.iter().filter(|j| j.n == n).count());
         }
-        return Ok(());
+        return crate::log::stdout(&text);
     }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if shard.is_some() && args.merge_only {

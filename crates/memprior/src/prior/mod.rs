@@ -203,7 +203,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
                     dir.display()
                 );
             }
-            println!("{}", trained.key);
+            crate::log::stdout(&format!("{}\n", trained.key))?;
         }
         PriorCommand::Sample {
             denoiser,
@@ -314,7 +314,7 @@ pub fn command(cmd: PriorCommand) -> Result<()> {
             )?;
             let row = point.csv_row();
             atomic::write(&out, format!("{existing}{row}\n").as_bytes())?;
-            println!("{row}");
+            crate::log::stdout(&format!("{row}\n"))?;
         }
         PriorCommand::Memorization { preset, out, cache } => {
             let config = PriorConfig::preset(Preset::parse(&preset)?);

@@ -66,11 +66,12 @@ pub(super) fn bench(preset: &str, steps: usize, n_train: usize) -> Result<()> {
             median(&|t| t.update),
         ),
     ];
-    println!("phase,median_ms,share");
+    let mut text = String::from("phase,median_ms,share\n");
     for (name, t) in rows {
-        println!("{name},{:.2},{:.3}", 1e3 * t, t / total);
+        text.push_str(&format!("{name},{:.2},{:.3}\n", 1e3 * t, t / total));
     }
-    println!("step,{:.2},1.000", 1e3 * total);
+    text.push_str(&format!("step,{:.2},1.000\n", 1e3 * total));
+    crate::log::stdout(&text)?;
     eprintln!(
         "{:.2} steps/s ({:.1} GFLOP/s over the whole step), median of {steps}",
         1.0 / total,

@@ -47,6 +47,41 @@ where
     })
 }
 
+/// The name methods of an enum that derives strum's `EnumString`, `IntoStaticStr` and
+/// `VariantNames` (and `VariantArray` with `all`): `name()`, `parse()` whose error names `field` and
+/// lists the accepted names, and with `all` the constant `ALL` of every variant in declaration
+/// order.
+///
+/// ```ignore
+/// memprior_core::named_enum!(Solver, "solver", all);
+/// ```
+#[macro_export]
+macro_rules! named_enum {
+    ($ty:ident, $field:literal, all) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$ty] = <$ty as $crate::strum::VariantArray>::VARIANTS;
+        }
+        $crate::named_enum!($ty, $field);
+    };
+    ($ty:ident, $field:literal) => {
+        impl $ty {
+            /// The name in files and on the command line.
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+
+            /// Parse a name.
+            ///
+            /// # Errors
+            /// An unknown name; the message lists the known ones.
+            pub fn parse(name: &str) -> Result<Self, $crate::ConfigError> {
+                $crate::error::parse_name($field, name)
+            }
+        }
+    };
+}
+
 /// Require `value > 0` and finite.
 pub fn positive(field: &str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {

@@ -24,3 +24,5 @@ pub use diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Pred
 pub use error::ConfigError;
 pub use operator::{ForwardOperator, JacobianAction, Misfit, check_len, dense_jacobian};
 pub use prior::{LogDensity, Score};
+/// strum, for the expansion of [`named_enum!`] in other crates.
+pub use strum;

@@ -32,23 +32,7 @@ pub enum Preset {
     Paper,
 }
 
-impl Preset {
-    /// Every preset, smallest first.
-    pub const ALL: &'static [Preset] = <Self as strum::VariantArray>::VARIANTS;
-
-    /// Parse a preset name.
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("preset", name)
-    }
-
-    /// The preset's name.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
+memprior_core::named_enum!(Preset, "preset", all);
 
 /// Optimiser settings of one training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -38,22 +38,11 @@ pub enum Weighting {
     QuadraticOnly,
 }
 
+memprior_core::named_enum!(Weighting, "weighting");
+
 impl Weighting {
     /// Both weightings, evidence first.
     pub const ALL: [Weighting; 2] = [Weighting::Evidence, Weighting::QuadraticOnly];
-
-    /// A short lowercase name for tables ("evidence", "quadratic").
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parse a name.
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("weighting", name)
-    }
 }
 
 /// One Gaussian component N(μ_n, Σ_n) of the linearised posterior.

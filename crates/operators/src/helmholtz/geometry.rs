@@ -49,23 +49,7 @@ pub enum GeometryPreset {
     Small,
 }
 
-impl GeometryPreset {
-    /// Every preset.
-    pub const ALL: &'static [GeometryPreset] = <Self as strum::VariantArray>::VARIANTS;
-
-    /// The preset's name (`paper`, `small`).
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parse a preset name (`paper` or `small`).
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("preset", name)
-    }
-}
+memprior_core::named_enum!(GeometryPreset, "preset", all);
 
 /// A smooth heterogeneous squared-slowness model (velocities 1.5–3 km/s) for timings and tests
 /// that need a model without drawing datasets.

@@ -176,23 +176,9 @@ pub enum Solver {
     LdltMetisF32,
 }
 
+memprior_core::named_enum!(Solver, "solver", all);
+
 impl Solver {
-    /// Every solver, in the order of the tables.
-    pub const ALL: &'static [Solver] = <Self as strum::VariantArray>::VARIANTS;
-
-    /// The solver's name (`lu`, `symmetric-amd`, …, `ldlt-metis-f32`).
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parse a solver name (see [`Solver::name`]).
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("solver", name)
-    }
-
     /// The fill-reducing ordering the solver uses (`colamd` for the LU).
     pub fn ordering_name(self) -> &'static str {
         match self {

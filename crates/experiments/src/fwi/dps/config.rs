@@ -28,24 +28,13 @@ pub enum Variant {
     PaperAuthors,
 }
 
+memprior_core::named_enum!(Variant, "variants");
+
 impl Variant {
     /// The presets' variants, the paper's first.
     pub const ALL: [Variant; 2] = [Variant::Paper, Variant::Chung];
     /// Every variant (`--variants` accepts each).
     pub const EVERY: &'static [Variant] = <Self as strum::VariantArray>::VARIANTS;
-
-    /// Name in files and on the command line.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parse a name.
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("variants", s)
-    }
 }
 
 /// Settings of the DPS experiment; every random stream is seeded here.

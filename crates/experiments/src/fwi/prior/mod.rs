@@ -39,23 +39,7 @@ pub enum PriorKind {
     Gaussian,
 }
 
-impl PriorKind {
-    /// All three, in table order.
-    pub const ALL: &'static [PriorKind] = <Self as strum::VariantArray>::VARIANTS;
-
-    /// Name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parse a name.
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("denoiser", s)
-    }
-}
+memprior_core::named_enum!(PriorKind, "denoiser", all);
 
 /// Settings of the prior experiment; every stream is seeded here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

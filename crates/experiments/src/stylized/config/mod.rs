@@ -20,20 +20,7 @@ pub enum Preset {
     Quick,
 }
 
-impl Preset {
-    /// Parse a preset name.
-    ///
-    /// # Errors
-    /// An unknown name; the message lists the known ones.
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        memprior_core::error::parse_name("preset", name)
-    }
-
-    /// The preset's name.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
+memprior_core::named_enum!(Preset, "preset");
 
 /// All settings of the stylized experiments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -85,7 +85,8 @@ pub fn write_outputs(r: &DpsResults, dir: &Path) -> Result<()> {
                 nn.push(g.n as u64);
                 idx.push(i as u64);
                 vis.push(v as u64);
-                frac.push(v as f64 / g.samples.len() as f64);
+                // 0 visits of no sample (every trajectory diverged) is a fraction of 0.
+                frac.push(v as f64 / g.samples.len().max(1) as f64);
                 lw.push(rf.lookup[i]);
             }
         }

@@ -12,7 +12,7 @@ pub(crate) fn table_html(r: &DpsResults) -> String {
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.2} / {:.2} / {:.2}</td>\
-             <td>{:.2} / {:.2} / {:.2}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td><td>#{}: {:.2} · {:.2e}</td><td>{:.2}</td></tr>",
+             <td>{:.2} / {:.2} / {:.2}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td><td>{}</td><td>{:.2}</td></tr>",
             t.prior,
             t.variant,
             t.n_train,
@@ -31,9 +31,15 @@ pub(crate) fn table_html(r: &DpsResults) -> String {
             t.unique_nn,
             t.rmse_velocity,
             t.final_misfit,
-            t.most_visited,
-            t.most_visited_frac,
-            t.most_visited_lookup,
+            if t.samples > 0 {
+                format!(
+                    "#{}: {:.2} · {:.2e}",
+                    t.most_visited, t.most_visited_frac, t.most_visited_lookup
+                )
+            } else {
+                // Every trajectory diverged: no sample visits any model.
+                "—".to_string()
+            },
             t.tv_to_lookup
         );
     }

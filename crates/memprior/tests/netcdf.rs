@@ -177,3 +177,98 @@ fn the_fwi_results_read_back_as_netcdf_with_units_coordinates_and_the_npy_values
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn diverged_trajectories_are_listed_and_a_run_where_all_diverge_still_writes_its_netcdf() {
+    // Chung's step at 60 times its tuned ζ′: of 6 Gaussian-prior trajectories, 1 leaves the
+    // solver's domain at N = 20 and all 6 at N = 50.
+    let d = scratch("diverged");
+    let run = |out: &std::path::Path, priors: &str| {
+        Command::new(env!("CARGO_BIN_EXE_memprior"))
+            .args([
+                "fwi",
+                "--preset",
+                "quick",
+                "--priors",
+                priors,
+                "--variants",
+                "chung",
+                "--samples-chung",
+                "6",
+                "--zeta-chung",
+                "3",
+                "--workers",
+                "2",
+                "--quiet",
+                "--cache",
+            ])
+            .arg(d.join("weights"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = d.join("out");
+    let o = run(&out, "gaussian");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let diverged = std::fs::read_to_string(out.join("diverged.csv")).unwrap();
+    let rows: Vec<&str> = diverged.lines().skip(1).collect();
+    assert_eq!(
+        diverged.lines().next().unwrap(),
+        "prior,variant,n_train,index,level"
+    );
+    assert_eq!(rows.len(), 7, "{diverged}");
+    assert_eq!(rows.iter().filter(|r| r.contains(",20,")).count(), 1);
+    let table = std::fs::read_to_string(out.join("table1_all.csv")).unwrap();
+    let counts: Vec<(String, String)> = table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[3].to_string(), f[4].to_string())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("5".into(), "1".into()), ("0".into(), "6".into())],
+        "{table}"
+    );
+    // The finished samples keep their job indices; the NetCDF file has the 5 of them.
+    let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    let (n20_index, _) = rows[0].rsplit_once(',').unwrap();
+    let skipped = n20_index.rsplit(',').next().unwrap();
+    assert!(
+        !samples
+            .lines()
+            .any(|l| l.starts_with("gaussian,chung,20,") && l.split(',').nth(3) == Some(skipped)),
+        "{samples}"
+    );
+    let mut reader = FileReader::open(out.join("fwi_results.nc")).unwrap();
+    assert_eq!(reader.data_set().dim_size("sample"), Some(5));
+    let vars = reader.read_all_vars().unwrap();
+    assert_eq!(vars["kl_samples"].get_f64().unwrap().len(), 5 * 100);
+
+    // Only N = 50's trajectories, all diverged: no sample dimension, and the run still succeeds.
+    let mut cfg: toml::Table = std::fs::read_to_string(out.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    cfg["prior"].as_table_mut().unwrap()["n_values"] = toml::Value::Array(vec![50.into()]);
+    let all = d.join("all");
+    let cfg_path = d.join("n50.toml");
+    std::fs::write(&cfg_path, toml::to_string(&cfg).unwrap()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_memprior"))
+        .args(["fwi", "--quiet", "--workers", "2", "--config"])
+        .arg(&cfg_path)
+        .arg("--cache")
+        .arg(d.join("weights"))
+        .arg("--out")
+        .arg(&all)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reader = FileReader::open(all.join("fwi_results.nc")).unwrap();
+    assert_eq!(reader.data_set().dim_size("sample"), None);
+    assert!(reader.data_set().get_var("kl_samples").is_none());
+    let _ = std::fs::remove_dir_all(d);
+}

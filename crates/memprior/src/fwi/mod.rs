@@ -63,6 +63,9 @@ pub struct FwiArgs {
     /// Step length ζ of the paper's variant.
     #[arg(long)]
     pub zeta: Option<f64>,
+    /// Step ζ′ of Chung's variant (multiplies ∇‖r̃‖²/‖r̃‖; tuned on the default grid, 0.05).
+    #[arg(long = "zeta-chung")]
+    pub zeta_chung: Option<f64>,
     /// Worker threads (default: available cores). The numbers do not depend on it.
     #[arg(long)]
     pub workers: Option<usize>,
@@ -140,6 +143,9 @@ pub fn config_from(args: &FwiArgs) -> Result<DpsConfig> {
     }
     if let Some(z) = args.zeta {
         cfg.zeta = z;
+    }
+    if let Some(z) = args.zeta_chung {
+        cfg.zeta_chung = z;
     }
     cfg.validate()?;
     Ok(cfg)

@@ -39,7 +39,7 @@ pub(crate) use test::*;
 pub(crate) type Result<T> = std::result::Result<T, String>;
 
 fn usage() -> String {
-    "usage: cargo xtask <setup [--browser] | doctor | lab [--port P] [--check] | notebooks [NN…] | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] | test>"
+    "usage: cargo xtask <setup [--browser] | doctor | lab [--port P] [--check] | notebooks [NN…] | report [--preset default|quick] | slurm | paper [--preset paper|default|quick] [--bundle DIR] [--workers W] [--binary memprior-<hash>] | test>"
         .into()
 }
 

@@ -1,6 +1,8 @@
-//! `cargo xtask paper [--preset paper] [--bundle DIR] [--workers W]`: the FWI experiment end to
-//! end on this machine (train every N, draw every sample, merge), resumable, into a results
-//! bundle that is committed with the code.
+//! `cargo xtask paper [--preset paper] [--bundle DIR] [--workers W] [--binary memprior-<hash>]`:
+//! the FWI experiment end to end on this machine (train every N, draw every sample, merge),
+//! resumable, into a results bundle that is committed with the code. `--binary` resumes with the
+//! frozen binary of an earlier session instead of building the work tree, so that code changes
+//! made while the run is under way never enter it.
 //!
 //! The work is scheduled as single-core tasks on `--workers` slots (default: every core):
 //! training the network of each N comes first, since the trainings are the longest serial
@@ -14,8 +16,8 @@
 //! output directory of `memprior fwi`: the tables (CSV and Parquet), `fields/*.npy`,
 //! `kl_coefficients.csv` (the KL coefficients of every sample, training model and the truth),
 //! `config.toml` and `samples/` (one small file per finished sample, so a new machine resumes
-//! from a clone), plus `provenance.json`: commit, sample-format version, machine and the wall
-//! time of each stage in every session, appended as sessions resume. Network weights stay in the
+//! from a clone), plus `provenance.json`: sample-format version, machine, and the binary, its
+//! commit and the time of each stage of every session, appended as sessions resume. Network weights stay in the
 //! weight cache (lost weights retrain deterministically, bit for bit).
 
 mod provenance;
@@ -35,7 +37,9 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 /// A copy of `bin` named by its SHA-256, which every task of the run starts: rebuilding the
-/// workspace while the run goes on never mixes samples of two binaries.
+/// workspace while the run goes on never mixes samples of two binaries. Beside it,
+/// `memprior-<hash>.commit` holds the commit the binary was built from (with ` dirty` when the
+/// work tree had uncommitted changes), for the provenance of the sessions that run it.
 fn frozen(bin: &Path) -> Result<PathBuf> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
@@ -44,7 +48,7 @@ fn frozen(bin: &Path) -> Result<PathBuf> {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let dir = super::target_dir().join("paper-run");
+    let dir = frozen_dir();
     let copy = dir.join(format!("memprior-{hash}"));
     if !copy.is_file() {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -52,8 +56,65 @@ fn frozen(bin: &Path) -> Result<PathBuf> {
         std::fs::copy(bin, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
     }
+    let sidecar = commit_file(&copy);
+    if !sidecar.is_file() {
+        // Just built from the work tree: its HEAD and state are the binary's.
+        let (commit, dirty) = provenance::head();
+        let text = format!("{commit}{}\n", if dirty { " dirty" } else { "" });
+        let tmp = dir.join(format!(".commit.tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &sidecar).map_err(|e| format!("{}: {e}", sidecar.display()))?;
+    }
     eprintln!("xtask: paper: every task runs {}", copy.display());
     Ok(copy)
+}
+
+/// Where the frozen binaries of paper runs are kept.
+fn frozen_dir() -> PathBuf {
+    super::target_dir().join("paper-run")
+}
+
+/// The commit file beside a frozen binary.
+fn commit_file(bin: &Path) -> PathBuf {
+    let mut name = bin.file_name().unwrap_or_default().to_os_string();
+    name.push(".commit");
+    bin.with_file_name(name)
+}
+
+/// `(commit, dirty)` of a frozen binary, from its commit file (`None` when it has none: binaries
+/// frozen before the file was written).
+fn binary_commit(bin: &Path) -> Option<(String, bool)> {
+    let text = std::fs::read_to_string(commit_file(bin)).ok()?;
+    let mut words = text.split_whitespace();
+    let commit = words.next()?.to_string();
+    Some((commit, words.next() == Some("dirty")))
+}
+
+/// The frozen binary `name` (`memprior-<hash>`, as in `provenance.json`) of an earlier session,
+/// for `--binary`: a run resumed with it draws its remaining samples with the same code even
+/// after the workspace has moved on.
+fn pinned(name: &str) -> Result<PathBuf> {
+    let dir = frozen_dir();
+    let path = dir.join(name);
+    if name.contains('/') || !path.is_file() {
+        let known: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|f| f.starts_with("memprior-") && !f.ends_with(".commit"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Err(format!(
+            "paper: no frozen binary `{name}` in {}; pass the name of one of [{}] (the \
+             `binary` of a session in provenance.json), or leave out `--binary` to build the \
+             work tree",
+            dir.display(),
+            known.join(", ")
+        ));
+    }
+    eprintln!("xtask: paper: every task runs {} (pinned)", path.display());
+    Ok(path)
 }
 
 /// One single-core task of the run.
@@ -174,7 +235,11 @@ pub fn paper(args: &[String]) -> Result<()> {
         None => cores,
     };
     let started = Instant::now();
-    let bin = frozen(&super::build_memprior(true, "build the memprior command")?)?;
+    let bin = match flag(args, "--binary") {
+        Some(name) => pinned(name)?,
+        None => frozen(&super::build_memprior(true, "build the memprior command")?)?,
+    };
+    let built_from = binary_commit(&bin);
     let sh = shell()?;
     let counts = job_counts(&bin, &preset, &bundle)?;
     let total: usize = counts.iter().map(|c| c.1).sum();
@@ -231,6 +296,8 @@ pub fn paper(args: &[String]) -> Result<()> {
             "wall_seconds": started.elapsed().as_secs_f64(),
             "slots": slots,
             "binary": bin.file_name().map(|f| f.to_string_lossy().into_owned()),
+            "commit": built_from.as_ref().map(|c| c.0.clone()),
+            "uncommitted_changes": built_from.as_ref().map(|c| c.1),
             "samples_drawn": counts.iter().map(|&(n, _)| drawn(&bundle, n)).sum::<usize>() - drawn_at_start,
             "unix_time": unix_now(),
         })

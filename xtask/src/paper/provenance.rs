@@ -1,5 +1,6 @@
-//! `provenance.json` of a paper-run bundle: commit, sample format, machine and the time of every
-//! session, updated as the run goes.
+//! `provenance.json` of a paper-run bundle: sample format, machine, and the binary, its commit and
+//! the time of every session, updated as the run goes. The top-level `commit` is that of the
+//! latest session's binary.
 
 use super::super::{Result, read, shell};
 use std::path::Path;
@@ -31,6 +32,17 @@ fn sample_format(bundle: &Path) -> Option<String> {
     })
 }
 
+/// The work tree's HEAD commit and whether tracked files have uncommitted changes.
+pub(super) fn head() -> (String, bool) {
+    let Ok(sh) = shell() else {
+        return ("unknown".into(), false);
+    };
+    let commit = read(cmd!(sh, "git rev-parse HEAD")).unwrap_or_else(|| "unknown".into());
+    let dirty = read(cmd!(sh, "git status --porcelain --untracked-files=no"))
+        .is_some_and(|s| !s.is_empty());
+    (commit, dirty)
+}
+
 /// Write `provenance.json` with this session's record (its `id`) added or updated beside the
 /// sessions before it; the totals are core seconds (every task runs on one core) summed over
 /// sessions. Written as the run goes, so a session that is stopped keeps its record.
@@ -45,13 +57,18 @@ pub(super) fn write_provenance(
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v.get("sessions")?.as_array().cloned())
         .unwrap_or_default();
+    // The commit of this session's binary; the work tree's HEAD for a binary frozen before
+    // binaries carried their commit (the tree may have moved on since it was built).
+    let (commit, dirty) = match session.get("commit").and_then(|c| c.as_str()) {
+        Some(c) => (
+            c.to_string(),
+            session["uncommitted_changes"].as_bool().unwrap_or(false),
+        ),
+        None => head(),
+    };
     sessions.retain(|s| s.get("id") != session.get("id"));
     sessions.push(session);
     let total = |key: &str| -> f64 { sessions.iter().filter_map(|s| s.get(key)?.as_f64()).sum() };
-    let sh = shell()?;
-    let commit = read(cmd!(sh, "git rev-parse HEAD")).unwrap_or_else(|| "unknown".into());
-    let dirty = read(cmd!(sh, "git status --porcelain --untracked-files=no"))
-        .is_some_and(|s| !s.is_empty());
     let doc = serde_json::json!({
         "preset": preset,
         "commit": commit,

@@ -76,11 +76,8 @@ impl Helmholtz {
             a.symbolic.factorize::<c32>(&e_values).map(LdltValues::F32)
         } else {
             a.symbolic
-                .factorize::<c64>(&e_values)
-                .map(|double| LdltValues::F64 {
-                    single: double.to_single(),
-                    double,
-                })
+                .factorize_with_single(&e_values)
+                .map(|(double, single)| LdltValues::F64 { double, single })
         };
         self.buffers.give_vec(e_values);
         let factor = match numeric {

@@ -8,18 +8,45 @@ impl LdltSymbolic {
     /// Errors with the (original) index of the unknown whose pivot is zero or not finite.
     pub fn factorize<T: Scalar>(&self, values: &[c64]) -> Result<LdltFactor<'_, T>, LdltError> {
         let mut l = self.take_buffer::<T>();
-        #[cfg(target_arch = "x86_64")]
-        let result = if super::super::cplx::has_avx2() {
-            // SAFETY: the CPU supports the features the wrapper is compiled for.
-            unsafe { self.factorize_avx2(values, &mut l) }
-        } else {
-            self.factorize_generic(values, &mut l)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let result = self.factorize_generic(values, &mut l);
+        let result = self.factorize_dispatch(values, &mut l, None);
         // Built even on failure, so that dropping it returns the buffer to the pool.
         let factor = self.finish(l);
         result.map(|()| factor)
+    }
+
+    /// [`LdltSymbolic::factorize`] in f64 together with the same factors rounded to f32 (what
+    /// [`LdltFactor::to_single`] gives, bit for bit), each panel rounded as soon as it is
+    /// factored, while it is still in cache.
+    pub fn factorize_with_single(
+        &self,
+        values: &[c64],
+    ) -> Result<(LdltFactor<'_, c64>, LdltFactor<'_, c32>), LdltError> {
+        let mut l = self.take_buffer::<c64>();
+        let mut l32 = self.take_buffer::<c32>();
+        let result = self.factorize_dispatch(values, &mut l, Some(&mut l32));
+        let double = self.finish(l);
+        let single = LdltFactor {
+            symbolic: self,
+            values: l32,
+            dinv: double.dinv.iter().map(|&d| c32::from_c64(d)).collect(),
+        };
+        result.map(|()| (double, single))
+    }
+
+    /// The factorisation loop with the instruction set of this CPU; `single`, when given,
+    /// receives each factored panel rounded to f32.
+    fn factorize_dispatch<T: Scalar>(
+        &self,
+        values: &[c64],
+        l: &mut [T],
+        single: Option<&mut [c32]>,
+    ) -> Result<(), LdltError> {
+        #[cfg(target_arch = "x86_64")]
+        if super::super::cplx::has_avx2() {
+            // SAFETY: the CPU supports the features the wrapper is compiled for.
+            return unsafe { self.factorize_avx2(values, l, single) };
+        }
+        self.factorize_generic(values, l, single)
     }
 
     /// A buffer for the values of L: one returned by a dropped factor if any (its contents are
@@ -75,8 +102,9 @@ impl LdltSymbolic {
         &self,
         values: &[c64],
         l: &mut [T],
+        single: Option<&mut [c32]>,
     ) -> Result<(), LdltError> {
-        self.factorize_generic(values, l)
+        self.factorize_generic(values, l, single)
     }
 
     /// The left-looking loop, compiled once per instruction set (runtime dispatch above).
@@ -85,6 +113,7 @@ impl LdltSymbolic {
         &self,
         values: &[c64],
         l: &mut [T],
+        mut single: Option<&mut [c32]>,
     ) -> Result<(), LdltError> {
         let nsup = self.n_supernodes();
         let mut map = vec![0usize; self.n];
@@ -151,10 +180,12 @@ impl LdltSymbolic {
                 let ld = MatRef::from_column_major_slice(ld, nrd, wd);
                 let l_rows = ld.subrows(wd + a, nr);
                 let scaled_ref = MatRef::from_column_major_slice(&scaled[..nc * wd], nc, wd);
-                work.clear();
-                work.resize(nr * nc, T::ZERO);
+                // Overwritten whole by the product (Accum::Replace): grown, never cleared.
+                if work.len() < nr * nc {
+                    work.resize(nr * nc, T::ZERO);
+                }
                 matmul_with_conj(
-                    MatMut::from_column_major_slice_mut(&mut work[..], nr, nc),
+                    MatMut::from_column_major_slice_mut(&mut work[..nr * nc], nr, nc),
                     Accum::Replace,
                     l_rows,
                     Conj::No,
@@ -175,6 +206,12 @@ impl LdltSymbolic {
             factor_panel(panel, nrows, w, &mut work).map_err(|k| LdltError {
                 index: self.perm[b0 + k],
             })?;
+            if let Some(l32) = single.as_deref_mut() {
+                let start = self.val_ptr[s];
+                for (d, &v) in l32[start..start + nrows * w].iter_mut().zip(panel.iter()) {
+                    *d = c32::from_c64(v.to_c64());
+                }
+            }
         }
         Ok(())
     }

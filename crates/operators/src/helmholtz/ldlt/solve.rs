@@ -210,7 +210,22 @@ pub fn sym_matvec(pattern: &SymbolicSparseColMat<usize>, values: &[c64], x: &[c6
 
 /// ‖M‖∞ (largest row sum of moduli; M is symmetric, so column sums serve).
 pub fn matrix_inf_norm(pattern: &SymbolicSparseColMat<usize>, values: &[c64]) -> f64 {
-    (0..pattern.ncols())
-        .map(|c| pattern.col_range(c).map(|p| values[p].norm()).sum::<f64>())
-        .fold(0.0, f64::max)
+    let norm = |modulus: fn(&c64) -> f64| {
+        (0..pattern.ncols())
+            .map(|c| {
+                pattern
+                    .col_range(c)
+                    .map(|p| modulus(&values[p]))
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max)
+    };
+    // √(re² + im²), a fraction of hypot's cost; hypot's scaling only when the squares left
+    // the range of f64 (a result that is not finite, or so small that they may have underflowed).
+    let fast = norm(|v| (v.re * v.re + v.im * v.im).sqrt());
+    if fast.is_finite() && fast > 1e-150 {
+        fast
+    } else {
+        norm(|v| v.norm())
+    }
 }

@@ -376,6 +376,25 @@ mod tests {
         let symbolic = LdltSymbolic::new(&pattern, LdltOrdering::Amd).unwrap();
         let double = symbolic.factorize::<c64>(&values).unwrap();
         let single = double.to_single();
+        // The f32 copy rounded panel by panel during the factorisation is the same, bit for bit,
+        // and so are the f64 factors.
+        let (double2, single2) = symbolic.factorize_with_single(&values).unwrap();
+        assert_eq!(double2.values, double.values);
+        assert_eq!(double2.dinv, double.dinv);
+        assert_eq!(single2.values, single.values);
+        assert_eq!(single2.dinv, single.dinv);
+        // The norm without hypot agrees with the one with it to rounding.
+        let with_hypot = (0..n)
+            .map(|c| pattern.col_range(c).map(|p| values[p].norm()).sum::<f64>())
+            .fold(0.0, f64::max);
+        let norm = super::super::matrix_inf_norm(&pattern, &values);
+        assert!(
+            (norm - with_hypot).abs() <= 1e-14 * with_hypot,
+            "{norm} {with_hypot}"
+        );
+        let tiny: Vec<c64> = values.iter().map(|&v| v * 1e-170).collect();
+        let norm = super::super::matrix_inf_norm(&pattern, &tiny);
+        assert!((norm - with_hypot * 1e-170).abs() <= 1e-14 * with_hypot * 1e-170);
         for k in [1usize, 3, 15, 17, 40] {
             let x: Vec<c64> = (0..n * k)
                 .map(|_| c64::new(next(&mut state), next(&mut state)))

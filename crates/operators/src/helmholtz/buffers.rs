@@ -113,11 +113,16 @@ impl Buffers {
 
     /// A copy of `src`, reusing a returned vector if any.
     pub(super) fn copy_of(&self, src: &[c64]) -> Vec<c64> {
+        self.map_of(src.iter().copied())
+    }
+
+    /// A pooled vector holding the values of `values`, in one pass.
+    pub(super) fn map_of(&self, values: impl Iterator<Item = c64>) -> Vec<c64> {
         let mut vecs = self.vecs.lock().unwrap_or_else(|e| e.into_inner());
         let mut v = vecs.pop().unwrap_or_default();
         drop(vecs);
         v.clear();
-        v.extend_from_slice(src);
+        v.extend(values);
         v
     }
 

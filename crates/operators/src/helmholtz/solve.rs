@@ -50,10 +50,9 @@ impl Helmholtz {
         probe: bool,
     ) -> Option<LdltFactor<'a>> {
         let rows = self.pattern.row_idx();
-        let mut m_values = self.buffers.copy_of(values);
-        for (v, &r) in m_values.iter_mut().zip(rows) {
-            *v *= a.scale[r];
-        }
+        let m_values = self
+            .buffers
+            .map_of(values.iter().zip(rows).map(|(&v, &r)| v * a.scale[r]));
         let equilibration: Vec<f64> = self
             .diag_pos
             .iter()
@@ -66,12 +65,12 @@ impl Helmholtz {
                 }
             })
             .collect();
-        let mut e_values = self.buffers.copy_of(&m_values);
-        for c in 0..self.pattern.ncols() {
-            for p in self.pattern.col_range(c) {
-                e_values[p] *= equilibration[rows[p]] * equilibration[c];
-            }
-        }
+        let e_values = self.buffers.map_of((0..self.pattern.ncols()).flat_map(|c| {
+            let (m, eq) = (&m_values, &equilibration);
+            self.pattern
+                .col_range(c)
+                .map(move |p| m[p] * (eq[rows[p]] * eq[c]))
+        }));
         let numeric = if single {
             a.symbolic.factorize::<c32>(&e_values).map(LdltValues::F32)
         } else {

@@ -13,6 +13,9 @@ use std::time::Instant;
 
 /// A job of the store: the file it writes.
 pub trait JobFile: Sync {
+    /// What the jobs make, plural, for the log ("samples").
+    const NOUN: &'static str = "jobs";
+
     /// The job's file below the output directory.
     fn path(&self, out: &Path) -> PathBuf;
 }
@@ -60,15 +63,17 @@ where
     let pending: Vec<&J> = jobs.iter().filter(|j| !j.path(out).exists()).collect();
     if pending.len() < jobs.len() {
         log(&format!(
-            "{} of {} samples already on disk: resuming",
+            "{} of {} {} already on disk: resuming",
             jobs.len() - pending.len(),
-            jobs.len()
+            jobs.len(),
+            J::NOUN
         ));
     }
     let workers = workers.max(1).min(pending.len().max(1));
     log(&format!(
-        "{} samples to draw on {workers} threads",
-        pending.len()
+        "{} {} to make on {workers} threads",
+        pending.len(),
+        J::NOUN
     ));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);

@@ -30,10 +30,29 @@ use std::path::Path;
 pub const FILE_NAME: &str = "fwi_results.nc";
 
 /// `units` and `long_name` of one variable.
-fn describe(ds: &mut DataSet, var: &str, units: &str, long_name: &str) -> Result<()> {
-    ds.add_var_attr_string(var, "units", units)
-        .and_then(|()| ds.add_var_attr_string(var, "long_name", long_name))
-        .map_err(|e| anyhow!("NetCDF attributes of `{var}`: {e:?}"))
+/// The element type of a variable.
+#[derive(Clone, Copy)]
+enum Kind {
+    F64,
+    I32,
+}
+
+/// Define the variable `var` of `kind` over `dims`, with its `units` and `long_name`.
+fn add_var(
+    ds: &mut DataSet,
+    kind: Kind,
+    var: &str,
+    dims: &[&str],
+    units: &str,
+    long_name: &str,
+) -> Result<()> {
+    match kind {
+        Kind::F64 => ds.add_var_f64(var, dims),
+        Kind::I32 => ds.add_var_i32(var, dims),
+    }
+    .and_then(|()| ds.add_var_attr_string(var, "units", units))
+    .and_then(|()| ds.add_var_attr_string(var, "long_name", long_name))
+    .map_err(|e| anyhow!("NetCDF variable `{var}`: {e:?}"))
 }
 
 /// Write `dir/fwi_results.nc` for the run `r` (atomically).
@@ -68,27 +87,26 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
             ds.add_fixed_dim(name, len).map_err(nc)?;
         }
     }
-    ds.add_var_f64("x", &["x"]).map_err(nc)?;
-    describe(&mut ds, "x", "km", "horizontal distance")?;
+    add_var(&mut ds, Kind::F64, "x", &["x"], "km", "horizontal distance")?;
     ds.add_var_attr_string("x", "axis", "X").map_err(nc)?;
-    ds.add_var_f64("z", &["z"]).map_err(nc)?;
-    describe(&mut ds, "z", "km", "depth")?;
+    add_var(&mut ds, Kind::F64, "z", &["z"], "km", "depth")?;
     ds.add_var_attr_string("z", "axis", "Z").map_err(nc)?;
     ds.add_var_attr_string("z", "positive", "down")
         .map_err(nc)?;
 
-    ds.add_var_f64("velocity_true", &["x", "z"]).map_err(nc)?;
-    describe(
+    add_var(
         &mut ds,
+        Kind::F64,
         "velocity_true",
+        &["x", "z"],
         "km/s",
         "true velocity model (out of the training distribution)",
     )?;
-    ds.add_var_f64("velocity_train", &["train", "x", "z"])
-        .map_err(nc)?;
-    describe(
+    add_var(
         &mut ds,
+        Kind::F64,
         "velocity_train",
+        &["train", "x", "z"],
         "km/s",
         &format!(
             "training velocity models: the first {n_min}, the smallest training set (every set starts with them)"
@@ -98,8 +116,7 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
         ("velocity_mean", "posterior mean velocity"),
         ("velocity_std", "posterior standard deviation of velocity"),
     ] {
-        ds.add_var_f64(var, &["group", "x", "z"]).map_err(nc)?;
-        describe(&mut ds, var, "km/s", what)?;
+        add_var(&mut ds, Kind::F64, var, &["group", "x", "z"], "km/s", what)?;
     }
 
     let priors: Vec<PriorKind> = PriorKind::ALL.to_vec();
@@ -116,47 +133,60 @@ pub fn write(r: &DpsResults, dir: &Path) -> Result<()> {
             variants.iter().map(|v| v.name()).collect::<Vec<_>>(),
         ),
     ] {
-        ds.add_var_i32(var, &["group"]).map_err(nc)?;
-        describe(&mut ds, var, "1", what)?;
+        add_var(&mut ds, Kind::I32, var, &["group"], "1", what)?;
         let values: Vec<i32> = (0..names.len() as i32).collect();
         ds.add_var_attr_i32(var, "flag_values", values)
             .map_err(nc)?;
         ds.add_var_attr_string(var, "flag_meanings", names.join(" "))
             .map_err(nc)?;
     }
-    ds.add_var_i32("n_train", &["group"]).map_err(nc)?;
-    describe(&mut ds, "n_train", "1", "training-set size N of the group")?;
-
-    ds.add_var_f64("kl_true", &["kl"]).map_err(nc)?;
-    describe(
+    add_var(
         &mut ds,
+        Kind::I32,
+        "n_train",
+        &["group"],
+        "1",
+        "training-set size N of the group",
+    )?;
+
+    add_var(
+        &mut ds,
+        Kind::F64,
         "kl_true",
+        &["kl"],
         "1",
         "Karhunen-Loeve coefficients of the true model",
     )?;
-    ds.add_var_f64("kl_train", &["train_all", "kl"])
-        .map_err(nc)?;
-    describe(
+    add_var(
         &mut ds,
+        Kind::F64,
         "kl_train",
+        &["train_all", "kl"],
         "1",
         "Karhunen-Loeve coefficients of the training models (the first N form the N-sample set)",
     )?;
     if n_samples > 0 {
-        ds.add_var_f64("kl_samples", &["sample", "kl"])
-            .map_err(nc)?;
-        describe(
+        add_var(
             &mut ds,
+            Kind::F64,
             "kl_samples",
+            &["sample", "kl"],
             "1",
             "Karhunen-Loeve coefficients of the posterior samples",
         )?;
-        ds.add_var_i32("sample_group", &["sample"]).map_err(nc)?;
-        describe(&mut ds, "sample_group", "1", "group index of each sample")?;
-        ds.add_var_i32("sample_index", &["sample"]).map_err(nc)?;
-        describe(
+        add_var(
             &mut ds,
+            Kind::I32,
+            "sample_group",
+            &["sample"],
+            "1",
+            "group index of each sample",
+        )?;
+        add_var(
+            &mut ds,
+            Kind::I32,
             "sample_index",
+            &["sample"],
             "1",
             "job index of each sample in its group (the number of its sample file)",
         )?;

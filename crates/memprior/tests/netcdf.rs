@@ -6,7 +6,7 @@
 use memprior_core::npy;
 use netcdf3::FileReader;
 use polars::prelude::{CsvReadOptions, SerReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scratch(name: &str) -> PathBuf {
@@ -16,14 +16,28 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// `memprior fwi ARGS --cache D/weights --out OUT`, asserted to succeed.
+fn fwi(args: &[&str], d: &Path, out: &Path) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_memprior"))
+        .arg("fwi")
+        .args(args)
+        .arg("--cache")
+        .arg(d.join("weights"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 #[test]
 fn the_fwi_results_read_back_as_netcdf_with_units_coordinates_and_the_npy_values() {
     let d = scratch("quick");
     let out = d.join("out");
     // The closed-form priors only: no network to train, a few seconds.
-    let o = Command::new(env!("CARGO_BIN_EXE_memprior"))
-        .args([
-            "fwi",
+    fwi(
+        &[
             "--preset",
             "quick",
             "--priors",
@@ -34,14 +48,10 @@ fn the_fwi_results_read_back_as_netcdf_with_units_coordinates_and_the_npy_values
             "2",
             "--workers",
             "2",
-            "--cache",
-        ])
-        .arg(d.join("weights"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ],
+        &d,
+        &out,
+    );
     let config: toml::Table = std::fs::read_to_string(out.join("config.toml"))
         .unwrap()
         .parse()
@@ -183,34 +193,26 @@ fn diverged_trajectories_are_listed_and_a_run_where_all_diverge_still_writes_its
     // Chung's step at 60 times its tuned ζ′: of 6 Gaussian-prior trajectories, 1 leaves the
     // solver's domain at N = 20 and all 6 at N = 50.
     let d = scratch("diverged");
-    let run = |out: &std::path::Path, priors: &str| {
-        Command::new(env!("CARGO_BIN_EXE_memprior"))
-            .args([
-                "fwi",
-                "--preset",
-                "quick",
-                "--priors",
-                priors,
-                "--variants",
-                "chung",
-                "--samples-chung",
-                "6",
-                "--zeta-chung",
-                "3",
-                "--workers",
-                "2",
-                "--quiet",
-                "--cache",
-            ])
-            .arg(d.join("weights"))
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap()
-    };
     let out = d.join("out");
-    let o = run(&out, "gaussian");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fwi(
+        &[
+            "--preset",
+            "quick",
+            "--priors",
+            "gaussian",
+            "--variants",
+            "chung",
+            "--samples-chung",
+            "6",
+            "--zeta-chung",
+            "3",
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        &d,
+        &out,
+    );
     let diverged = std::fs::read_to_string(out.join("diverged.csv")).unwrap();
     let rows: Vec<&str> = diverged.lines().skip(1).collect();
     assert_eq!(
@@ -257,16 +259,12 @@ fn diverged_trajectories_are_listed_and_a_run_where_all_diverge_still_writes_its
     let all = d.join("all");
     let cfg_path = d.join("n50.toml");
     std::fs::write(&cfg_path, toml::to_string(&cfg).unwrap()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_memprior"))
-        .args(["fwi", "--quiet", "--workers", "2", "--config"])
-        .arg(&cfg_path)
-        .arg("--cache")
-        .arg(d.join("weights"))
-        .arg("--out")
-        .arg(&all)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg_arg = cfg_path.to_string_lossy();
+    fwi(
+        &["--quiet", "--workers", "2", "--config", &cfg_arg],
+        &d,
+        &all,
+    );
     let reader = FileReader::open(all.join("fwi_results.nc")).unwrap();
     assert_eq!(reader.data_set().dim_size("sample"), None);
     assert!(reader.data_set().get_var("kl_samples").is_none());

@@ -268,18 +268,9 @@ pub fn progress(dir: &Path) -> Result<Option<Vec<GroupProgress>>, DpsError> {
     let datasets = FwiDatasets::generate(&config.prior.datasets, &KlBasis::default())?;
     let levels = config.recorded_levels().len();
     let d = datasets.kl.dim();
-    let jobs = config.jobs();
     let mut out: Vec<GroupProgress> = Vec::new();
-    let mut start = 0;
-    while start < jobs.len() {
-        let group = jobs[start].group();
-        let end = start
-            + jobs[start..]
-                .iter()
-                .take_while(|j| j.group() == group)
-                .count();
-        let group_jobs = &jobs[start..end];
-        start = end;
+    for (_, group_jobs) in dps::by_group(config.jobs(), dps::Job::group_key) {
+        let group = group_jobs[0].group();
         let present: Vec<_> = group_jobs
             .iter()
             .filter(|j| j.path(dir).is_file())
@@ -287,14 +278,8 @@ pub fn progress(dir: &Path) -> Result<Option<Vec<GroupProgress>>, DpsError> {
         let memorization = if present.len() == group_jobs.len() {
             let mut samples = Vec::new();
             let mut diverged = 0;
-            for job in group_jobs {
-                let path = job.path(dir);
-                let bytes = fs::read(&path).map_err(|source| DpsError::Io {
-                    context: format!("cannot read {}", path.display()),
-                    source,
-                })?;
-                let rec = dps::SampleRecord::decode(&bytes, levels, d)
-                    .map_err(|e| state(format!("{} is corrupt ({e})", path.display())))?;
+            for job in &group_jobs {
+                let rec = dps::read_record(job, dir, levels, d)?;
                 match rec.diverged {
                     Some(_) => diverged += 1,
                     None => samples.push(rec.z),

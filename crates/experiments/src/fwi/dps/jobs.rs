@@ -53,12 +53,37 @@ impl Job {
         format!("{}-{}-n{}", self.kind.name(), self.variant.name(), self.n)
     }
 
+    /// The group's key: (prior, variant, N).
+    pub fn group_key(&self) -> GroupKey {
+        (self.kind, self.variant, self.n)
+    }
+
     /// File of the finished job below the output directory.
     pub fn path(&self, out: &Path) -> PathBuf {
         out.join("samples")
             .join(self.group())
             .join(format!("{:05}.npy", self.index))
     }
+}
+
+/// A group of samples: (prior, variant, N).
+pub type GroupKey = (PriorKind, Variant, usize);
+
+/// `items` split into the runs of consecutive items of one group (jobs, and what is computed
+/// from them, come grouped and in job order from [`DpsConfig::jobs`]), each with its key.
+pub fn by_group<T>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> GroupKey,
+) -> Vec<(GroupKey, Vec<T>)> {
+    let mut groups: Vec<(GroupKey, Vec<T>)> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match groups.last_mut() {
+            Some((last, v)) if *last == k => v.push(item),
+            _ => groups.push((k, vec![item])),
+        }
+    }
+    groups
 }
 
 pub(super) fn check_n(config: &DpsConfig, n: usize) -> Result<(), ConfigError> {

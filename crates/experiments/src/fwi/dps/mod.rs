@@ -49,12 +49,12 @@ pub use crate::fwi::{quick_geometry, report_geometry};
 
 pub use config::{DpsConfig, Variant};
 use jobs::check_n;
-pub use jobs::{Diverged, Job, SampleRecord, Selection, shard};
+pub use jobs::{Diverged, GroupKey, Job, SampleRecord, Selection, by_group, shard};
 pub use results::{DpsResults, Group, Reference, TableRow};
 use store::check_fingerprint;
 pub use store::{
-    Fingerprint, SAMPLE_FORMAT, UPGRADABLE_FORMATS, claim, load, read_fingerprint, reads_format,
-    run_jobs,
+    Fingerprint, SAMPLE_FORMAT, UPGRADABLE_FORMATS, claim, load, read_fingerprint, read_record,
+    reads_format, run_jobs,
 };
 pub use summary::{References, analyse, references, summarise, velocity};
 

@@ -173,8 +173,9 @@ pub(super) fn check_fingerprint(
     out: &Path,
     weights: bool,
 ) -> Result<(), DpsError> {
+    // This code's own samples and those it reads (and relabels) are one run's.
     let what = if existing.format != mine.format
-        && !(mine.format == SAMPLE_FORMAT && UPGRADABLE_FORMATS.contains(&existing.format.as_str()))
+        && !(mine.format == SAMPLE_FORMAT && reads_format(&existing.format))
     {
         Some(format!(
             "another version of the sampler ({}, this binary writes {})",
@@ -204,6 +205,8 @@ pub(super) fn check_fingerprint(
 }
 
 impl crate::jobs::JobFile for Job {
+    const NOUN: &'static str = "samples";
+
     fn path(&self, out: &Path) -> PathBuf {
         Job::path(self, out)
     }
@@ -285,16 +288,26 @@ pub fn load(config: &DpsConfig, out: &Path) -> Result<Vec<(Job, SampleRecord)>, 
         )));
     }
     jobs.into_iter()
-        .map(|job| {
-            let path = job.path(out);
-            let bytes = fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
-            let rec = SampleRecord::decode(&bytes, levels, d).map_err(|e| {
-                DpsError::State(format!(
-                    "{} is corrupt ({e}); delete it and rerun to redraw that sample",
-                    path.display()
-                ))
-            })?;
-            Ok((job, rec))
-        })
+        .map(|job| Ok((job, read_record(&job, out, levels, d)?)))
         .collect()
+}
+
+/// The finished sample of `job` in `out`, with `levels` recorded levels of dimension `d`.
+///
+/// # Errors
+/// The file cannot be read, or it is corrupt (the message says how to redraw it).
+pub fn read_record(
+    job: &Job,
+    out: &Path,
+    levels: usize,
+    d: usize,
+) -> Result<SampleRecord, DpsError> {
+    let path = job.path(out);
+    let bytes = fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
+    SampleRecord::decode(&bytes, levels, d).map_err(|e| {
+        DpsError::State(format!(
+            "{} is corrupt ({e}); delete it and rerun to redraw that sample",
+            path.display()
+        ))
+    })
 }

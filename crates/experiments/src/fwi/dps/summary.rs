@@ -8,7 +8,6 @@ use operators::helmholtz::Helmholtz;
 use priors::KlBasis;
 
 use crate::fwi::posterior::{self};
-use crate::fwi::prior::PriorKind;
 use crate::fwi::{FwiDatasets, KlMisfit};
 
 use super::*;
@@ -150,16 +149,9 @@ pub fn summarise(
     let v_true = velocity(&kl.reconstruct(&datasets.truth, g.nx, g.nz)?);
     let mut groups: Vec<Group> = Vec::new();
     // (prior, variant, N) → its records with their job indices, in job order.
-    type Indexed = Vec<(usize, SampleRecord)>;
-    let mut by_group: Vec<((PriorKind, Variant, usize), Indexed)> = Vec::new();
-    for (job, rec) in records {
-        let key = (job.kind, job.variant, job.n);
-        match by_group.last_mut() {
-            Some((k, v)) if *k == key => v.push((job.index, rec)),
-            _ => by_group.push((key, vec![(job.index, rec)])),
-        }
-    }
-    for ((kind, variant, n), all) in by_group {
+    for ((kind, variant, n), all) in by_group(records, |(job, _)| job.group_key()) {
+        let all: Vec<(usize, SampleRecord)> =
+            all.into_iter().map(|(job, rec)| (job.index, rec)).collect();
         // Trajectories that left the solver's domain are counted, and left out of every
         // statistic of the posterior.
         let diverged: Vec<(usize, Diverged)> = all

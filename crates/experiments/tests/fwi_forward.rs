@@ -187,3 +187,101 @@ fn kl_jacobian_from_receiver_adjoints_passes_taylor_and_dot_product_tests() {
         "forward data differ by {fe:e}"
     );
 }
+
+/// The bits of every FWI map in KL coordinates, per solver, pinned by digests (for x86-64 with
+/// AVX-512; see `dps_bits.rs`): the misfit with the paper's DPS gradient, its value, the
+/// z-scored forward map with its Jacobian, its action and its adjoint, and the raw-coefficient
+/// linearisation. A refactoring that claims to leave the arithmetic alone must keep them.
+#[test]
+fn the_kl_maps_compute_the_pinned_bits_with_every_solver() {
+    use experiments::fwi::posterior::{KlForward, NormalizedMisfit, linearize};
+    use memprior_core::{ForwardOperator, JacobianAction, Misfit};
+    use operators::helmholtz::Solver;
+    use sha2::{Digest, Sha256};
+    let kl = KlBasis::default();
+    let sets = FwiDatasets::generate(&small_config(), &kl).unwrap();
+    let zscore = ZScore::fit(sets.training_set(50).unwrap()).unwrap();
+    let zt0 = zscore.normalize(&sets.train[5]);
+    let dir: Vec<f64> = (0..kl.dim()).map(|k| ((k as f64) * 0.9).cos()).collect();
+    let mut digests = Vec::new();
+    for solver in Solver::ALL {
+        let op = Helmholtz::with_solver(Geometry::preset(GeometryPreset::Small), *solver).unwrap();
+        let g = op.geometry();
+        let truth = kl.reconstruct(&sets.truth, g.nx, g.nz).unwrap();
+        let (data, _) = add_noise(&op.forward(&truth).unwrap(), 0.01, 3).unwrap();
+        let km = KlMisfit {
+            op: &op,
+            kl: &kl,
+            data: &data,
+            sigma_d: 0.05,
+        };
+        let nm = NormalizedMisfit {
+            misfit: KlMisfit { ..km },
+            zscore: &zscore,
+        };
+        let f = KlForward::new(&op, &kl, &zscore);
+        let mut h = Sha256::new();
+        let mut feed = |values: &[f64]| {
+            h.update((values.len() as u64).to_le_bytes());
+            for v in values {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        };
+        let (phi, g) = nm.misfit_gradient(&zt0).unwrap();
+        feed(&[
+            phi,
+            nm.misfit(&zt0).unwrap(),
+            km.misfit(&sets.train[5]).unwrap(),
+        ]);
+        feed(&g);
+        let y = f.apply(&zt0).unwrap();
+        feed(&y);
+        let j = f.jacobian(&zt0).unwrap();
+        feed(
+            &(0..j.ncols())
+                .flat_map(|k| j.col(k).iter().copied().collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+        );
+        feed(&f.jacobian_apply(&zt0, &dir).unwrap());
+        let w: Vec<f64> = (0..y.len()).map(|i| ((i as f64) * 0.37).sin()).collect();
+        feed(&f.jacobian_adjoint_apply(&zt0, &w).unwrap());
+        let lin = linearize(&op, &kl, &sets.train[4..6], 2).unwrap();
+        for (fw, jz) in lin.forward.iter().zip(&lin.jacobian) {
+            feed(fw);
+            feed(
+                &(0..jz.ncols())
+                    .flat_map(|k| jz.col(k).iter().copied().collect::<Vec<_>>())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let digest: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        digests.push(format!("{}={digest}", solver.name()));
+    }
+    let digests = digests.join(" ");
+    let avx512 = {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    };
+    if !avx512 {
+        eprintln!("digests {digests}: pinned for AVX-512 only, not compared on this CPU");
+        return;
+    }
+    assert_eq!(
+        digests,
+        "lu=c50137612b8e7ec4 symmetric-amd=4a371461dcdfb38f symmetric-nd=06012a48a4a1b09c \
+         symmetric-metis=0e91d8d422c31a07 ldlt-metis=dba98a29d52c9ef0 ldlt-amd=78b4d9c0e179455a \
+         ldlt-nd=78383ff31924e231 ldlt-metis-f32=844b386c98705fd7",
+        "the bits of the KL maps changed"
+    );
+}

@@ -64,6 +64,109 @@ pub trait JacobianAction: ForwardOperator {
     fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, Self::Error> {
         dense_jacobian(self, x)
     }
+
+    /// The Gaussian data misfit Φ(x) = ½‖y − F(x)‖²/γ² and its gradient −J(x)ᵀ(y − F(x))/γ²:
+    /// what `samplers::GaussianLikelihood` evaluates. The default computes exactly that from
+    /// [`ForwardOperator::apply`] and [`JacobianAction::jacobian_adjoint_apply`]; a simulator
+    /// overrides it to share one factorisation between the two (and sums in its own order).
+    ///
+    /// # Errors
+    /// As [`ForwardOperator::apply`], and F(x) of the wrong length.
+    fn misfit_gradient_gaussian(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        gamma: f64,
+    ) -> Result<(f64, Vec<f64>), Self::Error> {
+        let f = self.apply(x)?;
+        check_len("F(x)", &f, y.len())?;
+        let r: Vec<f64> = f.iter().zip(y).map(|(f, y)| y - f).collect();
+        let g2 = gamma * gamma;
+        let phi = 0.5 * r.iter().map(|v| v * v).sum::<f64>() / g2;
+        let grad = self
+            .jacobian_adjoint_apply(x, &r)?
+            .into_iter()
+            .map(|v| -v / g2)
+            .collect();
+        Ok((phi, grad))
+    }
+
+    /// Φ(x) of [`JacobianAction::misfit_gradient_gaussian`] alone; override when the value is
+    /// cheaper than the gradient (a forward solve next to forward and adjoint solves).
+    ///
+    /// # Errors
+    /// As [`JacobianAction::misfit_gradient_gaussian`].
+    fn misfit_gaussian(&self, x: &[f64], y: &[f64], gamma: f64) -> Result<f64, Self::Error> {
+        Ok(self.misfit_gradient_gaussian(x, y, gamma)?.0)
+    }
+
+    /// F(x), with each row i of J(x) handed to `row(i, J_i)` on the way: what a linearisation
+    /// needs at a point. The default applies F and then [`JacobianAction::jacobian`]; a
+    /// simulator overrides it to get both from one factorisation.
+    ///
+    /// # Errors
+    /// As [`ForwardOperator::apply`].
+    fn apply_and_jacobian_rows(
+        &self,
+        x: &[f64],
+        row: &mut dyn FnMut(usize, &[f64]),
+    ) -> Result<Vec<f64>, Self::Error> {
+        let y = self.apply(x)?;
+        let j = self.jacobian(x)?;
+        let mut buf = vec![0.0; j.ncols()];
+        for i in 0..j.nrows() {
+            for (k, b) in buf.iter_mut().enumerate() {
+                *b = j[(i, k)];
+            }
+            row(i, &buf);
+        }
+        Ok(y)
+    }
+}
+
+impl<T: ForwardOperator + ?Sized> ForwardOperator for &T {
+    type Error = T::Error;
+    fn input_dim(&self) -> usize {
+        (**self).input_dim()
+    }
+    fn output_dim(&self) -> usize {
+        (**self).output_dim()
+    }
+    fn apply(&self, x: &[f64]) -> Result<Vec<f64>, Self::Error> {
+        (**self).apply(x)
+    }
+}
+
+/// A borrowed operator is the operator: every method forwards, the provided ones included (an
+/// override of the operator's own would otherwise be lost behind the reference).
+impl<T: JacobianAction + ?Sized> JacobianAction for &T {
+    fn jacobian_apply(&self, x: &[f64], dx: &[f64]) -> Result<Vec<f64>, Self::Error> {
+        (**self).jacobian_apply(x, dx)
+    }
+    fn jacobian_adjoint_apply(&self, x: &[f64], dy: &[f64]) -> Result<Vec<f64>, Self::Error> {
+        (**self).jacobian_adjoint_apply(x, dy)
+    }
+    fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, Self::Error> {
+        (**self).jacobian(x)
+    }
+    fn misfit_gradient_gaussian(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        gamma: f64,
+    ) -> Result<(f64, Vec<f64>), Self::Error> {
+        (**self).misfit_gradient_gaussian(x, y, gamma)
+    }
+    fn misfit_gaussian(&self, x: &[f64], y: &[f64], gamma: f64) -> Result<f64, Self::Error> {
+        (**self).misfit_gaussian(x, y, gamma)
+    }
+    fn apply_and_jacobian_rows(
+        &self,
+        x: &[f64],
+        row: &mut dyn FnMut(usize, &[f64]),
+    ) -> Result<Vec<f64>, Self::Error> {
+        (**self).apply_and_jacobian_rows(x, row)
+    }
 }
 
 /// Assemble the dense m × d Jacobian column by column from [`JacobianAction::jacobian_apply`].

@@ -480,3 +480,71 @@ fn pml_reflections_are_small_and_decrease_with_thickness() {
         energies[3]
     );
 }
+
+/// The operator's own misfit and linearisation hooks (what `GaussianLikelihood` and the
+/// linearised posterior call): the misfit with its gradient is `State::misfit_gradient` bit for
+/// bit, through a reference too; the value agrees with it and with the generic ½‖y − F‖²/γ²
+/// and −Jᵀ r/γ² to rounding; F(x) and the rows of J are `apply` and the dense Jacobian's.
+#[test]
+fn the_misfit_and_linearisation_hooks_are_the_solver_paths() {
+    use memprior_core::{ForwardOperator, JacobianAction};
+    let g = tiny();
+    let op = Helmholtz::new(g.clone()).unwrap();
+    let m = smooth_test_model(g.nx, g.nz);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let d_obs = gaussian_data(
+        &mut rng,
+        op.geometry().sources.len(),
+        op.geometry().receivers.len(),
+    );
+    let y = Helmholtz::data_to_real(&d_obs);
+    let gamma = 0.3;
+    let (phi, grad) = op.misfit_gradient_gaussian(&m, &y, gamma).unwrap();
+    let (phi_a, grad_a) = op.misfit_gradient(&m, &d_obs, gamma).unwrap();
+    assert_eq!(phi.to_bits(), phi_a.to_bits());
+    assert_eq!(grad, grad_a);
+    let by_ref = (&op).misfit_gradient_gaussian(&m, &y, gamma).unwrap();
+    assert_eq!(by_ref.0.to_bits(), phi.to_bits());
+    assert_eq!(by_ref.1, grad);
+    // The generic formula: r = y − F(x), Φ = ½‖r‖²/γ², ∇Φ = −Jᵀr/γ².
+    let r: Vec<f64> = op
+        .apply(&m)
+        .unwrap()
+        .iter()
+        .zip(&y)
+        .map(|(f, y)| y - f)
+        .collect();
+    let phi_e = 0.5 * dot(&r, &r) / (gamma * gamma);
+    let grad_e: Vec<f64> = op
+        .jacobian_adjoint_apply(&m, &r)
+        .unwrap()
+        .iter()
+        .map(|v| -v / (gamma * gamma))
+        .collect();
+    let value = op.misfit_gaussian(&m, &y, gamma).unwrap();
+    assert!((value - phi).abs() <= 1e-13 * phi, "{value} vs {phi}");
+    assert!((phi_e - phi).abs() <= 1e-13 * phi, "{phi_e} vs {phi}");
+    let scale = grad.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    for (a, b) in grad.iter().zip(&grad_e) {
+        assert!((a - b).abs() <= 1e-10 * scale, "{a} vs {b}");
+    }
+    let jac = op.jacobian(&m).unwrap();
+    let mut seen = vec![false; jac.nrows()];
+    let f = op
+        .apply_and_jacobian_rows(&m, &mut |i, row| {
+            seen[i] = true;
+            let jmax = (0..jac.ncols()).fold(0.0f64, |a, k| a.max(jac[(i, k)].abs()));
+            for (k, v) in row.iter().enumerate() {
+                assert!(
+                    (v - jac[(i, k)]).abs() <= 1e-10 * jmax.max(1e-300),
+                    "row {i}, {k}"
+                );
+            }
+        })
+        .unwrap();
+    assert!(seen.iter().all(|&s| s), "every row of J is handed over");
+    assert_eq!(f, op.apply(&m).unwrap());
+    // A wrong data length is an error, not a panic.
+    assert!(op.misfit_gradient_gaussian(&m, &y[1..], gamma).is_err());
+    assert!(op.misfit_gaussian(&m, &y[1..], gamma).is_err());
+}

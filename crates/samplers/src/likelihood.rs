@@ -1,6 +1,6 @@
 //! The Gaussian likelihood p(y | x) ∝ exp(−‖F(x) − y‖² / (2γ²)).
 
-use memprior_core::{ConfigError, ForwardOperator, error::positive};
+use memprior_core::{ConfigError, ForwardOperator, JacobianAction, Misfit, error::positive};
 
 /// Observed data y and noise level γ for an operator F.
 #[derive(Debug, Clone)]
@@ -60,5 +60,18 @@ impl<F: ForwardOperator> GaussianLikelihood<F> {
     pub fn log_likelihood(&self, x: &[f64]) -> Result<f64, F::Error> {
         let r2: f64 = self.residual(x)?.iter().map(|r| r * r).sum();
         Ok(-r2 / (2.0 * self.gamma * self.gamma))
+    }
+}
+
+/// Φ(x) = ½‖y − F(x)‖²/γ² and its gradient, by the operator's own
+/// [`JacobianAction::misfit_gradient_gaussian`] (one factorisation for both, for a simulator).
+impl<F: JacobianAction> Misfit for GaussianLikelihood<F> {
+    type Error = F::Error;
+    fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error> {
+        self.op.misfit_gradient_gaussian(x, &self.y, self.gamma)
+    }
+
+    fn misfit(&self, x: &[f64]) -> Result<f64, Self::Error> {
+        self.op.misfit_gaussian(x, &self.y, self.gamma)
     }
 }

@@ -15,6 +15,7 @@ mod common;
 
 use analysis::memorization::ratios;
 use faer::Mat;
+use memprior_core::Misfit;
 use memprior_core::diffusion::{Batch, NoiseSchedule};
 use operators::LinearOperator;
 use priors::{GaussianDenoiser, MemorizedDenoiser, TrainingSet};
@@ -22,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use samplers::GaussianLikelihood;
 use samplers::diffusion::{DdpmStep, standard_normal};
-use samplers::dps::{Misfit, StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
+use samplers::dps::{StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 use samplers::lookup_weights;
 use testkit::gaussian::ScalarProblem;
 

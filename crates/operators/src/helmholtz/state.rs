@@ -245,6 +245,48 @@ impl JacobianAction for Helmholtz {
         let dd = self.data_from_real(dy)?;
         self.solve(x)?.jacobian_adjoint_apply(&dd)
     }
+
+    /// One factorisation for Φ and ∇Φ ([`State::misfit_gradient`]: the residual weighted by
+    /// 1/γ² before the adjoint, Φ summed source by source).
+    fn misfit_gradient_gaussian(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        gamma: f64,
+    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
+        let d_obs = self.data_from_real(y)?;
+        self.solve(x)?.misfit_gradient(&d_obs, gamma)
+    }
+
+    /// Φ from the forward solves alone (no adjoint), summed receiver by receiver.
+    fn misfit_gaussian(&self, x: &[f64], y: &[f64], gamma: f64) -> Result<f64, HelmholtzError> {
+        let d_obs = self.data_from_real(y)?;
+        let d = self.forward(x)?;
+        let mut sum = 0.0;
+        for j in 0..d.ncols() {
+            for i in 0..d.nrows() {
+                sum += (d[(i, j)] - d_obs[(i, j)]).norm_sqr();
+            }
+        }
+        Ok(0.5 * sum / (gamma * gamma))
+    }
+
+    /// F(x) and the rows of J from one factorisation and one adjoint solve per receiver
+    /// ([`State::for_each_jacobian_row`]): the rows of Re d, then those of Im d, receiver by
+    /// receiver (row i of Re d is row i, of Im d row n_s n_r + i).
+    fn apply_and_jacobian_rows(
+        &self,
+        x: &[f64],
+        row: &mut dyn FnMut(usize, &[f64]),
+    ) -> Result<Vec<f64>, HelmholtzError> {
+        let state = self.solve(x)?;
+        let half = self.sources.len() * self.receivers.len();
+        state.for_each_jacobian_row(|i, re, im| {
+            row(i, re);
+            row(half + i, im);
+        });
+        Ok(Self::data_to_real(&state.data()))
+    }
 }
 
 #[cfg(test)]

@@ -28,12 +28,11 @@
 //! ([`StepSize::PerLevel`]). Plain DPS drops a² v_t, which is harmless only once v_t = Var(x₀ | x_t)
 //! is small next to γ²/a² (late levels) — the tests measure both.
 
-pub use memprior_core::Misfit;
+use memprior_core::ConfigError;
+use memprior_core::Misfit;
 use memprior_core::diffusion::{Batch, Denoiser, DifferentiableDenoiser};
-use memprior_core::{ConfigError, JacobianAction};
 use rand::Rng;
 
-use crate::GaussianLikelihood;
 use crate::diffusion::{DdimStep, DdpmStep, Observer, ReverseStep, StepOutput, try_reverse};
 
 mod steps;
@@ -42,22 +41,6 @@ pub use steps::{ChungDps, PaperAuthorsDps, PaperDps};
 pub use trajectory::{
     DpsTrace, MisfitTrace, dps_paper, dps_paper_authors, dps_through_denoiser, sample,
 };
-
-impl<F: JacobianAction> Misfit for GaussianLikelihood<F> {
-    type Error = F::Error;
-    fn misfit_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Self::Error> {
-        let r = self.residual(x)?;
-        let g2 = self.gamma() * self.gamma();
-        let phi = 0.5 * r.iter().map(|v| v * v).sum::<f64>() / g2;
-        let grad = self
-            .operator()
-            .jacobian_adjoint_apply(x, &r)?
-            .into_iter()
-            .map(|v| -v / g2)
-            .collect();
-        Ok((phi, grad))
-    }
-}
 
 /// How far a DPS step moves along the misfit gradient g (the move is subtracted from x).
 #[derive(Debug, Clone, PartialEq)]

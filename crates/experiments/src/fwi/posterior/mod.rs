@@ -5,10 +5,10 @@
 //! spread, calibration [eq:calibration]).
 
 use faer::Mat;
+use memprior_core::Misfit;
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{KlBasis, TrainingSet};
-use samplers::dps::Misfit;
 use samplers::{GaussianLikelihood, LinearizedPosterior, Weighting};
 
 use super::{KlMisfit, ZScore};

@@ -285,3 +285,104 @@ fn the_kl_maps_compute_the_pinned_bits_with_every_solver() {
         "the bits of the KL maps changed"
     );
 }
+
+/// The reparameterised operators compute what the hand-written KL maps compute, bit for bit,
+/// with every solver: the likelihood of `ZScored<Affine<Helmholtz, KlMap>>` with the paper's
+/// gradient offset against `NormalizedMisfit`, the z-scored map against `KlForward`, and the
+/// raw-coefficient map's rows against `linearize`.
+#[test]
+fn the_reparameterised_operators_give_the_bits_of_the_kl_maps() {
+    use experiments::fwi::posterior::{KlForward, NormalizedMisfit, SCALE_OFFSET, linearize};
+    use memprior_core::{ForwardOperator, JacobianAction, Misfit};
+    use operators::helmholtz::Solver;
+    use operators::reparam::{Affine, ZScored};
+    use samplers::GaussianLikelihood;
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let kl = KlBasis::default();
+    let sets = FwiDatasets::generate(&small_config(), &kl).unwrap();
+    let zscore = ZScore::fit(sets.training_set(50).unwrap()).unwrap();
+    let zt0 = zscore.normalize(&sets.train[5]);
+    let dir: Vec<f64> = (0..kl.dim()).map(|k| ((k as f64) * 0.9).cos()).collect();
+    for solver in Solver::ALL {
+        let op = Helmholtz::with_solver(Geometry::preset(GeometryPreset::Small), *solver).unwrap();
+        let g = op.geometry().clone();
+        let truth = kl.reconstruct(&sets.truth, g.nx, g.nz).unwrap();
+        let (data, _) = add_noise(&op.forward(&truth).unwrap(), 0.01, 3).unwrap();
+        let sigma_d = 0.05;
+        let old_misfit = NormalizedMisfit {
+            misfit: KlMisfit {
+                op: &op,
+                kl: &kl,
+                data: &data,
+                sigma_d,
+            },
+            zscore: &zscore,
+        };
+        let map = kl.on_grid(g.nx, g.nz);
+        let zscored = ZScored::new(Affine::new(&op, map).unwrap(), zscore.clone()).unwrap();
+        let guided = zscored.clone().with_gradient_offset(SCALE_OFFSET).unwrap();
+        let lik = GaussianLikelihood::new(guided, Helmholtz::data_to_real(&data), sigma_d).unwrap();
+        let (phi_old, g_old) = old_misfit.misfit_gradient(&zt0).unwrap();
+        let (phi_new, g_new) = lik.misfit_gradient(&zt0).unwrap();
+        assert_eq!(phi_old.to_bits(), phi_new.to_bits(), "{solver:?}: Φ");
+        assert_eq!(bits(&g_old), bits(&g_new), "{solver:?}: gradient");
+        assert_eq!(
+            old_misfit.misfit(&zt0).unwrap().to_bits(),
+            lik.misfit(&zt0).unwrap().to_bits(),
+            "{solver:?}: Φ alone"
+        );
+        let old = KlForward::new(&op, &kl, &zscore);
+        assert_eq!(
+            bits(&old.apply(&zt0).unwrap()),
+            bits(&zscored.apply(&zt0).unwrap())
+        );
+        assert_eq!(
+            bits(&old.jacobian_apply(&zt0, &dir).unwrap()),
+            bits(&zscored.jacobian_apply(&zt0, &dir).unwrap()),
+            "{solver:?}: J v"
+        );
+        let w: Vec<f64> = (0..old.output_dim())
+            .map(|i| ((i as f64) * 0.37).sin())
+            .collect();
+        assert_eq!(
+            bits(&old.jacobian_adjoint_apply(&zt0, &w).unwrap()),
+            bits(&zscored.jacobian_adjoint_apply(&zt0, &w).unwrap()),
+            "{solver:?}: Jᵀ w"
+        );
+        let (jo, jn) = (old.jacobian(&zt0).unwrap(), zscored.jacobian(&zt0).unwrap());
+        for k in 0..jo.ncols() {
+            let (a, b): (Vec<f64>, Vec<f64>) = (
+                jo.col(k).iter().copied().collect(),
+                jn.col(k).iter().copied().collect(),
+            );
+            assert_eq!(bits(&a), bits(&b), "{solver:?}: column {k} of J");
+        }
+        // The raw-coefficient linearisation (which simulates with the default solver, one
+        // operator per thread): F and the rows of J at training models.
+        let lin = linearize(&op, &kl, &sets.train[4..6], 1).unwrap();
+        let default_op = Helmholtz::new(g.clone()).unwrap();
+        let raw = Affine::new(&default_op, map).unwrap();
+        for (p, z) in sets.train[4..6].iter().enumerate() {
+            let mut rows = faer::Mat::<f64>::zeros(raw.output_dim(), raw.input_dim());
+            let f = raw
+                .apply_and_jacobian_rows(z, &mut |i, row| {
+                    for (k, v) in row.iter().enumerate() {
+                        rows[(i, k)] = *v;
+                    }
+                })
+                .unwrap();
+            assert_eq!(
+                bits(&f),
+                bits(&lin.forward[p]),
+                "{solver:?}: F at point {p}"
+            );
+            for k in 0..rows.ncols() {
+                let (a, b): (Vec<f64>, Vec<f64>) = (
+                    rows.col(k).iter().copied().collect(),
+                    lin.jacobian[p].col(k).iter().copied().collect(),
+                );
+                assert_eq!(bits(&a), bits(&b), "{solver:?}: J at point {p}, column {k}");
+            }
+        }
+    }
+}

@@ -13,9 +13,11 @@
 //!   experiment (`FWI.md` §3), with adjoint-state Jacobian actions and misfit gradient.
 //!
 //! All implement [`ForwardOperator`] and [`JacobianAction`], so every posterior in `samplers`
-//! works on either.
+//! works on either. [`reparam`] composes them with the maps to a sampler's coordinates (an
+//! affine map such as the KL basis, a z-scoring).
 
 pub mod helmholtz;
+pub mod reparam;
 
 use faer::Mat;
 use memprior_core::{ConfigError, ForwardOperator, JacobianAction, check_len};

@@ -179,6 +179,12 @@ impl KlBasis {
         Ok(out)
     }
 
+    /// The basis as the affine map z ↦ m = m̄ + G z onto an n_x × n_z grid, an operator with
+    /// its Jacobian G and adjoint Gᵀ (for composing with a simulator: `operators::reparam`).
+    pub fn on_grid(&self, nx: usize, nz: usize) -> KlMap<'_> {
+        KlMap { kl: self, nx, nz }
+    }
+
     /// z_k = ⟨φ_k, m − m̄⟩ / (n_x n_z σ_m λ_k): the least-squares projection of a field onto the basis.
     pub fn project(&self, m: &[f64], nx: usize, nz: usize) -> Result<Vec<f64>, ConfigError> {
         let anomaly: Vec<f64> = m.iter().map(|v| v - self.background()).collect();
@@ -313,5 +319,50 @@ mod tests {
         assert!(b.reconstruct(&[0.0; 100], 0, 8).is_err());
         assert_eq!(b.mode(0), (1, 1));
         assert_eq!(b.mode(99), (10, 10));
+    }
+}
+
+/// z ↦ m = m̄ + G z on one grid ([`KlBasis::on_grid`]): [`KlBasis::reconstruct`] as an operator,
+/// J = G (the same at every z) and Jᵀ = [`KlBasis::adjoint`].
+#[derive(Debug, Clone, Copy)]
+pub struct KlMap<'a> {
+    kl: &'a KlBasis,
+    nx: usize,
+    nz: usize,
+}
+
+impl KlMap<'_> {
+    /// The grid (n_x, n_z).
+    pub fn grid(&self) -> (usize, usize) {
+        (self.nx, self.nz)
+    }
+}
+
+impl memprior_core::ForwardOperator for KlMap<'_> {
+    type Error = ConfigError;
+    fn input_dim(&self) -> usize {
+        self.kl.dim()
+    }
+    fn output_dim(&self) -> usize {
+        self.nx * self.nz
+    }
+    fn apply(&self, z: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        self.kl.reconstruct(z, self.nx, self.nz)
+    }
+}
+
+impl memprior_core::JacobianAction for KlMap<'_> {
+    /// G δz = m(δz) − m̄.
+    fn jacobian_apply(&self, _z: &[f64], dz: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        let m0 = self.kl.background();
+        Ok(self
+            .kl
+            .reconstruct(dz, self.nx, self.nz)?
+            .into_iter()
+            .map(|v| v - m0)
+            .collect())
+    }
+    fn jacobian_adjoint_apply(&self, _z: &[f64], dm: &[f64]) -> Result<Vec<f64>, ConfigError> {
+        self.kl.adjoint(dm, self.nx, self.nz)
     }
 }

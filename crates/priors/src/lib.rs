@@ -24,6 +24,6 @@ pub use diffusion::{GaussianDenoiser, MemorizedDenoiser};
 pub use empirical::{EmpiricalDenoiser, EmpiricalMeasure};
 pub use grf::GaussianRandomField;
 pub use kde::{GaussianKde, GaussianMixture1d};
-pub use kl::KlBasis;
+pub use kl::{KlBasis, KlMap};
 pub use mixture::MemorizedPrior;
 pub use training::TrainingSet;

@@ -190,58 +190,7 @@ impl FwiDatasets {
     }
 }
 
-/// Per-dimension z-scoring z̃ = (z − μ)/s of a training set (what the network sees).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ZScore {
-    /// Per-dimension mean μ.
-    pub mean: Vec<f64>,
-    /// Per-dimension standard deviation s (population, floored at 1e-12).
-    pub scale: Vec<f64>,
-}
-
-impl ZScore {
-    /// Fit μ and s to a set of coefficient vectors.
-    pub fn fit(set: &[Vec<f64>]) -> Result<Self, ConfigError> {
-        if set.is_empty() {
-            return Err(ConfigError::new(
-                "training set",
-                "must hold at least one model",
-                "an empty set",
-            ));
-        }
-        let d = set[0].len();
-        let n = set.len() as f64;
-        let mean: Vec<f64> = (0..d)
-            .map(|k| set.iter().map(|z| z[k]).sum::<f64>() / n)
-            .collect();
-        let scale = (0..d)
-            .map(|k| {
-                (set.iter().map(|z| (z[k] - mean[k]).powi(2)).sum::<f64>() / n)
-                    .sqrt()
-                    .max(1e-12)
-            })
-            .collect();
-        Ok(Self { mean, scale })
-    }
-
-    /// z̃ = (z − μ)/s.
-    pub fn normalize(&self, z: &[f64]) -> Vec<f64> {
-        z.iter()
-            .zip(&self.mean)
-            .zip(&self.scale)
-            .map(|((v, m), s)| (v - m) / s)
-            .collect()
-    }
-
-    /// z = μ + s ⊙ z̃.
-    pub fn denormalize(&self, zt: &[f64]) -> Vec<f64> {
-        zt.iter()
-            .zip(&self.mean)
-            .zip(&self.scale)
-            .map(|((v, m), s)| m + s * v)
-            .collect()
-    }
-}
+pub use operators::reparam::ZScore;
 
 /// The Helmholtz misfit as a function of KL coefficients: Φ(z) = Φ_m(m̄ + G z) on the
 /// operator's interior grid, with ∇_z Φ = Gᵀ ∇_m Φ and ∇_z̃ Φ = s ⊙ ∇_z Φ.

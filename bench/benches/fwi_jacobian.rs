@@ -1,12 +1,14 @@
-//! The Jacobian of the FWI data with respect to the 100 KL coefficients, two ways on the same
-//! factorised model (the report's 32² geometry): one forward-sensitivity block solve per KL
-//! direction (d = 100 solves of n_s right-hand sides) against one adjoint solve per receiver
-//! (n_r = 30) and the KL adjoint of each data row. Run: `cargo bench -p memprior-bench --bench fwi_jacobian`.
+//! The Jacobian of the FWI data with respect to the 100 z-scored KL coefficients, two ways at the
+//! same model (the report's 32² geometry), each with its factorisation: one forward-sensitivity
+//! block solve per KL direction (d = 100 solves of n_s right-hand sides) against the z-scored
+//! map's dense Jacobian, one adjoint solve per receiver (n_r = 30) and the KL adjoint of each data
+//! row. Run: `cargo bench -p memprior-bench --bench fwi_jacobian`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use experiments::fwi::posterior::KlForward;
+use experiments::fwi::posterior::fwi_map;
 use experiments::fwi::report_geometry;
 use experiments::fwi::{DatasetConfig, FwiDatasets, ZScore};
+use experiments::memprior_core::JacobianAction;
 use experiments::priors::KlBasis;
 use operators::helmholtz::Helmholtz;
 use std::hint::black_box;
@@ -23,9 +25,10 @@ fn bench(c: &mut Criterion) {
     let g = report_geometry();
     let op = Helmholtz::new(g.clone()).unwrap();
     let zs = ZScore::fit(&sets.train).unwrap();
-    let f = KlForward::new(&op, &kl, &zs);
+    let f = fwi_map(&op, &kl, &zs, false).unwrap();
     let z = &sets.train[3];
-    let state = op.solve(&kl.reconstruct(z, g.nx, g.nz).unwrap()).unwrap();
+    let zt = zs.normalize(z);
+    let m = kl.reconstruct(z, g.nx, g.nz).unwrap();
     let m0 = kl.background();
     let directions: Vec<Vec<f64>> = (0..kl.dim())
         .map(|k| {
@@ -42,12 +45,13 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("forward_sensitivities_100_directions", |b| {
         b.iter(|| {
+            let state = op.solve(&m).unwrap();
             let cols: Vec<_> = directions.iter().map(|d| state.jacobian_apply(d)).collect();
             black_box(cols)
         })
     });
     group.bench_function("receiver_adjoints_30_solves", |b| {
-        b.iter(|| black_box(f.jacobian_of(&state)))
+        b.iter(|| black_box(f.jacobian(&zt)))
     });
     group.finish();
 }

@@ -191,8 +191,10 @@ pub fn dense_jacobian<F: JacobianAction + ?Sized>(op: &F, x: &[f64]) -> Result<M
 
 /// The data term Φ(x) = ½‖F(x) − y‖²/γ² (the negative log-likelihood up to a constant) and its
 /// gradient, in whatever coordinates a sampler moves in: the one misfit DPS and the reference
-/// posteriors evaluate. `samplers::GaussianLikelihood` implements it for any [`JacobianAction`];
-/// the FWI misfit in KL coordinates implements it with one factorisation per evaluation.
+/// posteriors evaluate. `samplers::GaussianLikelihood` implements it for any [`JacobianAction`]
+/// through the operator's [`JacobianAction::misfit_gradient_gaussian`], which a simulator
+/// overrides to evaluate Φ and ∇Φ from one factorisation (the FWI map in KL coordinates passes it
+/// through its reparameterisations).
 pub trait Misfit {
     /// Why an evaluation can fail (e.g. a model outside the solver's domain).
     type Error;

@@ -14,7 +14,6 @@ use experiments::rand::SeedableRng;
 use experiments::rand_chacha::ChaCha8Rng;
 use experiments::samplers::diffusion::{DdimStep, reverse, standard_normal};
 use experiments::samplers::dps::{StepSize, dps_paper};
-use experiments::samplers::lookup_weights_from_misfits as lookup_weights;
 use experiments::samplers::{GaussianLikelihood, LinearizedPosterior, Weighting};
 
 fn finite(v: &[f64]) -> bool {
@@ -57,7 +56,8 @@ fn tiny_bandwidth_in_100_dimensions_with_1000_points() {
 
 #[test]
 fn misfits_of_1e8_give_finite_lookup_and_linearized_weights() {
-    let w = lookup_weights(&[1e8, 1e8 + 1.0, 2e8, 1e8 + 0.5]);
+    // w_n = softmax(−Φ_n), as the lookup weights are formed from the likelihoods.
+    let w = memprior_core::numerics::softmax(&[-1e8, -(1e8 + 1.0), -2e8, -(1e8 + 0.5)]);
     assert!(
         finite(&w) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
         "{w:?}"

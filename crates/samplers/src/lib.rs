@@ -23,4 +23,4 @@ pub mod lookup;
 pub use grid::{GridPosterior, TensorGrid};
 pub use likelihood::GaussianLikelihood;
 pub use linearized::{LinearizedComponent, LinearizedPosterior, Weighting};
-pub use lookup::{lookup_log_weights, lookup_weights, lookup_weights_from_misfits};
+pub use lookup::{lookup_log_weights, lookup_weights};

@@ -29,14 +29,6 @@ pub fn lookup_weights<F: ForwardOperator>(
     Ok(softmax(&log_likelihoods(lik, training)?))
 }
 
-/// Lookup weights w_n = softmax_n(−Φ_n) from the misfits Φ_n = ‖F(x_n) − y‖²/(2γ²) of the
-/// training points, for misfits computed elsewhere (the FWI references take them from the
-/// cached forward data). The same numbers as [`lookup_weights`]: −Φ_n is its log-likelihood
-/// to the bit.
-pub fn lookup_weights_from_misfits(misfits: &[f64]) -> Vec<f64> {
-    softmax(&misfits.iter().map(|p| -p).collect::<Vec<_>>())
-}
-
 fn log_likelihoods<F: ForwardOperator>(
     lik: &GaussianLikelihood<F>,
     training: &TrainingSet,

@@ -1,7 +1,8 @@
 //! The FWI experiment's data and forward model (FWI.md §1–3, §5): nested training sets of KL
 //! coefficients from periodic Gaussian random fields, a separately seeded null set, the
-//! out-of-distribution true model, noisy Helmholtz data, and the misfit with its gradient with
-//! respect to KL coefficients z and their z-scored form z̃.
+//! out-of-distribution true model and noisy Helmholtz data. The forward map in KL coefficients
+//! and their z-scored form is [`posterior::fwi_map`] (operators composed in
+//! `operators::reparam`).
 
 use faer::{Mat, c64};
 #[cfg(feature = "learned")]
@@ -18,7 +19,7 @@ pub mod prior;
 pub mod prior_io;
 
 use memprior_core::ConfigError;
-use operators::helmholtz::{Geometry, Helmholtz, HelmholtzError};
+use operators::helmholtz::Geometry;
 use priors::{GaussianRandomField, KlBasis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -191,61 +192,6 @@ impl FwiDatasets {
 }
 
 pub use operators::reparam::ZScore;
-
-/// The Helmholtz misfit as a function of KL coefficients: Φ(z) = Φ_m(m̄ + G z) on the
-/// operator's interior grid, with ∇_z Φ = Gᵀ ∇_m Φ and ∇_z̃ Φ = s ⊙ ∇_z Φ.
-pub struct KlMisfit<'a> {
-    /// The forward operator (its interior grid is the simulation grid).
-    pub op: &'a Helmholtz,
-    /// The KL basis (reconstructs on any grid).
-    pub kl: &'a KlBasis,
-    /// Observed data (n_s × n_r).
-    pub data: &'a Mat<c64>,
-    /// Noise std σ_d.
-    pub sigma_d: f64,
-}
-
-impl KlMisfit<'_> {
-    /// m(z) on the simulation grid.
-    pub fn model(&self, z: &[f64]) -> Result<Vec<f64>, ConfigError> {
-        let g = self.op.geometry();
-        self.kl.reconstruct(z, g.nx, g.nz)
-    }
-
-    /// Φ(z) and ∇_z Φ.
-    pub fn misfit_gradient(&self, z: &[f64]) -> Result<(f64, Vec<f64>), HelmholtzError> {
-        let g = self.op.geometry();
-        let (phi, grad_m) = self
-            .op
-            .misfit_gradient(&self.model(z)?, self.data, self.sigma_d)?;
-        Ok((phi, self.kl.adjoint(&grad_m, g.nx, g.nz)?))
-    }
-
-    /// Φ(z) alone: one forward solve per source, no adjoint.
-    pub fn misfit(&self, z: &[f64]) -> Result<f64, HelmholtzError> {
-        let d = self.op.forward(&self.model(z)?)?;
-        let mut sum = 0.0;
-        for j in 0..d.ncols() {
-            for i in 0..d.nrows() {
-                sum += (d[(i, j)] - self.data[(i, j)]).norm_sqr();
-            }
-        }
-        Ok(0.5 * sum / (self.sigma_d * self.sigma_d))
-    }
-
-    /// Φ and ∇_z̃ Φ at z = μ + s ⊙ z̃.
-    pub fn misfit_gradient_normalized(
-        &self,
-        zscore: &ZScore,
-        zt: &[f64],
-    ) -> Result<(f64, Vec<f64>), HelmholtzError> {
-        let (phi, gz) = self.misfit_gradient(&zscore.denormalize(zt))?;
-        Ok((
-            phi,
-            gz.iter().zip(&zscore.scale).map(|(g, s)| g * s).collect(),
-        ))
-    }
-}
 
 /// Add complex Gaussian noise with std η = noise_rel · max|d| to each real and imaginary part
 /// (so Φ = ½‖r‖²/η² is the negative log-likelihood); returns (noisy data, η).

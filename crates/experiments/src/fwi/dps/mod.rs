@@ -39,12 +39,13 @@ use operators::helmholtz::{Helmholtz, HelmholtzError};
 use priors::{GaussianDenoiser, KlBasis, MemorizedDenoiser, TrainingSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use samplers::GaussianLikelihood;
 use samplers::diffusion::{DdpmStep, standard_normal};
 use samplers::dps::{DpsStepError, StepSize, dps_paper, dps_paper_authors, dps_through_denoiser};
 
-use crate::fwi::posterior::NormalizedMisfit;
+use crate::fwi::posterior::fwi_map;
 use crate::fwi::prior::{PriorConfig, PriorError, PriorKind, normalized_training, train_all};
-use crate::fwi::{FwiDatasets, KlMisfit, ZScore, add_noise};
+use crate::fwi::{FwiDatasets, ZScore, add_noise};
 pub use crate::fwi::{quick_geometry, report_geometry};
 
 pub use config::{DpsConfig, Variant};
@@ -212,15 +213,12 @@ pub fn run_job(
     let cfg = &setup.config;
     let kl = KlBasis::default();
     let (zscore, _) = &setup.normalized[&job.n];
-    let misfit = NormalizedMisfit {
-        misfit: KlMisfit {
-            op,
-            kl: &kl,
-            data: &setup.data,
-            sigma_d: setup.sigma_d,
-        },
-        zscore,
-    };
+    // Φ(z̃) and the paper's DPS gradient (s + 10⁻⁵) ⊙ ∇_z Φ, one factorisation per evaluation.
+    let misfit = GaussianLikelihood::new(
+        fwi_map(op, &kl, zscore, true)?,
+        Helmholtz::data_to_real(&setup.data),
+        setup.sigma_d,
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(job.seed(cfg.seed));
     let start = standard_normal(1, den.dim(), &mut rng).row(0).to_vec();
     let trace = match job.variant {

@@ -4,11 +4,14 @@ use std::time::Instant;
 
 use analysis::memorization::{MemorizationSummary, ratios};
 use analysis::stats;
+use memprior_core::Misfit;
 use operators::helmholtz::Helmholtz;
-use priors::KlBasis;
+use operators::reparam::Affine;
+use priors::{KlBasis, TrainingSet};
+use samplers::GaussianLikelihood;
 
+use crate::fwi::FwiDatasets;
 use crate::fwi::posterior::{self};
-use crate::fwi::{FwiDatasets, KlMisfit};
 
 use super::*;
 
@@ -60,32 +63,24 @@ pub fn references(
         context: "geometry".into(),
         source,
     })?;
-    let km = KlMisfit {
-        op: &op,
-        kl: &kl,
-        data: &setup.data,
-        sigma_d: setup.sigma_d,
-    };
     let solver = |context: &str| {
         let context = context.to_string();
         move |source| DpsError::Solver { context, source }
     };
-    let truth_misfit = km
+    let y = Helmholtz::data_to_real(&setup.data);
+    // Φ of the true model: m̄ + G z, then the forward solves alone.
+    let truth = GaussianLikelihood::new(
+        Affine::new(&op, kl.on_grid(g.nx, g.nz))?,
+        y.clone(),
+        setup.sigma_d,
+    )?;
+    let truth_misfit = truth
         .misfit(&setup.datasets.truth)
         .map_err(solver("true model"))?;
     let clock = Instant::now();
     let n_max = *cfg.prior.n_values.iter().max().expect("validated");
     let lin = posterior::linearize(&op, &kl, &setup.datasets.train[..n_max], workers)
         .map_err(solver("training models"))?;
-    let y = Helmholtz::data_to_real(&setup.data);
-    let all_misfits: Vec<f64> = lin
-        .forward
-        .iter()
-        .map(|f| {
-            0.5 * f.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
-                / (setup.sigma_d * setup.sigma_d)
-        })
-        .collect();
     log(&format!(
         "Jacobians at {n_max} training models ({:.1} s)",
         clock.elapsed().as_secs_f64()
@@ -94,17 +89,17 @@ pub fn references(
     for &n in &cfg.prior.n_values {
         let raw = setup.datasets.training_set(n)?;
         let (zscore, rows) = &setup.normalized[&n];
-        let misfits = all_misfits[..n].to_vec();
-        let lookup = samplers::lookup_weights_from_misfits(&misfits);
-        let linearized = posterior::linearized_summaries(
-            &lin,
-            zscore,
-            y.clone(),
-            setup.sigma_d,
-            rows,
-            &cfg.linearized_sigmas,
-            &lookup,
-        )?;
+        // The data's likelihood at the N training models, from their cached F and J̃: their
+        // misfits Φ_n, the lookup weights softmax(−Φ_n) and the linearised mixture.
+        let lik = posterior::cached_likelihood(&lin, zscore, y.clone(), setup.sigma_d, rows)?;
+        let train = TrainingSet::new(rows)?;
+        let misfits = rows
+            .iter()
+            .map(|x| lik.misfit(x))
+            .collect::<Result<Vec<f64>, _>>()?;
+        let lookup = samplers::lookup_weights(&lik, &train)?;
+        let linearized =
+            posterior::linearized_summaries(&lik, &train, &cfg.linearized_sigmas, &lookup)?;
         let null = MemorizationSummary::of(&ratios(&setup.datasets.null, raw)?);
         log(&format!(
             "N = {n}: lookup weights: max {:.3} at model {}, effective count {:.2} ({:.1} s)",

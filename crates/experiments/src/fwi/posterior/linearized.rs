@@ -41,27 +41,29 @@ pub fn linearize(
     points: &[Vec<f64>],
     workers: usize,
 ) -> Result<Linearization, HelmholtzError> {
-    let identity = ZScore {
-        mean: vec![0.0; kl.dim()],
-        scale: vec![1.0; kl.dim()],
-    };
     let chunk = points.len().div_ceil(workers.max(1)).max(1);
     let parts: Vec<Result<Linearization, HelmholtzError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = points
             .chunks(chunk)
             .map(|part| {
-                let identity = &identity;
                 scope.spawn(move || {
-                    let op = Helmholtz::new(op.geometry().clone())?;
-                    let f = KlForward::new(&op, kl, identity);
+                    let g = op.geometry();
+                    let op = Helmholtz::new(g.clone())?;
+                    // m̄ + G z, then the simulator: F and the rows of J from one factorisation.
+                    let f = Affine::new(&op, kl.on_grid(g.nx, g.nz))?;
                     let mut out = Linearization {
                         forward: Vec::new(),
                         jacobian: Vec::new(),
                     };
                     for z in part {
-                        let state = op.solve(&f.model(z)?)?;
-                        out.forward.push(Helmholtz::data_to_real(&state.data()));
-                        out.jacobian.push(f.jacobian_of(&state)?);
+                        let mut jac = Mat::<f64>::zeros(f.output_dim(), f.input_dim());
+                        let data = f.apply_and_jacobian_rows(z, &mut |i, row| {
+                            for (k, v) in row.iter().enumerate() {
+                                jac[(i, k)] = *v;
+                            }
+                        })?;
+                        out.forward.push(data);
+                        out.jacobian.push(jac);
                     }
                     Ok(out)
                 })
@@ -84,20 +86,19 @@ pub fn linearize(
     Ok(all)
 }
 
-/// The linearised Gaussian mixture in z̃ around the first n = `training_zt.len()` models of `lin`
-/// (J̃ = J_z diag(s)), summarised at each bandwidth (in parallel) and both weightings.
+/// The likelihood of the data y under the linearised maps of `lin`, in z̃ (F(x_n) and
+/// J̃ = J_z diag(s) served at the training points `training_zt`, the first models of `lin`):
+/// what the lookup weights, the misfits Φ_n and the linearised mixture evaluate.
 ///
 /// # Errors
-/// Invalid bandwidths or a non-positive-definite system.
-pub fn linearized_summaries(
-    lin: &Linearization,
-    zscore: &ZScore,
+/// Data of another length than the cached forward data, or a non-positive σ_d.
+pub fn cached_likelihood<'a>(
+    lin: &'a Linearization,
+    zscore: &'a ZScore,
     y: Vec<f64>,
     sigma_d: f64,
     training_zt: &[Vec<f64>],
-    sigmas: &[f64],
-    lookup: &[f64],
-) -> Result<Vec<LinearizedSummary>, ConfigError> {
+) -> Result<GaussianLikelihood<CachedLinearization<'a>>, ConfigError> {
     let n = training_zt.len();
     let index = training_zt
         .iter()
@@ -110,15 +111,25 @@ pub fn linearized_summaries(
         index,
         n,
     };
-    let lik = GaussianLikelihood::new(cached, y, sigma_d)?;
-    let train = TrainingSet::new(training_zt)?;
+    GaussianLikelihood::new(cached, y, sigma_d)
+}
+
+/// The linearised Gaussian mixture in z̃ around the training points of `lik`
+/// ([`cached_likelihood`]), summarised at each bandwidth (in parallel) and both weightings.
+///
+/// # Errors
+/// Invalid bandwidths or a non-positive-definite system.
+pub fn linearized_summaries(
+    lik: &GaussianLikelihood<CachedLinearization<'_>>,
+    train: &TrainingSet,
+    sigmas: &[f64],
+    lookup: &[f64],
+) -> Result<Vec<LinearizedSummary>, ConfigError> {
+    let zscore = lik.operator().zscore;
     let per_sigma: Vec<Result<Vec<LinearizedSummary>, ConfigError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = sigmas
             .iter()
-            .map(|&sigma| {
-                let (lik, train) = (&lik, &train);
-                scope.spawn(move || summarise(lik, train, zscore, sigma, lookup))
-            })
+            .map(|&sigma| scope.spawn(move || summarise(lik, train, zscore, sigma, lookup)))
             .collect();
         handles
             .into_iter()
@@ -175,8 +186,8 @@ pub(super) fn summarise<F: JacobianAction<Error = ConfigError>>(
         .collect())
 }
 
-/// Serves the precomputed F and J̃ = J_z diag(s) at the training points.
-pub(super) struct CachedLinearization<'a> {
+/// Serves the precomputed F and J̃ = J_z diag(s) at the training points ([`cached_likelihood`]).
+pub struct CachedLinearization<'a> {
     lin: &'a Linearization,
     zscore: &'a ZScore,
     index: std::collections::HashMap<Vec<u64>, usize>,
@@ -229,6 +240,13 @@ impl JacobianAction for CachedLinearization<'_> {
         Ok((0..j.ncols())
             .map(|k| (0..j.nrows()).map(|i| j[(i, k)] * dy[i]).sum())
             .collect())
+    }
+    /// Φ from the cached F alone (the generic formula's value, without its gradient).
+    fn misfit_gaussian(&self, x: &[f64], y: &[f64], gamma: f64) -> Result<f64, ConfigError> {
+        let f = self.apply(x)?;
+        memprior_core::check_len("F(x)", &f, y.len())?;
+        let g2 = gamma * gamma;
+        Ok(0.5 * f.iter().zip(y).map(|(f, y)| (y - f) * (y - f)).sum::<f64>() / g2)
     }
     fn jacobian(&self, x: &[f64]) -> Result<Mat<f64>, ConfigError> {
         let jz = &self.lin.jacobian[self.at(x)?];

@@ -24,6 +24,8 @@ mod numeric;
 mod solve;
 mod substitution;
 mod symbolic;
+#[cfg(test)]
+mod tests;
 
 pub use solve::{backward_error, matrix_inf_norm, probe_vector, sym_matvec};
 

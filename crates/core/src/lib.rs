@@ -22,7 +22,9 @@ pub mod prior;
 
 pub use diffusion::{Batch, Denoiser, DifferentiableDenoiser, NoiseSchedule, Prediction};
 pub use error::ConfigError;
-pub use operator::{ForwardOperator, JacobianAction, Misfit, check_len, dense_jacobian};
+pub use operator::{
+    ForwardOperator, JacobianAction, Misfit, apply_and_jacobian, check_len, dense_jacobian,
+};
 pub use prior::{LogDensity, Score};
 /// strum, for the expansion of [`named_enum!`] in other crates.
 pub use strum;

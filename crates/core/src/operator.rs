@@ -189,6 +189,24 @@ pub fn dense_jacobian<F: JacobianAction + ?Sized>(op: &F, x: &[f64]) -> Result<M
     Ok(jac)
 }
 
+/// F(x) and the dense m × d Jacobian, the rows gathered from
+/// [`JacobianAction::apply_and_jacobian_rows`] (one simulation for a simulator that overrides it).
+///
+/// # Errors
+/// As [`JacobianAction::apply_and_jacobian_rows`].
+pub fn apply_and_jacobian<F: JacobianAction + ?Sized>(
+    op: &F,
+    x: &[f64],
+) -> Result<(Vec<f64>, Mat<f64>), F::Error> {
+    let mut jac = Mat::zeros(op.output_dim(), op.input_dim());
+    let y = op.apply_and_jacobian_rows(x, &mut |i, row| {
+        for (k, v) in row.iter().enumerate() {
+            jac[(i, k)] = *v;
+        }
+    })?;
+    Ok((y, jac))
+}
+
 /// The data term Φ(x) = ½‖F(x) − y‖²/γ² (the negative log-likelihood up to a constant) and its
 /// gradient, in whatever coordinates a sampler moves in: the one misfit DPS and the reference
 /// posteriors evaluate. `samplers::GaussianLikelihood` implements it for any [`JacobianAction`]

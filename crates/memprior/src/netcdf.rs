@@ -29,7 +29,6 @@ use std::path::Path;
 /// File name of the NetCDF results inside an output directory.
 pub const FILE_NAME: &str = "fwi_results.nc";
 
-/// `units` and `long_name` of one variable.
 /// The element type of a variable.
 #[derive(Clone, Copy)]
 enum Kind {

@@ -9,7 +9,7 @@
 //! [`JacobianAction`] pass through both layers, so the simulator's one-factorisation paths are
 //! kept.
 
-use memprior_core::{ConfigError, ForwardOperator, JacobianAction, check_len};
+use memprior_core::{ConfigError, ForwardOperator, JacobianAction, apply_and_jacobian, check_len};
 use serde::{Deserialize, Serialize};
 
 /// F ∘ M for an affine map M (m = m̄ + G z): apply M, then F. J = J_F(M z) G, Jᵀ = Gᵀ J_Fᵀ.
@@ -83,13 +83,7 @@ where
     }
     /// The rows of J_F (one simulation for all of them) through Gᵀ.
     fn jacobian(&self, z: &[f64]) -> Result<faer::Mat<f64>, F::Error> {
-        let mut jac = faer::Mat::zeros(self.output_dim(), self.input_dim());
-        self.apply_and_jacobian_rows(z, &mut |i, row| {
-            for (k, v) in row.iter().enumerate() {
-                jac[(i, k)] = *v;
-            }
-        })?;
-        Ok(jac)
+        Ok(apply_and_jacobian(self, z)?.1)
     }
     fn misfit_gradient_gaussian(
         &self,
@@ -278,13 +272,7 @@ impl<F: JacobianAction> JacobianAction for ZScored<F> {
     }
     /// The rows of the inner Jacobian (one simulation for all of them) times s.
     fn jacobian(&self, zt: &[f64]) -> Result<faer::Mat<f64>, F::Error> {
-        let mut jac = faer::Mat::zeros(self.output_dim(), self.input_dim());
-        self.apply_and_jacobian_rows(zt, &mut |i, row| {
-            for (k, v) in row.iter().enumerate() {
-                jac[(i, k)] = *v;
-            }
-        })?;
-        Ok(jac)
+        Ok(apply_and_jacobian(self, zt)?.1)
     }
     fn misfit_gradient_gaussian(
         &self,

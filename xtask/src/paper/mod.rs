@@ -20,9 +20,11 @@
 //! commit and the time of each stage of every session, appended as sessions resume. Network weights stay in the
 //! weight cache (lost weights retrain deterministically, bit for bit).
 
+mod binary;
 mod provenance;
 
 use super::{Result, read, root, run, shell};
+use binary::{binary_commit, frozen, pinned};
 use provenance::write_provenance;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,87 +36,6 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
-}
-
-/// A copy of `bin` named by its SHA-256, which every task of the run starts: rebuilding the
-/// workspace while the run goes on never mixes samples of two binaries. Beside it,
-/// `memprior-<hash>.commit` holds the commit the binary was built from (with ` dirty` when the
-/// work tree had uncommitted changes), for the provenance of the sessions that run it.
-fn frozen(bin: &Path) -> Result<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
-    let hash: String = Sha256::digest(&bytes)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let dir = frozen_dir();
-    let copy = dir.join(format!("memprior-{hash}"));
-    if !copy.is_file() {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let tmp = dir.join(format!(".memprior.tmp{}", std::process::id()));
-        std::fs::copy(bin, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
-    }
-    let sidecar = commit_file(&copy);
-    if !sidecar.is_file() {
-        // Just built from the work tree: its HEAD and state are the binary's.
-        let (commit, dirty) = provenance::head();
-        let text = format!("{commit}{}\n", if dirty { " dirty" } else { "" });
-        let tmp = dir.join(format!(".commit.tmp{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &sidecar).map_err(|e| format!("{}: {e}", sidecar.display()))?;
-    }
-    eprintln!("xtask: paper: every task runs {}", copy.display());
-    Ok(copy)
-}
-
-/// Where the frozen binaries of paper runs are kept.
-fn frozen_dir() -> PathBuf {
-    super::target_dir().join("paper-run")
-}
-
-/// The commit file beside a frozen binary.
-fn commit_file(bin: &Path) -> PathBuf {
-    let mut name = bin.file_name().unwrap_or_default().to_os_string();
-    name.push(".commit");
-    bin.with_file_name(name)
-}
-
-/// `(commit, dirty)` of a frozen binary, from its commit file (`None` when it has none: binaries
-/// frozen before the file was written).
-fn binary_commit(bin: &Path) -> Option<(String, bool)> {
-    let text = std::fs::read_to_string(commit_file(bin)).ok()?;
-    let mut words = text.split_whitespace();
-    let commit = words.next()?.to_string();
-    Some((commit, words.next() == Some("dirty")))
-}
-
-/// The frozen binary `name` (`memprior-<hash>`, as in `provenance.json`) of an earlier session,
-/// for `--binary`: a run resumed with it draws its remaining samples with the same code even
-/// after the workspace has moved on.
-fn pinned(name: &str) -> Result<PathBuf> {
-    let dir = frozen_dir();
-    let path = dir.join(name);
-    if name.contains('/') || !path.is_file() {
-        let known: Vec<String> = std::fs::read_dir(&dir)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|f| f.starts_with("memprior-") && !f.ends_with(".commit"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        return Err(format!(
-            "paper: no frozen binary `{name}` in {}; pass the name of one of [{}] (the \
-             `binary` of a session in provenance.json), or leave out `--binary` to build the \
-             work tree",
-            dir.display(),
-            known.join(", ")
-        ));
-    }
-    eprintln!("xtask: paper: every task runs {} (pinned)", path.display());
-    Ok(path)
 }
 
 /// One single-core task of the run.
@@ -211,8 +132,24 @@ fn drawn(bundle: &Path, n: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// Run the experiment of `args` (`--preset`, `--bundle`, `--workers`).
+/// Run the experiment of `args` (`--preset`, `--bundle`, `--workers`, `--binary`).
 pub fn paper(args: &[String]) -> Result<()> {
+    const FLAGS: [&str; 4] = ["--preset", "--bundle", "--workers", "--binary"];
+    for pair in args.chunks(2) {
+        match pair {
+            [f, v] if FLAGS.contains(&f.as_str()) && !v.starts_with("--") => {}
+            [f, ..] if FLAGS.contains(&f.as_str()) => {
+                return Err(format!("paper: `{f}` needs a value"));
+            }
+            [f, ..] => {
+                return Err(format!(
+                    "paper: unknown argument `{f}`; the options are {}",
+                    FLAGS.join(", ")
+                ));
+            }
+            [] => {}
+        }
+    }
     let preset = flag(args, "--preset").unwrap_or("paper").to_string();
     let bundle = flag(args, "--bundle").map_or_else(
         || {

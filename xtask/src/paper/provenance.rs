@@ -1,6 +1,7 @@
 //! `provenance.json` of a paper-run bundle: sample format, machine, and the binary, its commit and
 //! the time of every session, updated as the run goes. The top-level `commit` is that of the
-//! latest session's binary.
+//! latest session's binary ("unknown", with `uncommitted_changes` null, for a binary frozen
+//! before binaries carried their commit).
 
 use super::super::{Result, read, shell};
 use std::path::Path;
@@ -57,14 +58,11 @@ pub(super) fn write_provenance(
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v.get("sessions")?.as_array().cloned())
         .unwrap_or_default();
-    // The commit of this session's binary; the work tree's HEAD for a binary frozen before
-    // binaries carried their commit (the tree may have moved on since it was built).
+    // The commit of this session's binary: "unknown" for a binary frozen before binaries
+    // carried their commit (the work tree's HEAD may have moved on since it was built).
     let (commit, dirty) = match session.get("commit").and_then(|c| c.as_str()) {
-        Some(c) => (
-            c.to_string(),
-            session["uncommitted_changes"].as_bool().unwrap_or(false),
-        ),
-        None => head(),
+        Some(c) => (c.to_string(), session["uncommitted_changes"].clone()),
+        None => ("unknown".to_string(), serde_json::Value::Null),
     };
     sessions.retain(|s| s.get("id") != session.get("id"));
     sessions.push(session);

@@ -30,7 +30,7 @@ impl State<'_> {
                 natural,
             } => natural.get_or_init(|| {
                 let mut m = self.op.buffers.any(perm_inv.len(), *k);
-                factor::permute_out(rows, perm_inv, *k, &mut m, |_, v| v);
+                buffers::permute_out(rows, perm_inv, *k, &mut m, |_, v| v);
                 m
             }),
         }
@@ -260,6 +260,7 @@ impl JacobianAction for Helmholtz {
 
     /// Φ from the forward solves alone (no adjoint), summed receiver by receiver.
     fn misfit_gaussian(&self, x: &[f64], y: &[f64], gamma: f64) -> Result<f64, HelmholtzError> {
+        memprior_core::error::positive("gamma", gamma)?;
         let d_obs = self.data_from_real(y)?;
         let d = self.forward(x)?;
         let mut sum = 0.0;
@@ -272,8 +273,8 @@ impl JacobianAction for Helmholtz {
     }
 
     /// F(x) and the rows of J from one factorisation and one adjoint solve per receiver
-    /// ([`State::for_each_jacobian_row`]): the rows of Re d, then those of Im d, receiver by
-    /// receiver (row i of Re d is row i, of Im d row n_s n_r + i).
+    /// ([`State::for_each_jacobian_row`]): for each datum i, its row of Re d (row i), then its
+    /// row of Im d (row n_s n_r + i).
     fn apply_and_jacobian_rows(
         &self,
         x: &[f64],

@@ -56,12 +56,7 @@ pub fn linearize(
                         jacobian: Vec::new(),
                     };
                     for z in part {
-                        let mut jac = Mat::<f64>::zeros(f.output_dim(), f.input_dim());
-                        let data = f.apply_and_jacobian_rows(z, &mut |i, row| {
-                            for (k, v) in row.iter().enumerate() {
-                                jac[(i, k)] = *v;
-                            }
-                        })?;
+                        let (data, jac) = apply_and_jacobian(&f, z)?;
                         out.forward.push(data);
                         out.jacobian.push(jac);
                     }

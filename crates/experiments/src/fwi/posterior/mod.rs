@@ -5,7 +5,7 @@
 //! the figures compare them with (visit frequencies, spread, calibration [eq:calibration]).
 
 use faer::Mat;
-use memprior_core::{ConfigError, ForwardOperator, JacobianAction};
+use memprior_core::{ConfigError, ForwardOperator, JacobianAction, apply_and_jacobian};
 use operators::helmholtz::{Helmholtz, HelmholtzError};
 use operators::reparam::{Affine, ZScored};
 use priors::{KlBasis, KlMap, TrainingSet};

@@ -261,7 +261,7 @@ impl LdltFactor<'_> {
         );
         self.buffers.give_rows(work);
         if let Some(out) = out {
-            permute_out(&z, perm_inv, k, out, output);
+            buffers::permute_out(&z, perm_inv, k, out, output);
         }
         (report, z)
     }
@@ -368,35 +368,5 @@ fn assemble_entries(out: &mut Mat<c64>, entries: &[(usize, usize, c64)]) {
     out.fill(c64::new(0.0, 0.0));
     for &(q, j, b) in entries {
         out[(q, j)] += b;
-    }
-}
-
-/// `out[(q, j)]` ← output(q, z[perm_inv[q] k + j]): a row-major block in a factor's numbering
-/// (`perm_inv[q]` the row of unknown q) out to the natural-order matrix, a block of unknowns at
-/// a time (the block's rows of z stay in cache while every column is written), the next
-/// block's rows, scattered in z, requested meanwhile.
-pub(super) fn permute_out(
-    z: &[c64],
-    perm_inv: &[usize],
-    k: usize,
-    out: &mut Mat<c64>,
-    output: impl Fn(usize, c64) -> c64,
-) {
-    const ROWS: usize = 64;
-    let n = perm_inv.len();
-    for &i in &perm_inv[..ROWS.min(n)] {
-        super::cplx::prefetch(z[i * k..].as_ptr(), k);
-    }
-    for q0 in (0..n).step_by(ROWS) {
-        let q1 = (q0 + ROWS).min(n);
-        for &i in &perm_inv[q1..(q1 + ROWS).min(n)] {
-            super::cplx::prefetch(z[i * k..].as_ptr(), k);
-        }
-        for j in 0..k {
-            let mut col = out.col_mut(j);
-            for q in q0..q1 {
-                col[q] = output(q, z[perm_inv[q] * k + j]);
-            }
-        }
     }
 }
